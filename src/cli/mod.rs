@@ -1,0 +1,147 @@
+//! The command line: one file per subcommand, each with its help text, arguments and
+//! `run`. Arguments are checked here, before any other stage sees them.
+
+mod demo;
+mod generate;
+mod import;
+mod report;
+
+use crate::error::{EXIT_OK, Error};
+use clap::{Parser, Subcommand};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+const ABOUT: &str = "Exact billing and time reports from HaloPSA time entries.";
+const LONG_ABOUT: &str = "\
+Exact billing and time reports from HaloPSA time entries.
+
+halo-billing reads Halo's ticket actions (saved API responses), keeps them in a local
+Parquet store, and reports chargeable, non-chargeable and prepaid hours and amounts per
+contract and per invoice, exact to the cent.
+
+Typical month end:
+  halo-billing import ./halo-export/                 # saved /api/Actions responses
+  halo-billing report contracts --period 2026-10 --out contracts-2026-10.csv
+  halo-billing report invoices  --period 2026-10 --format table
+
+Try it without any data of your own:
+  halo-billing demo
+
+Exit codes: 0 success; 1 the run failed; 2 the command line was wrong;
+3 some input records were refused (the valid ones were imported; see the rejects file).";
+
+/// The parsed command line.
+#[derive(Debug, Parser)]
+#[command(name = "halo-billing", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print no progress or summary on standard error (errors are still printed).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Import(import::Args),
+    Report(report::Args),
+    Generate(generate::Args),
+    Demo(demo::Args),
+}
+
+/// Where the store lives unless `--store` or `HALO_BILLING_STORE` says otherwise:
+/// `$XDG_DATA_HOME/halo-billing/store`, else `~/.local/share/halo-billing/store`.
+pub fn default_store() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        });
+    match base {
+        Some(b) => b.join("halo-billing").join("store"),
+        None => PathBuf::from("halo-billing-store"),
+    }
+}
+
+/// The `--store` option shared by commands that use the store.
+#[derive(Debug, clap::Args)]
+struct StoreArg {
+    /// The store folder [default: $XDG_DATA_HOME/halo-billing/store, or
+    /// ~/.local/share/halo-billing/store].
+    #[arg(long, env = "HALO_BILLING_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
+}
+
+impl StoreArg {
+    fn path(&self) -> PathBuf {
+        self.store.clone().unwrap_or_else(default_store)
+    }
+}
+
+/// Writes to `out` atomically, or to standard output when `out` is `None`. A closed
+/// pipe on standard output (`| head`) is not an error.
+fn write_output(
+    out: Option<&Path>,
+    f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    match out {
+        Some(path) => crate::fsutil::write_atomic(path, |w| f(w)).map_err(|source| Error::Output {
+            path: path.to_path_buf(),
+            source,
+        }),
+        None => {
+            let stdout = io::stdout();
+            let mut w = io::BufWriter::new(stdout.lock());
+            match f(&mut w).and_then(|_| w.flush()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(source) => Err(Error::Output {
+                    path: PathBuf::from("<stdout>"),
+                    source,
+                }),
+            }
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let progress = crate::progress::Progress::new(cli.quiet);
+    match cli.command {
+        Command::Import(a) => import::run(a, &progress),
+        Command::Report(a) => report::run(a, &progress),
+        Command::Generate(a) => generate::run(a, &progress),
+        Command::Demo(a) => demo::run(a, &progress),
+    }
+}
+
+/// Parses the process arguments, runs, prints any error with its causes, and returns
+/// the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match run(cli) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("halo-billing: error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                // thiserror's `transparent` repeats the message; print only new causes.
+                let text = s.to_string();
+                if !e.to_string().contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                source = s.source();
+            }
+            e.code()
+        }
+    }
+}

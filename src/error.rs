@@ -1,0 +1,74 @@
+//! The top-level error and the exit codes it maps to.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | the run failed (unreadable input folder, store or output problem, overflow) |
+//! | 2 | the command line was wrong |
+//! | 3 | some input records were refused (all valid ones were imported; see the rejects file); `--allow-rejects` makes this 0 |
+
+use std::path::PathBuf;
+
+/// Exit code for success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code for a failed run.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code for a wrong command line.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code when input records were refused.
+pub const EXIT_REJECTS: i32 = 3;
+
+/// Everything that can stop a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input discovery failed.
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// A report could not be made.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// A period or time zone was wrong.
+    #[error(transparent)]
+    Period(#[from] crate::period::PeriodError),
+    /// Generating data failed.
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
+    /// Writing an output file failed.
+    #[error("cannot write `{path}`: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A command-line value that clap could not check.
+    #[error("{0}")]
+    Usage(String),
+    /// Records were refused (the valid ones were kept).
+    #[error("{count} input record(s) refused; they are listed in `{}` (re-run with --allow-rejects to accept this)", path.display())]
+    Rejected {
+        /// How many.
+        count: usize,
+        /// The rejects file.
+        path: PathBuf,
+    },
+    /// The store holds nothing to report on.
+    #[error(
+        "the store `{0}` holds no actions yet; run `halo-billing import PATH` (or `halo-billing demo`) first"
+    )]
+    EmptyStore(PathBuf),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Period(_) => EXIT_USAGE,
+            Error::Rejected { .. } => EXIT_REJECTS,
+            _ => EXIT_FAILED,
+        }
+    }
+}

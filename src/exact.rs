@@ -1,0 +1,275 @@
+//! Exact quantities: the one place where numbers are rounded.
+//!
+//! # Rounding policy
+//!
+//! Halo sends hours and money as .NET doubles written in JSON (`0.1`, `-0.0`,
+//! `0.30000000000000004`, `41.666666666666664`, sometimes `1E-05`). We never let those
+//! become binary floating point. The JSON text is read as an exact decimal and
+//! converted **once**, at ingest, to an integer count of a fixed unit:
+//!
+//! | quantity | unit held | example |
+//! |---|---|---|
+//! | money (`action*amount`) | cents (1/100) | `41.666666666666664` → 4167 |
+//! | hours (`timetaken`, `nonbilltime`, `traveltime`, `action*hours`, `timetakenadjusted`) | milliseconds (1/3,600,000 h) | `0.3333333333333333` → 1,200,000 |
+//! | days (`timetakendays`) | milliseconds (1/86,400,000 day) | `0.5` → 43,200,000 |
+//! | mileage | ten-thousandths (1/10,000) | `12.34567` → 123,457 |
+//!
+//! The conversion rounds half away from zero (`0.005` → 1 cent, `-0.005` → -1 cent).
+//! After that every figure is an integer, every total is an exact integer sum of its
+//! parts (checked: an overflow is an error, never a wrap), and nothing is rounded again.
+//!
+//! Hours are held in milliseconds rather than in 1/10,000 h so that the common
+//! 20-minute entry (`0.3333333333333333`) is exact: three of them are exactly
+//! 3,600,000 ms = `1.0000` h. Display is the only other place figures meet decimals:
+//! money is shown with 2 decimals (exact, since cents are the unit); hours with 4
+//! decimals, each shown figure being its exact millisecond total rounded half away from
+//! zero. So a displayed hours total is the rounded exact total, and may differ from the
+//! sum of separately rounded displayed rows by at most 0.00005 h per row; money never
+//! differs.
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::str::FromStr;
+
+/// Milliseconds in one hour: the unit of every hours figure.
+pub const MS_PER_HOUR: i64 = 3_600_000;
+/// Milliseconds in one day: the unit of `timetakendays`.
+pub const MS_PER_DAY: i64 = 86_400_000;
+/// Minor units (cents) in one currency unit.
+pub const CENTS_PER_UNIT: i64 = 100;
+/// Ten-thousandths in one mile (or kilometre): the unit of mileage.
+pub const MILEAGE_SCALE: i64 = 10_000;
+
+/// Why a JSON token could not become an exact quantity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    /// A JSON string stood where a number belongs.
+    #[error("expected a number, found the string {0}")]
+    StringNotNumber(String),
+    /// `NaN`, `Infinity` or `-Infinity`, bare or quoted.
+    #[error("`{0}` is not a finite number")]
+    NotFinite(String),
+    /// true/false/object/array or anything else that is not a number.
+    #[error("expected a number, found `{0}`")]
+    NotNumber(String),
+    /// The value does not fit the unit's 64-bit range.
+    #[error("`{0}` is out of range")]
+    OutOfRange(String),
+    /// A fractional value where a whole number belongs.
+    #[error("expected a whole number, found `{0}`")]
+    NotWhole(String),
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.len() <= MAX {
+        text.to_string()
+    } else {
+        let mut end = MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &text[..end])
+    }
+}
+
+fn is_non_finite_word(s: &str) -> bool {
+    matches!(
+        s.trim_start_matches(['-', '+']),
+        "NaN" | "nan" | "Infinity" | "infinity" | "inf" | "Inf"
+    )
+}
+
+/// Reads one JSON number token exactly as a decimal.
+///
+/// `text` is the raw JSON token (what `serde_json::value::RawValue::get` returns).
+/// Returns `Ok(None)` for `null`.
+pub fn parse_decimal(text: &str) -> Result<Option<Decimal>, NumberError> {
+    let t = text.trim();
+    if t == "null" {
+        return Ok(None);
+    }
+    if let Some(inner) = t.strip_prefix('"') {
+        let inner = inner.strip_suffix('"').unwrap_or(inner);
+        if is_non_finite_word(inner) {
+            return Err(NumberError::NotFinite(shorten(inner)));
+        }
+        return Err(NumberError::StringNotNumber(shorten(t)));
+    }
+    if is_non_finite_word(t) {
+        return Err(NumberError::NotFinite(shorten(t)));
+    }
+    let first = t.as_bytes().first().copied().unwrap_or(b' ');
+    if !(first == b'-' || first.is_ascii_digit()) {
+        return Err(NumberError::NotNumber(shorten(t)));
+    }
+    // JSON grammar only: digits, one sign, one dot, one exponent. rust_decimal alone
+    // would also accept `1_000`, which JSON does not.
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+    {
+        return Err(NumberError::NotNumber(shorten(t)));
+    }
+    let parsed = if t.contains(['e', 'E']) {
+        Decimal::from_scientific(t)
+    } else {
+        Decimal::from_str(t)
+    };
+    match parsed {
+        Ok(d) => Ok(Some(d)),
+        // Too many digits or too large for 96 bits: nothing a real Halo double produces.
+        Err(_) => Err(NumberError::OutOfRange(shorten(t))),
+    }
+}
+
+/// Converts an exact decimal to an integer count of `1/units_per_one`, rounding half
+/// away from zero. This is the only rounding of a quantity anywhere in the program.
+pub fn to_units(value: Decimal, units_per_one: i64, original: &str) -> Result<i64, NumberError> {
+    value
+        .checked_mul(Decimal::from(units_per_one))
+        .map(|d| d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero))
+        .and_then(|d| d.to_i64())
+        .ok_or_else(|| NumberError::OutOfRange(shorten(original)))
+}
+
+/// Reads a JSON number token as a count of `1/units_per_one` (see the policy above).
+/// `null` gives `Ok(None)`.
+pub fn parse_units(text: &str, units_per_one: i64) -> Result<Option<i64>, NumberError> {
+    match parse_decimal(text)? {
+        None => Ok(None),
+        Some(d) => to_units(d, units_per_one, text).map(Some),
+    }
+}
+
+/// Reads a JSON number token that must be a whole number (ids, counts).
+pub fn parse_whole(text: &str) -> Result<Option<i64>, NumberError> {
+    let t = text.trim();
+    // Fast path: plain integers are by far the most common token.
+    if let Ok(v) = t.parse::<i64>() {
+        return Ok(Some(v));
+    }
+    match parse_decimal(t)? {
+        None => Ok(None),
+        Some(d) if d.fract().is_zero() => d
+            .to_i64()
+            .map(Some)
+            .ok_or_else(|| NumberError::OutOfRange(shorten(t))),
+        Some(_) => Err(NumberError::NotWhole(shorten(t))),
+    }
+}
+
+/// Formats `units` (a count of `1/units_per_one`) as a decimal with `decimals` places,
+/// rounding half away from zero when the unit is finer than the display.
+///
+/// `format_fixed(1_200_000, MS_PER_HOUR, 4)` is `0.3333`; `format_fixed(4167, 100, 2)`
+/// is `41.67`.
+pub fn format_fixed(units: i64, units_per_one: i64, decimals: u32) -> String {
+    let scale = 10i128.pow(decimals);
+    let num = units as i128 * scale;
+    let den = units_per_one as i128;
+    // Round half away from zero in integers: no floating point on the way out either.
+    let q = if num >= 0 {
+        (2 * num + den) / (2 * den)
+    } else {
+        -((2 * -num + den) / (2 * den))
+    };
+    let neg = q < 0;
+    let q = q.unsigned_abs();
+    let int = q / scale as u128;
+    let frac = q % scale as u128;
+    let sign = if neg { "-" } else { "" };
+    if decimals == 0 {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac:0width$}", width = decimals as usize)
+    }
+}
+
+/// Hours held in milliseconds, shown with 4 decimals.
+pub fn format_hours(ms: i64) -> String {
+    format_fixed(ms, MS_PER_HOUR, 4)
+}
+
+/// Money held in cents, shown with 2 decimals.
+pub fn format_money(cents: i64) -> String {
+    format_fixed(cents, CENTS_PER_UNIT, 2)
+}
+
+/// Mileage held in ten-thousandths, shown with 4 decimals.
+pub fn format_mileage(e4: i64) -> String {
+    format_fixed(e4, MILEAGE_SCALE, 4)
+}
+
+/// Adds two totals, turning overflow into an error instead of a wrap.
+pub fn checked_sum(a: i64, b: i64) -> Option<i64> {
+    a.checked_add(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twenty_minute_entries_sum_to_one_hour() {
+        let ms = parse_units("0.3333333333333333", MS_PER_HOUR)
+            .unwrap()
+            .unwrap();
+        assert_eq!(ms, 1_200_000);
+        assert_eq!(format_hours(3 * ms), "1.0000");
+        assert_eq!(format_hours(ms), "0.3333");
+    }
+
+    #[test]
+    fn float_noise_is_read_exactly_then_rounded_once() {
+        assert_eq!(parse_units("0.30000000000000004", 100).unwrap(), Some(30));
+        assert_eq!(parse_units("41.666666666666664", 100).unwrap(), Some(4167));
+        assert_eq!(parse_units("0.1", MS_PER_HOUR).unwrap(), Some(360_000));
+        assert_eq!(parse_units("0.005", 100).unwrap(), Some(1));
+        assert_eq!(parse_units("-0.005", 100).unwrap(), Some(-1));
+        assert_eq!(parse_units("-0.0", 100).unwrap(), Some(0));
+        assert_eq!(parse_units("1E-05", MS_PER_HOUR).unwrap(), Some(36));
+        assert_eq!(parse_units("2.5e2", 100).unwrap(), Some(25_000));
+        assert_eq!(parse_units("null", 100).unwrap(), None);
+    }
+
+    #[test]
+    fn non_numbers_are_errors_with_the_value() {
+        assert!(
+            matches!(parse_units("\"abc\"", 100), Err(NumberError::StringNotNumber(s)) if s == "\"abc\"")
+        );
+        assert!(matches!(
+            parse_units("\"NaN\"", 100),
+            Err(NumberError::NotFinite(_))
+        ));
+        assert!(matches!(
+            parse_units("NaN", 100),
+            Err(NumberError::NotFinite(_))
+        ));
+        assert!(matches!(
+            parse_units("-Infinity", 100),
+            Err(NumberError::NotFinite(_))
+        ));
+        assert!(matches!(
+            parse_units("true", 100),
+            Err(NumberError::NotNumber(_))
+        ));
+        assert!(matches!(
+            parse_units("1e400", 100),
+            Err(NumberError::OutOfRange(_))
+        ));
+        assert!(matches!(parse_whole("1.5"), Err(NumberError::NotWhole(_))));
+        assert_eq!(parse_whole("7.0").unwrap(), Some(7));
+    }
+
+    #[test]
+    fn display_rounds_half_away_from_zero() {
+        assert_eq!(format_money(-5), "-0.05");
+        assert_eq!(format_money(123_456), "1234.56");
+        assert_eq!(format_hours(180), "0.0001"); // 0.00005 h rounds up
+        assert_eq!(format_hours(179), "0.0000");
+        assert_eq!(format_hours(-180), "-0.0001");
+        assert_eq!(format_mileage(123_457), "12.3457");
+        assert_eq!(format_fixed(i64::MAX, 1, 0), i64::MAX.to_string());
+    }
+}

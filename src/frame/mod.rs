@@ -1,0 +1,219 @@
+//! Actions as columnar frames (polars), with the column schema generated from the one
+//! field table in [`crate::model`].
+//!
+//! Column names are the Halo field names, with the unit appended where a figure is held
+//! in integer units: `timetaken_ms`, `actionchargeamount_cents`, `mileage_e4` (see
+//! [`crate::exact`]). Date-times are `Datetime(ns)` columns holding UTC.
+//!
+//! This module builds and checks frames; it does not read or write files.
+
+use crate::for_each_action_field;
+use crate::model::Action;
+use crate::model::kinds::{self, Kind};
+use polars::prelude::*;
+
+/// How a kind of field becomes a polars column.
+pub trait FrameKind: Kind {
+    /// The column's data type.
+    fn dtype() -> DataType;
+    /// Builds the column from one value per row.
+    fn column(name: &str, values: Vec<Self::Value>) -> Column;
+}
+
+macro_rules! opt_i64_kind {
+    ($($k:ident),*) => {$(
+        impl FrameKind for kinds::$k {
+            fn dtype() -> DataType { DataType::Int64 }
+            fn column(name: &str, values: Vec<Option<i64>>) -> Column {
+                Int64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+            }
+        }
+    )*};
+}
+opt_i64_kind!(Int, RefId);
+
+macro_rules! units_kind {
+    ($($k:ident),*) => {$(
+        impl FrameKind for kinds::$k {
+            fn dtype() -> DataType { DataType::Int64 }
+            fn column(name: &str, values: Vec<i64>) -> Column {
+                Int64Chunked::from_vec(name.into(), values).into_column()
+            }
+        }
+    )*};
+}
+units_kind!(Hours, SignedHours, Days, Money, Miles);
+
+macro_rules! text_kind {
+    ($($k:ident),*) => {$(
+        impl FrameKind for kinds::$k {
+            fn dtype() -> DataType { DataType::String }
+            fn column(name: &str, values: Vec<Option<String>>) -> Column {
+                StringChunked::from_iter_options(name.into(), values.iter().map(|v| v.as_deref())).into_column()
+            }
+        }
+    )*};
+}
+text_kind!(Text, Key);
+
+impl FrameKind for kinds::Flag {
+    fn dtype() -> DataType {
+        DataType::Boolean
+    }
+    fn column(name: &str, values: Vec<Option<bool>>) -> Column {
+        BooleanChunked::from_iter_options(name.into(), values.into_iter()).into_column()
+    }
+}
+
+impl FrameKind for kinds::Date {
+    fn dtype() -> DataType {
+        DataType::Datetime(TimeUnit::Nanoseconds, None)
+    }
+    fn column(name: &str, values: Vec<Option<i64>>) -> Column {
+        Int64Chunked::from_iter_options(name.into(), values.into_iter())
+            .into_datetime(TimeUnit::Nanoseconds, None)
+            .into_column()
+    }
+}
+
+macro_rules! define_frame {
+    ($($field:ident : $kind:ident = $doc:literal),* $(,)?) => {
+        /// Accumulates actions row by row, then turns them into a frame.
+        #[derive(Default)]
+        pub struct ActionColumns {
+            $( $field: Vec<<kinds::$kind as Kind>::Value>, )*
+        }
+
+        impl ActionColumns {
+            /// Appends one action.
+            pub fn push(&mut self, a: Action) {
+                $( self.$field.push(a.$field); )*
+            }
+
+            /// Rows so far.
+            pub fn len(&self) -> usize {
+                self.id.len()
+            }
+
+            /// Whether no row has been pushed.
+            pub fn is_empty(&self) -> bool {
+                self.id.is_empty()
+            }
+
+            /// The frame, columns in schema order.
+            pub fn into_frame(self) -> PolarsResult<DataFrame> {
+                let height = self.len();
+                DataFrame::new(height, vec![
+                    $( <kinds::$kind as FrameKind>::column(
+                        &format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX),
+                        self.$field,
+                    ), )*
+                ])
+            }
+        }
+
+        /// The frame schema: every column's name and type, in order.
+        pub fn schema() -> Schema {
+            Schema::from_iter([
+                $( Field::new(
+                    format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX).into(),
+                    <kinds::$kind as FrameKind>::dtype(),
+                ), )*
+            ])
+        }
+    };
+}
+
+for_each_action_field!(define_frame);
+
+/// Column names the aggregation and the store need; each is checked against
+/// [`schema`] by a unit test so a renamed field breaks the build's tests, not a report.
+pub mod col {
+    /// `(ticket_id, id)` identity.
+    pub const TICKET_ID: &str = "ticket_id";
+    /// Per-ticket action number.
+    pub const ID: &str = "id";
+    /// When the action happened.
+    pub const DATETIME: &str = "datetime";
+    /// When Halo last changed it.
+    pub const LAST_UPDATED: &str = "last_updated";
+    /// Contract id (null = none).
+    pub const CONTRACT_ID: &str = "action_contract_id";
+    /// Contract reference.
+    pub const CONTRACT_REF: &str = "action_contract_ref";
+    /// Invoice number (null = not invoiced).
+    pub const INVOICE_NUMBER: &str = "actioninvoicenumber";
+    /// Invoice record id.
+    pub const INVOICE_ID: &str = "invoice_id";
+    /// The ten summed measures, in report column order.
+    pub const MEASURES: [&str; 10] = [
+        "timetaken_ms",
+        "nonbilltime_ms",
+        "traveltime_ms",
+        "mileage_e4",
+        "actionchargehours_ms",
+        "actionchargeamount_cents",
+        "actionnonchargehours_ms",
+        "actionnonchargeamount_cents",
+        "actionprepayhours_ms",
+        "actionprepayamount_cents",
+    ];
+}
+
+/// Checks that a frame read from elsewhere has exactly the schema this build writes.
+pub fn check_schema(df: &DataFrame) -> Result<(), String> {
+    let want = schema();
+    let got = df.schema();
+    for (name, dtype) in want.iter() {
+        match got.get(name) {
+            None => return Err(format!("column `{name}` is missing")),
+            Some(d) if d != dtype => {
+                return Err(format!("column `{name}` is {d}, expected {dtype}"));
+            }
+            Some(_) => {}
+        }
+    }
+    if got.len() != want.len() {
+        return Err(format!("{} columns, expected {}", got.len(), want.len()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_columns_exist_in_schema() {
+        let s = schema();
+        let mut names = vec![
+            col::TICKET_ID,
+            col::ID,
+            col::DATETIME,
+            col::LAST_UPDATED,
+            col::CONTRACT_ID,
+            col::CONTRACT_REF,
+            col::INVOICE_NUMBER,
+            col::INVOICE_ID,
+        ];
+        names.extend(col::MEASURES);
+        for n in names {
+            assert!(s.get(n).is_some(), "{n} not in schema");
+        }
+        assert_eq!(s.len(), crate::model::FIELD_NAMES.len());
+    }
+
+    #[test]
+    fn frame_matches_schema() {
+        let mut c = ActionColumns::default();
+        c.push(Action {
+            id: Some(1),
+            ticket_id: Some(2),
+            timetaken: 5,
+            ..Default::default()
+        });
+        let df = c.into_frame().unwrap();
+        check_schema(&df).unwrap();
+        assert_eq!(df.height(), 1);
+    }
+}

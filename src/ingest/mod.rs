@@ -1,0 +1,340 @@
+//! Ingest: turns saved Halo API responses (files and folders, plain or gzip) into typed
+//! actions, refusing bad records one by one with their location and reason.
+//!
+//! It keeps every valid record, reports every refused one, and merges duplicates of one
+//! `(ticket_id, id)` within a page (summary + details). It does not decide which of two
+//! copies of an action in different pages wins: that is the store's upsert rule, applied
+//! across the whole input. It never talks to the store.
+
+pub mod reject;
+pub mod split;
+
+use crate::model::{Action, RawAction, RecordError};
+use flate2::read::MultiGzDecoder;
+use reject::Reject;
+use split::{Element, Section};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// An input could not be read at all (as opposed to a record in it being refused).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A path given on the command line does not exist or cannot be listed.
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A path named no input files.
+    #[error("`{0}` holds no .json, .ndjson or .jsonl files (optionally .gz)")]
+    NoFiles(PathBuf),
+}
+
+fn is_input_name(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with('.') {
+        return false;
+    }
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    [".json", ".ndjson", ".jsonl"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+    let io = |source| IngestError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let p = e.path();
+        let ft = e.file_type().map_err(|source| IngestError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        if ft.is_dir() {
+            walk(&p, out)?;
+        } else if is_input_name(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Lists the input files: each file as given, each folder's matching files recursively,
+/// in name order (the input order that breaks ties between duplicate copies).
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| IngestError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let before = files.len();
+            walk(p, &mut files)?;
+            if files.len() == before {
+                return Err(IngestError::NoFiles(p.clone()));
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Reads a file whole, decompressing gzip (recognised by its magic bytes, whatever the
+/// name).
+pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    let bytes = std::fs::read(path)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 6);
+        MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out)?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// What one file yielded.
+#[derive(Debug, Default)]
+pub struct FileResult {
+    /// Valid actions in document order.
+    pub actions: Vec<Action>,
+    /// Refused records and unreadable stretches, in document order.
+    pub rejects: Vec<Reject>,
+    /// Summary/detail pairs of one action merged within a page.
+    pub details_merged: usize,
+}
+
+/// Replaces unquoted `NaN`, `Infinity` and `-Infinity` with quoted strings, so that
+/// the record parses and the field is refused by name instead of the whole record
+/// failing with a syntax error.
+fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    let mut i = 0;
+    let mut in_str = false;
+    let mut changed = false;
+    while i < text.len() {
+        let c = text[i];
+        if in_str {
+            out.push(c);
+            if c == b'\\' && i + 1 < text.len() {
+                out.push(text[i + 1]);
+                i += 1;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'"' {
+            in_str = true;
+        }
+        let rest = &text[i..];
+        let word = [&b"-Infinity"[..], b"Infinity", b"NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w));
+        if let Some(w) = word {
+            out.push(b'"');
+            out.extend_from_slice(w);
+            out.push(b'"');
+            i += w.len();
+            changed = true;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+fn location(section: Section, index: usize) -> String {
+    match section {
+        Section::Actions => format!("actions[{index}]"),
+        Section::Details => format!("actionsdetails[{index}]"),
+        Section::Array => format!("[{index}]"),
+        Section::Bare => format!("record {}", index + 1),
+    }
+}
+
+/// Parses one document. `file` names it in reports of refused records.
+pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
+    let mut out = FileResult::default();
+    let lines = reject::LineIndex::new(bytes);
+    let (pages, split_err) = split::split(bytes);
+    let reject_at = |el: &Element, key: (Option<i64>, Option<i64>), reason: String| Reject {
+        file: file.to_string(),
+        line: lines.line_of(el.range.start),
+        byte: el.range.start,
+        location: location(el.section, el.index),
+        ticket_id: key.0,
+        id: key.1,
+        reason,
+        text: String::from_utf8_lossy(&bytes[el.range.clone()]).into_owned(),
+    };
+    for page in &pages {
+        // Parse every element of the page; keep owned buffers for the NaN-quoted copies.
+        let mut fixed: Vec<Vec<u8>> = Vec::new();
+        let mut parsed: Vec<(usize, Result<RawAction, String>)> =
+            Vec::with_capacity(page.elements.len());
+        let mut retry = Vec::new();
+        for (i, el) in page.elements.iter().enumerate() {
+            let text = &bytes[el.range.clone()];
+            if text.first() != Some(&b'{') {
+                parsed.push((i, Err("expected a JSON object for an action".to_string())));
+                continue;
+            }
+            match serde_json::from_slice::<RawAction>(text) {
+                Ok(raw) => parsed.push((i, Ok(raw))),
+                Err(e) => match quote_non_finite(text) {
+                    Some(buf) => {
+                        retry.push((i, fixed.len()));
+                        fixed.push(buf);
+                    }
+                    None => parsed.push((i, Err(format!("not valid JSON: {e}")))),
+                },
+            }
+        }
+        for &(i, buf) in &retry {
+            let r = serde_json::from_slice::<RawAction>(&fixed[buf])
+                .map_err(|e| format!("not valid JSON: {e}"));
+            parsed.push((i, r));
+        }
+        parsed.sort_by_key(|(i, _)| *i);
+
+        // Pair summaries with their full records (same page, same key).
+        let key_of = |raw: &RawAction| {
+            let (t, id) = raw.key_hint();
+            (t.or(page.ticket_id), id)
+        };
+        let mut details: HashMap<(Option<i64>, Option<i64>), usize> = HashMap::new();
+        for (i, r) in &parsed {
+            if page.elements[*i].section == Section::Details
+                && let Ok(raw) = r
+            {
+                details.insert(key_of(raw), *i);
+            }
+        }
+        let mut used = vec![false; page.elements.len()];
+        let has_summaries = page.elements.iter().any(|e| e.section == Section::Actions);
+        for (i, r) in &parsed {
+            let el = &page.elements[*i];
+            let raw = match r {
+                Ok(raw) => raw,
+                Err(reason) => {
+                    out.rejects
+                        .push(reject_at(el, (None, None), reason.clone()));
+                    continue;
+                }
+            };
+            let key = key_of(raw);
+            let mut merged;
+            let record = if el.section == Section::Actions
+                && has_summaries
+                && let Some(&d) = details.get(&key).filter(|_| key.1.is_some())
+            {
+                used[d] = true;
+                merged = RawAction {
+                    ..Default::default()
+                };
+                merged.overlay(raw);
+                if let Ok(full) = &parsed[d].1 {
+                    merged.overlay(full);
+                }
+                out.details_merged += 1;
+                &merged
+            } else if el.section == Section::Details && used[*i] {
+                continue;
+            } else {
+                raw
+            };
+            match Action::from_raw(record, page.ticket_id) {
+                Ok(a) => out.actions.push(a),
+                Err(e) => {
+                    let reason = match e {
+                        RecordError::Field(f) => f.to_string(),
+                        other => other.to_string(),
+                    };
+                    out.rejects.push(reject_at(el, key, reason));
+                }
+            }
+        }
+    }
+    if let Some(e) = split_err {
+        let start = e.unread_from.min(bytes.len());
+        out.rejects.push(Reject {
+            file: file.to_string(),
+            line: lines.line_of(e.offset.min(bytes.len())),
+            byte: start,
+            location: "rest of file".into(),
+            ticket_id: None,
+            id: None,
+            reason: format!("unreadable from byte {}: {}", e.offset, e.message),
+            text: String::from_utf8_lossy(&bytes[start..]).into_owned(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_records_are_refused_alone() {
+        let doc = br#"{"record_count":4,"actions":[
+            {"id":1,"ticket_id":5,"timetaken":0.5},
+            {"id":2,"ticket_id":5,"timetaken":"abc"},
+            {"id":3,"ticket_id":5,"timetaken":NaN},
+            {"ticket_id":5},
+            7
+        ]}"#;
+        let r = parse_document("f.json", doc);
+        assert_eq!(r.actions.len(), 1);
+        assert_eq!(r.rejects.len(), 4);
+        assert_eq!(r.rejects[0].location, "actions[1]");
+        assert_eq!(r.rejects[0].line, 3);
+        assert_eq!(
+            (r.rejects[0].ticket_id, r.rejects[0].id),
+            (Some(5), Some(2))
+        );
+        assert!(
+            r.rejects[1].reason.contains("`NaN` is not a finite number"),
+            "{}",
+            r.rejects[1].reason
+        );
+        assert_eq!(r.rejects[2].reason, "record has no `id`");
+        assert_eq!(r.rejects[3].reason, "expected a JSON object for an action");
+    }
+
+    #[test]
+    fn details_fill_summaries_and_page_ticket_id_applies() {
+        let doc = br#"{"ticket_id":9,"actions":[{"id":1,"note":"s"},{"id":2}],
+            "actionsdetails":[{"id":1,"ticket_id":9,"actionchargeamount":12.5},{"id":3,"ticket_id":9}]}"#;
+        let r = parse_document("f.json", doc);
+        assert!(r.rejects.is_empty(), "{:?}", r.rejects);
+        let keys: Vec<_> = r.actions.iter().map(|a| a.key()).collect();
+        assert_eq!(keys, vec![(9, 1), (9, 2), (9, 3)]);
+        assert_eq!(r.actions[0].actionchargeamount, 1250);
+        assert_eq!(r.actions[0].note.as_deref(), Some("s"));
+        assert_eq!(r.details_merged, 1);
+    }
+
+    #[test]
+    fn truncated_file_reports_the_rest() {
+        let r = parse_document("t.json", br#"[{"id":1,"ticket_id":1},{"id":2,"tick"#);
+        assert_eq!(r.actions.len(), 1);
+        assert_eq!(r.rejects.len(), 1);
+        assert_eq!(r.rejects[0].location, "rest of file");
+        assert_eq!(r.rejects[0].text, r#",{"id":2,"tick"#);
+    }
+}

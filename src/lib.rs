@@ -1,0 +1,22 @@
+//! halo-billing: exact billing and time reporting over HaloPSA time entries.
+//!
+//! The pipeline, one module per stage (see ARCHITECTURE.md):
+//! [`ingest`] (saved API responses) -> [`model`] (typed, exact actions) ->
+//! [`frame`] / [`store`] (columnar, Parquet) -> [`aggregate`] (rayon, exact) ->
+//! [`report`] (CSV, JSON, tables). [`exact`] holds the one rounding policy.
+
+pub mod aggregate;
+pub mod cli;
+pub mod error;
+pub mod exact;
+pub mod frame;
+pub mod fsutil;
+pub mod generate;
+pub mod ingest;
+pub mod model;
+pub mod period;
+pub mod progress;
+pub mod report;
+pub mod store;
+
+pub use error::Error;

@@ -1,0 +1,5 @@
+//! The `halo-billing` command: all the work is in the library.
+
+fn main() {
+    std::process::exit(halo_billing::cli::main());
+}

@@ -1,0 +1,181 @@
+//! Halo's date-time strings, read as UTC instants in nanoseconds since the Unix epoch.
+//!
+//! Accepted: `YYYY-MM-DD`, optionally followed by `T` (or a space) and `HH:MM[:SS]`, then 0 to
+//! 9 fractional digits, then `Z`, an offset `±HH:MM`/`±HHMM`, or nothing (Halo stores UTC,
+//! so no offset means UTC). `1900-01-01T00:00:00`, `1899-12-30T00:00:00` and
+//! `0001-01-01T00:00:00` are Halo's and .NET's ways of saying "no date" and read as none.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Why a date-time string was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    /// Not a string of the accepted shape.
+    #[error("`{0}` is not a date-time (expected e.g. 2026-10-01T09:30:00Z)")]
+    Malformed(String),
+    /// A valid shape naming an impossible date or time (`2026-02-30`).
+    #[error("`{0}` names no real date or time")]
+    Impossible(String),
+    /// Outside what nanoseconds since 1970 can hold (years 1677 to 2262).
+    #[error("`{0}` is outside the supported years 1677-2262")]
+    OutOfRange(String),
+}
+
+fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
+    let s = b.get(at..at + n)?;
+    let mut v = 0u32;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// Parses one date-time string (already unescaped, without quotes).
+/// `Ok(None)` means Halo's "no date".
+pub fn parse_datetime(s: &str) -> Result<Option<i64>, DateError> {
+    let malformed = || DateError::Malformed(s.chars().take(40).collect());
+    let b = s.trim().as_bytes();
+    if b.is_empty() {
+        return Ok(None);
+    }
+    let (y, mo, d) = match (digits(b, 0, 4), digits(b, 5, 2), digits(b, 8, 2)) {
+        (Some(y), Some(mo), Some(d)) if b[4] == b'-' && b[7] == b'-' => (y, mo, d),
+        _ => return Err(malformed()),
+    };
+    let mut i = 10;
+    let (mut hh, mut mm, mut ss, mut nanos) = (0, 0, 0, 0u32);
+    let mut offset_secs: i64 = 0;
+    if i < b.len() && (b[i] == b'T' || b[i] == b' ') {
+        hh = digits(b, i + 1, 2).ok_or_else(malformed)?;
+        if b.get(i + 3) != Some(&b':') {
+            return Err(malformed());
+        }
+        mm = digits(b, i + 4, 2).ok_or_else(malformed)?;
+        i += 6;
+        if b.get(i) == Some(&b':') {
+            ss = digits(b, i + 1, 2).ok_or_else(malformed)?;
+            i += 3;
+            if b.get(i) == Some(&b'.') {
+                i += 1;
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let n = i - start;
+                if n == 0 || n > 9 {
+                    return Err(malformed());
+                }
+                nanos = digits(b, start, n).ok_or_else(malformed)? * 10u32.pow(9 - n as u32);
+            }
+        }
+        match b.get(i) {
+            None => {}
+            Some(b'Z') | Some(b'z') if i + 1 == b.len() => i += 1,
+            Some(&sign @ (b'+' | b'-')) => {
+                let oh = digits(b, i + 1, 2).ok_or_else(malformed)?;
+                let om_at = if b.get(i + 3) == Some(&b':') {
+                    i + 4
+                } else {
+                    i + 3
+                };
+                let om = digits(b, om_at, 2).ok_or_else(malformed)?;
+                i = om_at + 2;
+                if oh > 23 || om > 59 {
+                    return Err(malformed());
+                }
+                let secs = (oh * 3600 + om * 60) as i64;
+                offset_secs = if sign == b'+' { secs } else { -secs };
+            }
+            Some(_) => return Err(malformed()),
+        }
+    }
+    if i != b.len() {
+        return Err(malformed());
+    }
+    let midnight = hh == 0 && mm == 0 && ss == 0 && nanos == 0;
+    if midnight
+        && ((y, mo, d) == (1900, 1, 1) || (y, mo, d) == (1899, 12, 30) || (y, mo, d) == (1, 1, 1))
+    {
+        return Ok(None);
+    }
+    let impossible = || DateError::Impossible(s.chars().take(40).collect());
+    let date = NaiveDate::from_ymd_opt(y as i32, mo, d).ok_or_else(impossible)?;
+    let time = NaiveTime::from_hms_nano_opt(hh, mm, ss, nanos).ok_or_else(impossible)?;
+    let utc = NaiveDateTime::new(date, time).and_utc();
+    let nanos = utc
+        .timestamp_nanos_opt()
+        .and_then(|n| n.checked_sub(offset_secs.checked_mul(1_000_000_000)?))
+        .ok_or_else(|| DateError::OutOfRange(s.chars().take(40).collect()))?;
+    Ok(Some(nanos))
+}
+
+/// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fffffff]Z` (for reports
+/// of rejected records and for the generator).
+pub fn format_datetime(nanos: i64) -> String {
+    let dt = chrono::DateTime::from_timestamp_nanos(nanos);
+    dt.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Option<i64> {
+        parse_datetime(s).unwrap()
+    }
+
+    #[test]
+    fn halo_forms_are_utc() {
+        let base = p("2024-06-20T14:45:18Z").unwrap();
+        assert_eq!(p("2024-06-20T14:45:18"), Some(base));
+        assert_eq!(p("2024-06-20T14:45:18.0782286Z"), Some(base + 78_228_600));
+        assert_eq!(p("2024-06-20T14:45:18.897"), Some(base + 897_000_000));
+        assert_eq!(p("2024-06-20T16:45:18+02:00"), Some(base));
+        assert_eq!(p("2024-06-20T14:45"), Some(base - 18_000_000_000));
+        assert_eq!(
+            p("2024-06-20"),
+            Some(base - (14 * 3600 + 45 * 60 + 18) * 1_000_000_000)
+        );
+    }
+
+    #[test]
+    fn no_date_sentinels() {
+        assert_eq!(p("1900-01-01T00:00:00"), None);
+        assert_eq!(p("1899-12-30T00:00:00"), None);
+        assert_eq!(p("0001-01-01T00:00:00"), None);
+        assert_eq!(p(""), None);
+    }
+
+    #[test]
+    fn bad_dates_are_errors() {
+        assert!(matches!(
+            parse_datetime("yesterday"),
+            Err(DateError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_datetime("2026-02-30T00:00:00"),
+            Err(DateError::Impossible(_))
+        ));
+        assert!(matches!(
+            parse_datetime("2026-01-01T00:00:00.1234567890"),
+            Err(DateError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_datetime("1500-01-01T10:00:00"),
+            Err(DateError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_datetime("2026-01-01T00:00:00Zjunk"),
+            Err(DateError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn format_round_trip() {
+        let n = p("2024-06-20T14:45:18.0782286Z").unwrap();
+        assert_eq!(format_datetime(n), "2024-06-20T14:45:18.078228600Z");
+    }
+}

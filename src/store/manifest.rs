@@ -1,0 +1,104 @@
+//! The manifest: the list of files that make up the store's committed state.
+
+use super::{Month, StoreError};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The manifest's file name inside the store folder.
+pub const FILE_NAME: &str = "manifest.json";
+/// Identifies our manifests (another tool's JSON is refused, not misread).
+pub const FORMAT: &str = "halo-billing-store";
+/// The schema version this build reads and writes. A store of another version is refused
+/// with a message saying so; it is never read with the wrong column meanings.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One Parquet file of the store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path relative to the store folder.
+    pub path: String,
+    /// Partition year (0 for undated actions).
+    pub year: i32,
+    /// Partition month (0 for undated actions).
+    pub month: u32,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+impl FileEntry {
+    /// The partition key.
+    pub fn month(&self) -> Month {
+        (self.year, self.month)
+    }
+}
+
+/// The committed state of a store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The column schema version; see [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Increases with every commit; new files carry it in their names.
+    pub generation: u64,
+    /// When the last commit happened (UTC, RFC 3339).
+    pub committed_at: Option<String>,
+    /// The data files, sorted by partition.
+    pub files: Vec<FileEntry>,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest {
+            format: FORMAT.into(),
+            schema_version: SCHEMA_VERSION,
+            generation: 0,
+            committed_at: None,
+            files: Vec::new(),
+        }
+    }
+}
+
+impl Manifest {
+    /// Loads the manifest at `path`; none there means an empty store.
+    pub fn load(path: &Path) -> Result<Manifest, StoreError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "cannot read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let bad = |reason: String| StoreError::Manifest {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let m: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| bad(format!("not a halo-billing manifest: {e}")))?;
+        if m.format != FORMAT {
+            return Err(bad(format!(
+                "format is `{}`, expected `{FORMAT}`",
+                m.format
+            )));
+        }
+        if m.schema_version != SCHEMA_VERSION {
+            return Err(bad(format!(
+                "store schema version {} is not the version {SCHEMA_VERSION} this halo-billing reads; \
+                 use the halo-billing release that wrote it, or import the source data into a new store",
+                m.schema_version
+            )));
+        }
+        Ok(m)
+    }
+
+    /// Total rows.
+    pub fn rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+}

@@ -1,0 +1,219 @@
+//! The local store: actions as Parquet files partitioned by the month of their
+//! `datetime`, and a manifest naming the files that make up the current state.
+//!
+//! Layout (the only module that knows it):
+//!
+//! ```text
+//! STORE/manifest.json                                   which files are current
+//! STORE/actions/year=2026/month=10/part-g000003-000.parquet
+//! STORE/actions/year=0/month=0/part-...parquet          actions with no usable datetime
+//! STORE/rejects/import-<time>.ndjson                    records refused by an import
+//! ```
+//!
+//! Partitions are hive-style so other engines read them directly. Months are UTC months.
+//! A commit writes new files under a new generation number, flushes them, then replaces
+//! the manifest atomically; files the new manifest no longer names are removed after.
+//! Readers go through the manifest only, so they never see a half-written state.
+//!
+//! Every import rewrites the partitions it touches whole (those whose files are unchanged
+//! are kept as they are); an incremental, locked store is later work.
+
+mod manifest;
+mod write;
+
+pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
+pub use write::{CommitStats, Writer};
+
+use crate::frame;
+use polars::prelude::*;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// Store failures; each names the file or setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file could not be read or written.
+    #[error("{action} `{path}`: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Parquet reading or writing failed.
+    #[error("parquet `{path}`: {source}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// polars' error.
+        source: PolarsError,
+    },
+    /// The manifest is not one this build can read.
+    #[error("store manifest `{path}`: {reason}")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A data file does not have the schema the manifest promises.
+    #[error("store file `{path}` has an unexpected schema: {reason}")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// The difference.
+        reason: String,
+    },
+    /// A total does not fit in 64 bits.
+    #[error("{0}")]
+    Overflow(String),
+}
+
+/// A store folder and its current manifest.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    manifest: Manifest,
+}
+
+/// A `(year, month)` partition key; `(0, 0)` holds actions without a usable datetime.
+pub type Month = (i32, u32);
+
+/// The partition key of an action's datetime (UTC nanoseconds).
+pub fn month_of(datetime: Option<i64>) -> Month {
+    use chrono::Datelike;
+    match datetime {
+        None => (0, 0),
+        Some(ns) => {
+            let dt = chrono::DateTime::from_timestamp_nanos(ns);
+            (dt.year(), dt.month())
+        }
+    }
+}
+
+impl Store {
+    /// Opens the store at `root`; a folder without a manifest is an empty store.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        let manifest = Manifest::load(&root.join(manifest::FILE_NAME))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            manifest,
+        })
+    }
+
+    /// The store folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The current manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Where a refused-records file for a run started at `stamp` goes.
+    pub fn rejects_path(&self, stamp: &str) -> PathBuf {
+        self.root
+            .join("rejects")
+            .join(format!("import-{stamp}.ndjson"))
+    }
+
+    /// Files whose month lies in the UTC range `[from_ns, to_ns)`; never the undated ones.
+    pub fn files_overlapping(&self, from_ns: i64, to_ns: i64) -> Vec<&FileEntry> {
+        let first = month_of(Some(from_ns));
+        let last = month_of(Some(to_ns - 1));
+        self.manifest
+            .files
+            .iter()
+            .filter(|f| f.month() != (0, 0) && f.month() >= first && f.month() <= last)
+            .collect()
+    }
+
+    /// Rows stored without a usable datetime.
+    pub fn undated_rows(&self) -> u64 {
+        self.manifest
+            .files
+            .iter()
+            .filter(|f| f.month() == (0, 0))
+            .map(|f| f.rows)
+            .sum()
+    }
+
+    /// Reads `columns` of the given files into one frame, checking each column's type
+    /// against the schema. Reads run in parallel; the frame keeps the files' order.
+    pub fn read_columns(
+        &self,
+        files: &[&FileEntry],
+        columns: &[&str],
+    ) -> Result<DataFrame, StoreError> {
+        let schema = frame::schema();
+        let frames: Vec<DataFrame> = files
+            .iter()
+            .map(|f| read_parquet(&self.root.join(&f.path), Some(columns)))
+            .collect::<Result<_, _>>()?;
+        let mut out: Option<DataFrame> = None;
+        for (df, f) in frames.into_iter().zip(files) {
+            for c in columns {
+                let want = schema.get(c).expect("column named from the schema");
+                match df.schema().get(c) {
+                    Some(d) if d == want => {}
+                    other => {
+                        return Err(StoreError::Schema {
+                            path: self.root.join(&f.path),
+                            reason: format!("column `{c}` is {other:?}, expected {want}"),
+                        });
+                    }
+                }
+            }
+            match &mut out {
+                None => out = Some(df),
+                Some(o) => {
+                    o.vstack_mut_owned(df)
+                        .map_err(|source| StoreError::Parquet {
+                            path: self.root.join(&f.path),
+                            source,
+                        })?;
+                }
+            }
+        }
+        let mut out = match out {
+            Some(o) => o,
+            None => empty_frame(columns),
+        };
+        out.rechunk_mut_par();
+        Ok(out)
+    }
+}
+
+/// An empty frame with the named columns, typed from the schema.
+pub fn empty_frame(columns: &[&str]) -> DataFrame {
+    let schema = frame::schema();
+    let cols = columns
+        .iter()
+        .map(|c| {
+            Column::new_empty(
+                (*c).into(),
+                schema.get(c).expect("column named from the schema"),
+            )
+        })
+        .collect();
+    DataFrame::new(0, cols).expect("empty columns of equal length")
+}
+
+/// Reads a Parquet file, optionally only some columns.
+pub(crate) fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame, StoreError> {
+    let file = File::open(path).map_err(|source| StoreError::Io {
+        action: "cannot open",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    ParquetReader::new(file)
+        .with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
+        .finish()
+        .map_err(|source| StoreError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
+}

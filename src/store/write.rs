@@ -1,0 +1,342 @@
+//! Committing new actions into the store: stage, merge on `(ticket_id, id)`, rewrite the
+//! touched partitions, switch the manifest.
+
+use super::manifest::{FILE_NAME, Manifest};
+use super::{FileEntry, Month, Store, StoreError, month_of, read_parquet};
+use crate::frame::{self, col};
+use crate::fsutil;
+use crate::progress::Progress;
+use polars::prelude::*;
+use rustc_hash::FxHashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+/// What a commit did, for the run's summary.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Actions in the store before.
+    pub stored_before: u64,
+    /// Actions offered by this run.
+    pub input_rows: u64,
+    /// Actions whose `(ticket_id, id)` the store did not have.
+    pub new: u64,
+    /// Stored actions replaced by a copy from this run.
+    pub replaced: u64,
+    /// Copies of one action within this run's input, merged into one.
+    pub duplicates_merged: u64,
+    /// Copies from this run older (by `last_updated`) than the stored one, not taken.
+    pub stale_ignored: u64,
+    /// Actions in the store after.
+    pub stored_after: u64,
+    /// Partition files written.
+    pub files_written: usize,
+    /// Partition files kept unchanged.
+    pub files_kept: usize,
+    /// Bytes of Parquet written.
+    pub bytes_written: u64,
+}
+
+struct Source {
+    path: PathBuf,
+    month: Month,
+    rows: usize,
+    /// An existing store file (as opposed to a part staged by this run).
+    entry: Option<FileEntry>,
+}
+
+/// Stages frames of new actions and commits them into a store.
+///
+/// Dropping a writer without committing removes what it staged; the store is untouched.
+pub struct Writer<'s> {
+    store: &'s Store,
+    staging: PathBuf,
+    staged: Vec<Source>,
+    generation: u64,
+}
+
+fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64, StoreError> {
+    let file = File::create(path).map_err(io("cannot create", path))?;
+    ParquetWriter::new(&file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)
+        .map_err(|source| StoreError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    file.sync_all().map_err(io("cannot flush", path))?;
+    Ok(file.metadata().map_err(io("cannot stat", path))?.len())
+}
+
+fn take_rows(df: &DataFrame, rows: Vec<IdxSize>, path: &Path) -> Result<DataFrame, StoreError> {
+    let idx = IdxCa::from_vec("".into(), rows);
+    df.take(&idx).map_err(|source| StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+impl<'s> Writer<'s> {
+    /// Starts a commit on `store` (creating its folder if needed).
+    pub fn begin(store: &'s Store) -> Result<Writer<'s>, StoreError> {
+        let staging = store.root.join(format!(".staging-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(io("cannot clear", &staging))?;
+        }
+        fs::create_dir_all(&staging).map_err(io("cannot create", &staging))?;
+        Ok(Writer {
+            store,
+            staging,
+            staged: Vec::new(),
+            generation: store.manifest.generation + 1,
+        })
+    }
+
+    /// Stages a frame of actions (in input order; later frames are later input).
+    pub fn stage(&mut self, df: DataFrame) -> Result<(), StoreError> {
+        let dt = df
+            .column(col::DATETIME)
+            .and_then(|c| c.datetime().map(|d| d.physical().clone()))
+            .map_err(|source| StoreError::Parquet {
+                path: self.staging.clone(),
+                source,
+            })?;
+        let mut by_month: FxHashMap<Month, Vec<IdxSize>> = FxHashMap::default();
+        for (i, v) in dt.iter().enumerate() {
+            by_month.entry(month_of(v)).or_default().push(i as IdxSize);
+        }
+        let mut months: Vec<_> = by_month.into_iter().collect();
+        months.sort_by_key(|(m, _)| *m);
+        for (month, rows) in months {
+            let path = self
+                .staging
+                .join(format!("part-{:06}.parquet", self.staged.len()));
+            let n = rows.len();
+            let mut part = if n == df.height() {
+                df.clone()
+            } else {
+                take_rows(&df, rows, &path)?
+            };
+            write_parquet(&path, &mut part)?;
+            self.staged.push(Source {
+                path,
+                month,
+                rows: n,
+                entry: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Merges the staged actions into the store and switches to the new state.
+    ///
+    /// Upsert rule on `(ticket_id, id)`: a later copy replaces an earlier one (store
+    /// before this run's input, input in file and record order) unless both carry
+    /// `last_updated` and the later copy's is older.
+    pub fn commit(self, progress: &Progress) -> Result<CommitStats, StoreError> {
+        let mut stats = CommitStats {
+            stored_before: self.store.manifest.rows(),
+            ..Default::default()
+        };
+        let root = &self.store.root;
+        let mut sources: Vec<Source> = self
+            .store
+            .manifest
+            .files
+            .iter()
+            .map(|f| Source {
+                path: root.join(&f.path),
+                month: f.month(),
+                rows: f.rows as usize,
+                entry: Some(f.clone()),
+            })
+            .collect();
+        stats.input_rows = self.staged.iter().map(|s| s.rows as u64).sum();
+        sources.extend(self.staged.iter().map(|s| Source {
+            path: s.path.clone(),
+            month: s.month,
+            rows: s.rows,
+            entry: None,
+        }));
+
+        // 1. Decide the winner of every key, reading only the key columns.
+        let bar = progress.bar(
+            sources.iter().map(|s| s.rows as u64).sum(),
+            "merging on (ticket_id, id)",
+        );
+        let mut winner: FxHashMap<(i64, i64), (u32, u32, Option<i64>)> = FxHashMap::default();
+        winner.reserve(sources.iter().map(|s| s.rows).sum());
+        let mut losers: Vec<Vec<bool>> = sources.iter().map(|_| Vec::new()).collect();
+        for (si, src) in sources.iter().enumerate() {
+            let df = read_parquet(
+                &src.path,
+                Some(&[col::TICKET_ID, col::ID, col::LAST_UPDATED]),
+            )?;
+            let bad = |source| StoreError::Parquet {
+                path: src.path.clone(),
+                source,
+            };
+            let t = df
+                .column(col::TICKET_ID)
+                .and_then(|c| c.i64().cloned())
+                .map_err(bad)?;
+            let id = df
+                .column(col::ID)
+                .and_then(|c| c.i64().cloned())
+                .map_err(bad)?;
+            let lu = df
+                .column(col::LAST_UPDATED)
+                .and_then(|c| c.datetime().map(|d| d.physical().clone()))
+                .map_err(bad)?;
+            for (row, ((t, id), lu)) in t.iter().zip(id.iter()).zip(lu.iter()).enumerate() {
+                let key = (t.unwrap_or_default(), id.unwrap_or_default());
+                let me = (si as u32, row as u32, lu);
+                match winner.entry(key) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(me);
+                        if src.entry.is_none() {
+                            stats.new += 1;
+                        }
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        let (osi, orow, olu) = *o.get();
+                        let later_wins = !matches!((lu, olu), (Some(a), Some(b)) if a < b);
+                        let from_store = sources[osi as usize].entry.is_some();
+                        let (lsi, lrow) = if later_wins {
+                            o.insert(me);
+                            (osi, orow)
+                        } else {
+                            (si as u32, row as u32)
+                        };
+                        let l = &mut losers[lsi as usize];
+                        if l.is_empty() {
+                            l.resize(sources[lsi as usize].rows, false);
+                        }
+                        l[lrow as usize] = true;
+                        match (from_store, later_wins) {
+                            (true, true) => stats.replaced += 1,
+                            (true, false) => stats.stale_ignored += 1,
+                            (false, _) => stats.duplicates_merged += 1,
+                        }
+                    }
+                }
+            }
+            bar.inc(src.rows as u64);
+        }
+        drop(winner);
+        bar.finish();
+
+        // 2. Rewrite each month that changed; keep the files of months that did not.
+        let mut months: Vec<Month> = sources.iter().map(|s| s.month).collect();
+        months.sort();
+        months.dedup();
+        let bar = progress.bar(months.len() as u64, "writing partitions");
+        let mut files = Vec::new();
+        for month in months {
+            let members: Vec<usize> = (0..sources.len())
+                .filter(|&i| sources[i].month == month)
+                .collect();
+            let untouched = members
+                .iter()
+                .all(|&i| sources[i].entry.is_some() && losers[i].is_empty());
+            if untouched {
+                for &i in &members {
+                    files.push(sources[i].entry.clone().expect("store file"));
+                    stats.files_kept += 1;
+                }
+                bar.inc(1);
+                continue;
+            }
+            let mut merged: Option<DataFrame> = None;
+            for &i in &members {
+                let src = &sources[i];
+                let mut df = read_parquet(&src.path, None)?;
+                frame::check_schema(&df).map_err(|reason| StoreError::Schema {
+                    path: src.path.clone(),
+                    reason,
+                })?;
+                if !losers[i].is_empty() {
+                    let keep: Vec<IdxSize> = losers[i]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, l)| !**l)
+                        .map(|(r, _)| r as IdxSize)
+                        .collect();
+                    df = take_rows(&df, keep, &src.path)?;
+                }
+                match &mut merged {
+                    None => merged = Some(df),
+                    Some(m) => {
+                        m.vstack_mut_owned(df)
+                            .map_err(|source| StoreError::Parquet {
+                                path: src.path.clone(),
+                                source,
+                            })?;
+                    }
+                }
+            }
+            let mut df = merged.expect("a month has at least one source");
+            if df.height() == 0 {
+                bar.inc(1);
+                continue;
+            }
+            df.rechunk_mut_par();
+            let rel = format!(
+                "actions/year={}/month={}/part-g{:06}-000.parquet",
+                month.0, month.1, self.generation
+            );
+            let path = root.join(&rel);
+            let dir = path.parent().expect("partition folder");
+            fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+            let bytes = write_parquet(&path, &mut df)?;
+            fsutil::sync_dir(dir).map_err(io("cannot flush", dir))?;
+            stats.files_written += 1;
+            stats.bytes_written += bytes;
+            files.push(FileEntry {
+                path: rel,
+                year: month.0,
+                month: month.1,
+                rows: df.height() as u64,
+                bytes,
+            });
+            bar.inc(1);
+        }
+        bar.finish();
+
+        // 3. Switch the manifest, then remove what it no longer names.
+        let manifest = Manifest {
+            generation: self.generation,
+            committed_at: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            files,
+            ..Manifest::default()
+        };
+        stats.stored_after = manifest.rows();
+        let mpath = root.join(FILE_NAME);
+        fsutil::write_atomic(&mpath, |w| {
+            serde_json::to_writer_pretty(&mut *w, &manifest)?;
+            std::io::Write::write_all(w, b"\n")
+        })
+        .map_err(io("cannot write", &mpath))?;
+        for old in &self.store.manifest.files {
+            if !manifest.files.iter().any(|f| f.path == old.path) {
+                let _ = fs::remove_file(root.join(&old.path));
+            }
+        }
+        Ok(stats)
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.staging);
+    }
+}
