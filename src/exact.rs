@@ -20,12 +20,17 @@
 //!
 //! Hours are held in milliseconds rather than in 1/10,000 h so that the common
 //! 20-minute entry (`0.3333333333333333`) is exact: three of them are exactly
-//! 3,600,000 ms = `1.0000` h. Display is the only other place figures meet decimals:
-//! money is shown with 2 decimals (exact, since cents are the unit); hours with 4
-//! decimals, each shown figure being its exact millisecond total rounded half away from
-//! zero. So a displayed hours total is the rounded exact total, and may differ from the
-//! sum of separately rounded displayed rows by at most 0.00005 h per row; money never
-//! differs.
+//! 3,600,000 ms = `1.0000` h.
+//!
+//! Display is the only other place figures meet decimals. Money (2 decimals) and mileage
+//! (4 decimals) are shown exactly, since their units are the displayed ones. Hours are
+//! shown with 4 decimals, finer than a millisecond can always be shown, so a column of
+//! hours is *apportioned* ([`apportion`]): the column's total is its exact total rounded
+//! half away from zero, and each row shows its exact value rounded down or up to the
+//! 0.0001 h that makes the rows add up to that total exactly (largest remainders first,
+//! ties to the earlier row). Every shown row is within 0.0001 h of its exact value, every
+//! shown total equals the sum of the shown rows, and two reports of one period (which
+//! have the same exact grand total) show the same grand totals.
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -201,9 +206,55 @@ pub fn format_mileage(e4: i64) -> String {
     format_fixed(e4, MILEAGE_SCALE, 4)
 }
 
-/// Adds two totals, turning overflow into an error instead of a wrap.
-pub fn checked_sum(a: i64, b: i64) -> Option<i64> {
-    a.checked_add(b)
+/// Rounds `units` (a count of `1/units_per_one`) half away from zero to a count of
+/// `1/shown_per_one` (e.g. milliseconds to ten-thousandths of an hour).
+pub fn round_to(units: i64, units_per_one: i64, shown_per_one: i64) -> i64 {
+    let num = units as i128 * shown_per_one as i128;
+    let den = units_per_one as i128;
+    let q = if num >= 0 {
+        (2 * num + den) / (2 * den)
+    } else {
+        -((2 * -num + den) / (2 * den))
+    };
+    q as i64
+}
+
+/// Apportions a column of exact values (counts of `1/units_per_one`) into shown values
+/// (counts of `1/shown_per_one`) whose sum is exactly the shown total, the exact total
+/// rounded half away from zero. Returns the shown rows and the shown total.
+///
+/// Each row starts from its exact value rounded down; the units still missing from the
+/// total go, one each, to the rows with the largest remainders (the earlier row on a
+/// tie). So no row is more than one shown unit from its exact value.
+pub fn apportion(values: &[i64], units_per_one: i64, shown_per_one: i64) -> (Vec<i64>, i64) {
+    let total: i128 = values.iter().map(|v| *v as i128).sum();
+    let den = units_per_one as i128;
+    let shown_total = {
+        let num = total * shown_per_one as i128;
+        if num >= 0 {
+            (2 * num + den) / (2 * den)
+        } else {
+            -((2 * -num + den) / (2 * den))
+        }
+    };
+    let mut shown = Vec::with_capacity(values.len());
+    let mut rema = Vec::with_capacity(values.len());
+    for v in values {
+        let num = *v as i128 * shown_per_one as i128;
+        let floor = num.div_euclid(den);
+        shown.push(floor);
+        rema.push(num.rem_euclid(den));
+    }
+    let missing = shown_total - shown.iter().sum::<i128>();
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| rema[*b].cmp(&rema[*a]).then(a.cmp(b)));
+    for &i in order.iter().take(missing.max(0) as usize) {
+        shown[i] += 1;
+    }
+    (
+        shown.into_iter().map(|v| v as i64).collect(),
+        shown_total as i64,
+    )
 }
 
 #[cfg(test)]
@@ -260,6 +311,25 @@ mod tests {
         ));
         assert!(matches!(parse_whole("1.5"), Err(NumberError::NotWhole(_))));
         assert_eq!(parse_whole("7.0").unwrap(), Some(7));
+    }
+
+    #[test]
+    fn apportioned_rows_add_up_to_the_rounded_total() {
+        // Three 20-minute rows: 0.3333 + 0.3333 + 0.3334 = 1.0000.
+        let (rows, total) = apportion(&[1_200_000; 3], MS_PER_HOUR, 10_000);
+        assert_eq!((rows, total), (vec![3334, 3333, 3333], 10_000));
+        // Exact values are kept where they fit.
+        let (rows, total) = apportion(&[3_600_000, 900_000, 0], MS_PER_HOUR, 10_000);
+        assert_eq!((rows, total), (vec![10_000, 2_500, 0], 12_500));
+        // No row moves by more than one shown unit, and the sum is always the total.
+        let vals: Vec<i64> = (0..1000).map(|i| (i * 7919 + 13) % 100_000).collect();
+        let (rows, total) = apportion(&vals, MS_PER_HOUR, 10_000);
+        assert_eq!(rows.iter().sum::<i64>(), total);
+        assert_eq!(total, round_to(vals.iter().sum(), MS_PER_HOUR, 10_000));
+        for (r, v) in rows.iter().zip(&vals) {
+            assert!((*r as i128 * 360 - *v as i128).abs() < 360, "{r} {v}");
+        }
+        assert_eq!(apportion(&[], MS_PER_HOUR, 10_000), (vec![], 0));
     }
 
     #[test]

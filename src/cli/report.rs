@@ -76,6 +76,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             report.undated
         ));
     }
+    for c in &report.conflicts {
+        progress.note(c);
+    }
     write_output(args.out.as_deref(), |w| {
         report::format::write(&report, args.format, w)
     })?;

@@ -165,7 +165,11 @@ fn cents_text(cents: i64) -> String {
 fn date_text(rng: &mut Rng, nanos: i64) -> String {
     let dt = chrono::DateTime::from_timestamp_nanos(nanos);
     match rng.below(3) {
-        0 => dt.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string(),
+        0 => format!(
+            "{}.{:07}Z",
+            dt.format("%Y-%m-%dT%H:%M:%S"),
+            dt.timestamp_subsec_nanos() / 100
+        ),
         1 => dt.format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
         _ => dt.format("%Y-%m-%dT%H:%M:%S").to_string(),
     }
@@ -222,16 +226,21 @@ fn months(opts: &Options) -> Vec<Month> {
 }
 
 /// Writes one action's JSON. `stale` writes an older, different version of it.
-fn action_json(
-    out: &mut String,
-    g: u64,
-    mo: &Month,
+/// What every action of one page shares.
+struct PageCtx<'a> {
+    mo: &'a Month,
     seed: u64,
-    cs: &[Contract],
+    cs: &'a [Contract],
     last_month: bool,
-    stale: bool,
-    summary: bool,
-) {
+}
+
+fn action_json(out: &mut String, g: u64, ctx: &PageCtx, stale: bool, summary: bool) {
+    let PageCtx {
+        mo,
+        seed,
+        cs,
+        last_month,
+    } = *ctx;
     let mut rng = Rng::new(seed, g);
     let ticket_id = 10_000 + (g / 5) as i64;
     let id = (g % 5) as i64 + 1;
@@ -454,6 +463,12 @@ pub fn generate(opts: &Options, progress: &Progress) -> Result<Summary, Generate
                     .collect(),
             };
             let stale = matches!(kind, Kind::Stale);
+            let ctx = PageCtx {
+                mo,
+                seed: opts.seed,
+                cs: &cs,
+                last_month: *mi == last,
+            };
             let with_details = !stale && rng.chance(60);
             let mut out = String::with_capacity(members.len() * 900 + 200);
             let _ = write!(
@@ -465,16 +480,7 @@ pub fn generate(opts: &Options, progress: &Progress) -> Result<Summary, Generate
                 if i > 0 {
                     out.push(',');
                 }
-                action_json(
-                    &mut out,
-                    *g,
-                    mo,
-                    opts.seed,
-                    &cs,
-                    *mi == last,
-                    stale,
-                    with_details,
-                );
+                action_json(&mut out, *g, &ctx, stale, with_details);
             }
             out.push(']');
             if with_details {
@@ -483,7 +489,7 @@ pub fn generate(opts: &Options, progress: &Progress) -> Result<Summary, Generate
                     if i > 0 {
                         out.push(',');
                     }
-                    action_json(&mut out, *g, mo, opts.seed, &cs, *mi == last, false, false);
+                    action_json(&mut out, *g, &ctx, false, false);
                 }
                 out.push(']');
             }

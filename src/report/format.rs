@@ -1,11 +1,12 @@
 //! Writing a report as CSV (for tools), JSON (for programs) or a table (for people).
 //!
 //! CSV headers are a contract other tools parse: change them only with a new name.
-//! Hours and mileage have 4 decimals, money 2 ([`crate::exact`] does the rounding).
+//! Hours and mileage have 4 decimals, money 2 ([`crate::exact`] does the rounding, and
+//! apportions hours so that every column adds up to its total).
 //! CSV has no totals row; JSON carries totals apart from the rows; the table shows them.
 
 use super::{Report, ReportKind, Row, safe};
-use crate::aggregate::{MEASURE_NAMES, MEASURES, Totals};
+use crate::aggregate::{MEASURE_NAMES, MEASURES};
 use crate::exact;
 use std::io::{self, Write};
 
@@ -20,14 +21,41 @@ pub enum Format {
     Table,
 }
 
-/// How measure `m` is shown.
-fn measure(totals: &Totals, m: usize) -> String {
-    let v = totals.sums[m];
-    match MEASURE_NAMES[m] {
-        "mileage" => exact::format_mileage(v),
-        name if name.ends_with("_amount") => exact::format_money(v),
-        _ => exact::format_hours(v),
+/// Every figure of a report as shown: hours apportioned so that each column adds up to
+/// its shown total (see [`exact::apportion`]); money and mileage exact.
+struct Figures {
+    rows: Vec<[String; MEASURES]>,
+    total: [String; MEASURES],
+}
+
+/// Ten-thousandths of an hour: the shown unit of hours.
+const SHOWN_HOURS: i64 = 10_000;
+
+fn figures(report: &Report) -> Figures {
+    let mut rows: Vec<[String; MEASURES]> = vec![Default::default(); report.rows.len()];
+    let mut total: [String; MEASURES] = Default::default();
+    for m in 0..MEASURES {
+        let name = MEASURE_NAMES[m];
+        if name.ends_with("_hours") {
+            let column: Vec<i64> = report.rows.iter().map(|r| r.totals.sums[m]).collect();
+            let (shown, shown_total) = exact::apportion(&column, exact::MS_PER_HOUR, SHOWN_HOURS);
+            for (row, v) in rows.iter_mut().zip(shown) {
+                row[m] = exact::format_fixed(v, SHOWN_HOURS, 4);
+            }
+            total[m] = exact::format_fixed(shown_total, SHOWN_HOURS, 4);
+        } else {
+            let show: fn(i64) -> String = if name == "mileage" {
+                exact::format_mileage
+            } else {
+                exact::format_money
+            };
+            for (row, r) in rows.iter_mut().zip(&report.rows) {
+                row[m] = show(r.totals.sums[m]);
+            }
+            total[m] = show(report.total.sums[m]);
+        }
     }
+    Figures { rows, total }
 }
 
 fn key_names(kind: ReportKind) -> [&'static str; 2] {
@@ -73,7 +101,8 @@ fn write_csv(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ReportKind::Contracts => 1,
         ReportKind::Invoices => 0,
     };
-    for row in &report.rows {
+    let figs = figures(report);
+    for (row, shown) in report.rows.iter().zip(&figs.rows) {
         let keys = key_cells(report.kind, row);
         let mut rec: Vec<String> = Vec::with_capacity(3 + MEASURES);
         for (i, k) in keys.iter().enumerate() {
@@ -84,7 +113,7 @@ fn write_csv(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             });
         }
         rec.push(row.totals.actions.to_string());
-        rec.extend((0..MEASURES).map(|m| measure(&row.totals, m)));
+        rec.extend(shown.iter().cloned());
         w.write_record(&rec)?;
     }
     w.flush()?;
@@ -95,10 +124,10 @@ fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
 
-fn json_totals(t: &Totals) -> String {
-    let mut s = format!("\"actions\": {}", t.actions);
+fn json_totals(actions: i64, shown: &[String; MEASURES]) -> String {
+    let mut s = format!("\"actions\": {actions}");
     for m in 0..MEASURES {
-        s.push_str(&format!(", \"{}\": {}", MEASURE_NAMES[m], measure(t, m)));
+        s.push_str(&format!(", \"{}\": {}", MEASURE_NAMES[m], shown[m]));
     }
     s
 }
@@ -124,7 +153,8 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )),
     )?;
     writeln!(out, "  \"rows\": [")?;
-    for (i, row) in report.rows.iter().enumerate() {
+    let figs = figures(report);
+    for (i, (row, shown)) in report.rows.iter().zip(&figs.rows).enumerate() {
         let [c1, c2] = key_cells(report.kind, row);
         let cell = |name: &str, v: String| -> String {
             let numeric = name.ends_with("_id");
@@ -142,11 +172,15 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             "    {{\"{k1}\": {}, \"{k2}\": {}, {}}}{sep}",
             cell(k1, c1),
             cell(k2, c2),
-            json_totals(&row.totals)
+            json_totals(row.totals.actions, shown)
         )?;
     }
     writeln!(out, "  ],")?;
-    writeln!(out, "  \"totals\": {{{}}},", json_totals(&report.total))?;
+    writeln!(
+        out,
+        "  \"totals\": {{{}}},",
+        json_totals(report.total.actions, &figs.total)
+    )?;
     writeln!(out, "  \"undated_actions_in_store\": {}", report.undated)?;
     writeln!(out, "}}")?;
     Ok(())
@@ -155,7 +189,8 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
 fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let head = header(report.kind);
     let mut cells: Vec<Vec<String>> = Vec::with_capacity(report.rows.len() + 1);
-    for row in &report.rows {
+    let figs = figures(report);
+    for (row, shown) in report.rows.iter().zip(&figs.rows) {
         let [a, b] = key_cells(report.kind, row);
         let mut r = vec![
             if a.is_empty() {
@@ -166,7 +201,7 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             b,
             row.totals.actions.to_string(),
         ];
-        r.extend((0..MEASURES).map(|m| measure(&row.totals, m)));
+        r.extend(shown.iter().cloned());
         cells.push(r);
     }
     let mut total = vec![
@@ -174,7 +209,7 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         String::new(),
         report.total.actions.to_string(),
     ];
-    total.extend((0..MEASURES).map(|m| measure(&report.total, m)));
+    total.extend(figs.total.iter().cloned());
     let widths: Vec<usize> = (0..head.len())
         .map(|c| {
             cells

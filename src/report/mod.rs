@@ -47,6 +47,8 @@ pub struct Report {
     pub total: Totals,
     /// Actions in the store with no usable datetime (in no period).
     pub undated: u64,
+    /// Keys whose actions disagree on the other column (see [`merge_by_primary_key`]).
+    pub conflicts: Vec<String>,
 }
 
 /// A report could not be made.
@@ -133,24 +135,100 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
         measures: std::array::from_fn(|m| measures[m]),
     };
     let grouped = aggregate::aggregate(&input, period.from_ns, period.to_ns)?;
-    let mut rows: Vec<Row> = grouped
-        .groups
-        .into_iter()
-        .map(|((id, text), totals)| Row {
-            id: (id != 0).then_some(id),
-            text: text.map(str::to_string),
-            totals,
-        })
-        .collect();
-    match kind {
-        ReportKind::Contracts => rows.sort_by(|a, b| (a.id, &a.text).cmp(&(b.id, &b.text))),
-        ReportKind::Invoices => rows.sort_by(|a, b| (&a.text, a.id).cmp(&(&b.text, b.id))),
-    }
+    let (rows, conflicts) = merge_by_primary_key(kind, grouped.groups.into_iter())?;
     Ok(Report {
         kind,
         period: period.clone(),
         rows,
         total: grouped.total,
         undated: store.undated_rows(),
+        conflicts,
     })
+}
+
+/// Folds the `(id, text)` groups into one row per report key: the contract id for
+/// contracts, the invoice number for invoices. The other column is an attribute: where
+/// actions of one key disagree on it (a contract renamed mid-month, an abbreviated row
+/// without its invoice_id), the row shows the value most of its actions carry (a present
+/// value before a missing one; on a tie, the greater), and the disagreement is listed in
+/// [`Report::conflicts`]. Totals are merged exactly.
+fn merge_by_primary_key<'a>(
+    kind: ReportKind,
+    groups: impl Iterator<Item = (aggregate::Key<'a>, Totals)>,
+) -> Result<(Vec<Row>, Vec<String>), Overflow> {
+    use std::collections::BTreeMap;
+    type Attr = (Option<i64>, Option<String>);
+    // Primary key -> (attribute -> totals).
+    let mut by_key: BTreeMap<(Option<String>, Option<i64>), BTreeMap<Attr, Totals>> =
+        BTreeMap::new();
+    for ((id, text), totals) in groups {
+        let id = (id != 0).then_some(id);
+        let text = text.map(str::to_string);
+        let (primary, attr): ((Option<String>, Option<i64>), Attr) = match kind {
+            ReportKind::Contracts => ((None, id), (None, if id.is_some() { text } else { None })),
+            ReportKind::Invoices => (
+                (text.clone(), None),
+                (if text.is_some() { id } else { None }, None),
+            ),
+        };
+        let slot = by_key.entry(primary).or_default().entry(attr).or_default();
+        slot.merge(&totals)?;
+    }
+    let mut rows = Vec::with_capacity(by_key.len());
+    let mut conflicts = Vec::new();
+    for ((text, id), attrs) in by_key {
+        let mut total = Totals::default();
+        for t in attrs.values() {
+            total.merge(t)?;
+        }
+        let chosen = attrs
+            .iter()
+            .max_by(|a, b| {
+                let present = |x: &Attr| x.0.is_some() || x.1.is_some();
+                (present(a.0), a.1.actions, a.0).cmp(&(present(b.0), b.1.actions, b.0))
+            })
+            .map(|(k, _)| k.clone())
+            .unwrap_or_default();
+        let present: Vec<&Attr> = attrs
+            .keys()
+            .filter(|a| a.0.is_some() || a.1.is_some())
+            .collect();
+        if present.len() > 1 {
+            let shown = |a: &Attr| match a {
+                (Some(i), _) => i.to_string(),
+                (_, Some(t)) => format!("`{t}`"),
+                _ => String::new(),
+            };
+            let values: Vec<String> = present.iter().map(|a| shown(a)).collect();
+            conflicts.push(match kind {
+                ReportKind::Contracts => format!(
+                    "contract {} appears with {} references ({}); the row shows {}",
+                    id.unwrap_or_default(),
+                    values.len(),
+                    values.join(", "),
+                    shown(&chosen)
+                ),
+                ReportKind::Invoices => format!(
+                    "invoice `{}` appears with {} invoice ids ({}); the row shows {}",
+                    text.as_deref().unwrap_or_default(),
+                    values.len(),
+                    values.join(", "),
+                    shown(&chosen)
+                ),
+            });
+        }
+        rows.push(match kind {
+            ReportKind::Contracts => Row {
+                id,
+                text: chosen.1,
+                totals: total,
+            },
+            ReportKind::Invoices => Row {
+                id: chosen.0,
+                text,
+                totals: total,
+            },
+        });
+    }
+    Ok((rows, conflicts))
 }

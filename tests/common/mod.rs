@@ -1,0 +1,131 @@
+//! Drives the real `halo-billing` binary in a temporary folder.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary working folder with a store inside.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run printed and returned.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Fails loudly, with both streams, unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn ok(self) -> Run {
+        self.expect_code(0)
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path("store")
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Runs the binary with `args`, in the temp folder, with the store set by environment.
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HALO_BILLING_STORE", self.store())
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("binary runs");
+        Run::from(o)
+    }
+
+    pub fn import(&self, paths: &[&Path]) -> Run {
+        let mut args = vec!["import".to_string()];
+        args.extend(paths.iter().map(|p| p.display().to_string()));
+        self.run(args)
+    }
+
+    /// `report KIND --period P --format csv` parsed into rows of cells (header included).
+    pub fn report_csv(&self, kind: &str, extra: &[&str]) -> Vec<Vec<String>> {
+        let mut args = vec!["report", kind];
+        args.extend(extra);
+        let r = self.run(args).ok();
+        parse_csv(&r.stdout)
+    }
+}
+
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    rdr.records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+/// Sums a CSV column of fixed-point decimals exactly (as integers of 10^-decimals).
+pub fn column_sum(rows: &[Vec<String>], name: &str) -> rust_decimal::Decimal {
+    let i = rows[0]
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    rows[1..]
+        .iter()
+        .map(|r| r[i].parse::<rust_decimal::Decimal>().unwrap())
+        .sum()
+}
+
+/// The row whose first cell is `key`.
+pub fn row<'a>(rows: &'a [Vec<String>], key: &str) -> &'a Vec<String> {
+    rows.iter()
+        .find(|r| r[0] == key)
+        .unwrap_or_else(|| panic!("no row {key} in {rows:?}"))
+}
+
+/// The cell of `row` under header `name`.
+pub fn cell<'a>(rows: &'a [Vec<String>], row: &'a [String], name: &str) -> &'a str {
+    let i = rows[0]
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    &row[i]
+}

@@ -1,0 +1,186 @@
+//! `import`: bad input is refused record by record, loudly, and nothing valid is lost.
+
+mod common;
+use common::*;
+use std::io::Write;
+
+fn data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+#[test]
+fn bad_records_are_refused_with_location_and_reason_and_valid_ones_kept() {
+    let env = Env::new();
+    let r = env.import(&[&data("bad-records.json")]).expect_code(3);
+    let file = data("bad-records.json").display().to_string();
+    // Every refused record is named with file, line, place, key and reason.
+    for expected in [
+        format!(
+            "{file}:3: actions[1] (ticket_id 500, id 2): field `timetaken`: expected a number, found the string \"abc\""
+        ),
+        format!("{file}:4: actions[2] (id 3): record has no `ticket_id`"),
+        format!("{file}:5: actions[3] (ticket_id 500): record has no `id`"),
+        format!(
+            "{file}:6: actions[4] (ticket_id 500, id 5): field `actionchargeamount`: expected a number, found the string \"12.50\""
+        ),
+        format!(
+            "{file}:7: actions[5] (ticket_id 500, id 6): field `actionchargeamount`: `NaN` is not a finite number"
+        ),
+        format!(
+            "{file}:8: actions[6] (ticket_id 500, id 7): field `actionprepayamount`: `-40.25` is negative, which this field cannot be"
+        ),
+        format!(
+            "{file}:9: actions[7] (ticket_id 500, id 8): field `timetaken`: `Infinity` is not a finite number"
+        ),
+        format!(
+            "{file}:10: actions[8] (ticket_id 500, id 9): field `datetime`: `not a date` is not a date-time"
+        ),
+    ] {
+        assert!(
+            r.stderr.contains(&expected),
+            "missing `{expected}` in\n{}",
+            r.stderr
+        );
+    }
+    assert!(
+        r.stderr.contains("8 input record(s) refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"));
+
+    // The rejects file holds each refused record's original text.
+    let rejects_dir = env.store().join("rejects");
+    let files: Vec<_> = std::fs::read_dir(&rejects_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&files[0])
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[0]["line"], 3);
+    assert_eq!(lines[0]["id"], 2);
+    assert!(
+        lines[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"timetaken\": \"abc\"")
+    );
+    assert!(lines[4]["text"].as_str().unwrap().contains("NaN"));
+
+    // The two valid records were imported.
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    let c7 = row(&rows, "7");
+    assert_eq!(cell(&rows, c7, "actions"), "2");
+    assert_eq!(cell(&rows, c7, "chargeable_amount"), "180.00");
+    assert_eq!(cell(&rows, c7, "time_taken_hours"), "1.5000");
+}
+
+#[test]
+fn allow_rejects_exits_zero_but_still_reports() {
+    let env = Env::new();
+    let out = env.path("refused.ndjson");
+    let r = env
+        .run([
+            "import",
+            "--allow-rejects",
+            "--rejects",
+            out.to_str().unwrap(),
+            data("bad-records.json").to_str().unwrap(),
+        ])
+        .ok();
+    assert!(r.stderr.contains("refused"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(out).unwrap().lines().count(), 8);
+}
+
+#[test]
+fn truncated_file_keeps_whole_records_and_reports_the_rest() {
+    let env = Env::new();
+    let r = env.import(&[&data("truncated.json")]).expect_code(3);
+    assert!(r.stderr.contains("rest of file"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not closed before the end of the file"),
+        "{}",
+        r.stderr
+    );
+    let rows = env.report_csv("invoices", &["--period", "2026-10"]);
+    assert_eq!(cell(&rows, row(&rows, ""), "actions"), "1");
+}
+
+#[test]
+fn gzip_folders_ndjson_and_bare_arrays_are_read_recursively() {
+    let env = Env::new();
+    let page = r#"{"record_count":1,"actions":[{"id":1,"ticket_id":1,"datetime":"2026-10-01T10:00:00Z","timetaken":1.0}]}"#;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(page.as_bytes()).unwrap();
+    let dir = env.path("in/nested/deeper");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("p1.json.gz"), gz.finish().unwrap()).unwrap();
+    env.write("in/p2.ndjson", "{\"id\":2,\"ticket_id\":1,\"datetime\":\"2026-10-02T10:00:00Z\",\"timetaken\":2.0}\n{\"id\":3,\"ticket_id\":1,\"datetime\":\"2026-10-02T10:00:00Z\",\"timetaken\":0.5}\n");
+    env.write(
+        "in/p3.json",
+        r#"[{"id":4,"ticket_id":1,"datetime":"2026-10-03T10:00:00Z","timetaken":0.25}]"#,
+    );
+    env.write("in/notes.txt", "not an input file");
+    env.import(&[&env.path("in")]).ok();
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    let none = row(&rows, "");
+    assert_eq!(cell(&rows, none, "actions"), "4");
+    assert_eq!(cell(&rows, none, "time_taken_hours"), "3.7500");
+}
+
+#[test]
+fn duplicates_keep_the_later_last_updated_and_are_counted() {
+    let env = Env::new();
+    let older_later_in_file = r#"{"actions":[
+        {"id":1,"ticket_id":9,"datetime":"2026-10-01T10:00:00Z","last_updated":"2026-10-05T00:00:00Z","actionchargeamount":200.0,"action_contract_id":3},
+        {"id":1,"ticket_id":9,"datetime":"2026-10-01T10:00:00Z","last_updated":"2026-10-02T00:00:00Z","actionchargeamount":100.0,"action_contract_id":3},
+        {"id":2,"ticket_id":9,"datetime":"2026-10-01T10:00:00Z","actionchargeamount":1.0,"action_contract_id":3},
+        {"id":2,"ticket_id":9,"datetime":"2026-10-01T10:00:00Z","actionchargeamount":2.0,"action_contract_id":3}
+    ]}"#;
+    let p = env.write("dup.json", older_later_in_file);
+    let r = env.import(&[&p]).ok();
+    assert!(
+        r.stderr.contains("2 duplicate copies merged"),
+        "{}",
+        r.stderr
+    );
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    let c = row(&rows, "3");
+    assert_eq!(cell(&rows, c, "actions"), "2");
+    // 200.00 (newer last_updated beats later position) + 2.00 (no last_updated: later wins)
+    assert_eq!(cell(&rows, c, "chargeable_amount"), "202.00");
+
+    // Importing the same data again changes nothing.
+    let r = env.import(&[&p]).ok();
+    assert!(r.stderr.contains("0 new"), "{}", r.stderr);
+    assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), rows);
+}
+
+#[test]
+fn a_missing_path_is_a_clear_error() {
+    let env = Env::new();
+    let r = env.run(["import", "no-such-folder"]).expect_code(1);
+    assert!(
+        r.stderr.contains("cannot read `no-such-folder`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.store().join("manifest.json").exists());
+}
+
+#[test]
+fn a_store_of_another_schema_version_is_refused() {
+    let env = Env::new();
+    env.write("store/manifest.json", r#"{"format":"halo-billing-store","schema_version":99,"generation":1,"committed_at":null,"files":[]}"#);
+    let r = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .expect_code(1);
+    assert!(r.stderr.contains("store schema version 99"), "{}", r.stderr);
+}

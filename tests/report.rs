@@ -1,0 +1,262 @@
+//! `report`: exact figures, the CSV contract, periods and time zones, safe output.
+
+mod common;
+use common::*;
+
+fn data(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+#[test]
+fn twenty_minute_entries_sum_to_exactly_one_hour_and_noise_rounds_once() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(
+        rows[0].join(","),
+        "contract_id,contract_ref,actions,time_taken_hours,non_bill_hours,travel_hours,mileage,chargeable_hours,chargeable_amount,non_chargeable_hours,non_chargeable_amount,prepay_hours,prepay_amount"
+    );
+    let c9 = row(&rows, "9");
+    assert_eq!(cell(&rows, c9, "time_taken_hours"), "1.0000");
+    assert_eq!(cell(&rows, c9, "chargeable_hours"), "1.0000");
+    // 41.666666666666664 is 41.67 per action, never re-rounded: 125.01, not 125.00.
+    assert_eq!(cell(&rows, c9, "chargeable_amount"), "125.01");
+    // -1 and 0 contract ids are "no contract"; 0.30000000000000004 h is 0.3 h.
+    let none = row(&rows, "");
+    assert_eq!(cell(&rows, none, "actions"), "2");
+    assert_eq!(cell(&rows, none, "time_taken_hours"), "0.5000");
+    assert_eq!(cell(&rows, none, "non_bill_hours"), "0.0000");
+    assert_eq!(cell(&rows, none, "non_chargeable_amount"), "0.10");
+
+    let inv = env.report_csv("invoices", &["--period", "2026-10"]);
+    assert_eq!(inv[0][..3].join(","), "invoice_number,invoice_id,actions");
+    // One row per invoice number even though one action lacked the invoice_id.
+    let i1 = row(&inv, "INV-1");
+    assert_eq!(cell(&inv, i1, "invoice_id"), "44");
+    assert_eq!(cell(&inv, i1, "actions"), "2");
+    assert_eq!(cell(&inv, row(&inv, ""), "actions"), "3");
+}
+
+#[test]
+fn contracts_and_invoices_have_identical_grand_totals() {
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        "6000",
+        "--seed",
+        "11",
+        "--from",
+        "2026-09",
+        "--to",
+        "2026-11",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+    let c = env.report_csv("contracts", &["--period", "2026-10"]);
+    let i = env.report_csv("invoices", &["--period", "2026-10"]);
+    for col in &c[0][2..] {
+        assert_eq!(column_sum(&c, col), column_sum(&i, col), "column {col}");
+    }
+    assert_eq!(column_sum(&c, "actions"), rust_decimal::Decimal::from(2000));
+    // The table's TOTAL line is the sum of the CSV rows, column by column, hours included.
+    for kind in ["contracts", "invoices"] {
+        let csv = env.report_csv(kind, &["--period", "2026-10"]);
+        let t = env
+            .run(["report", kind, "--period", "2026-10", "--format", "table"])
+            .ok();
+        let total = t.stdout.lines().find(|l| l.starts_with("TOTAL")).unwrap();
+        let cells: Vec<&str> = total.split_whitespace().collect();
+        assert_eq!(cells.len(), 12, "{total}");
+        for (j, col) in csv[0][2..].iter().enumerate() {
+            assert_eq!(
+                cells[1 + j].parse::<rust_decimal::Decimal>().unwrap(),
+                column_sum(&csv, col),
+                "{kind} {col}"
+            );
+        }
+    }
+}
+
+#[test]
+fn text_cells_are_safe_in_spreadsheets_and_numbers_stay_numbers() {
+    let env = Env::new();
+    let p = env.write(
+        "in.ndjson",
+        concat!(
+            r#"{"id":1,"ticket_id":1,"datetime":"2026-10-01T10:00:00Z","action_contract_id":5,"action_contract_ref":"=HYPERLINK(\"http://evil\")","actionchargeamount":10.5}"#,
+            "\n",
+            r#"{"id":2,"ticket_id":1,"datetime":"2026-10-01T10:00:00Z","action_contract_id":6,"action_contract_ref":"+SUM(A1)","actioninvoicenumber":"@INV","actionchargeamount":1}"#,
+            "\n"
+        ),
+    );
+    env.import(&[&p]).ok();
+    let c = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(
+        cell(&c, row(&c, "5"), "contract_ref"),
+        "'=HYPERLINK(\"http://evil\")"
+    );
+    assert_eq!(cell(&c, row(&c, "6"), "contract_ref"), "'+SUM(A1)");
+    assert_eq!(cell(&c, row(&c, "5"), "chargeable_amount"), "10.50");
+    let i = env.report_csv("invoices", &["--period", "2026-10"]);
+    assert!(i.iter().any(|r| r[0] == "'@INV"), "{i:?}");
+}
+
+#[test]
+fn periods_follow_the_time_zone_and_undated_actions_are_reported() {
+    let env = Env::new();
+    let p = env.write(
+        "in.ndjson",
+        concat!(
+            // 23:30 UTC on 31 October is already November in Berlin.
+            r#"{"id":1,"ticket_id":1,"datetime":"2026-10-31T23:30:00Z","timetaken":1.0}"#,
+            "\n",
+            r#"{"id":2,"ticket_id":1,"datetime":"2026-10-15T12:00:00Z","timetaken":2.0}"#,
+            "\n",
+            r#"{"id":3,"ticket_id":1,"datetime":"1900-01-01T00:00:00","timetaken":4.0}"#,
+            "\n",
+            r#"{"id":4,"ticket_id":1,"timetaken":8.0}"#,
+            "\n"
+        ),
+    );
+    env.import(&[&p]).ok();
+    let utc = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(cell(&utc, row(&utc, ""), "time_taken_hours"), "3.0000");
+    let berlin = env.report_csv(
+        "contracts",
+        &["--period", "2026-10", "--timezone", "Europe/Berlin"],
+    );
+    assert_eq!(
+        cell(&berlin, row(&berlin, ""), "time_taken_hours"),
+        "2.0000"
+    );
+    let nov = env.report_csv(
+        "contracts",
+        &[
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-12-01",
+            "--timezone",
+            "Europe/Berlin",
+        ],
+    );
+    assert_eq!(cell(&nov, row(&nov, ""), "time_taken_hours"), "1.0000");
+    let r = env.run(["report", "contracts", "--period", "2026-10"]).ok();
+    assert!(
+        r.stderr
+            .contains("2 action(s) in the store have no usable datetime"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn json_output_is_valid_and_exact() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "json",
+        ])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("valid JSON");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(v["totals"]["actions"], 5);
+    assert!(
+        r.stdout.contains("\"chargeable_amount\": 125.01"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn out_file_is_written_whole_or_not_at_all() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    env.run([
+        "report", "invoices", "--period", "2026-10", "--out", "inv.csv",
+    ])
+    .ok();
+    assert!(
+        std::fs::read_to_string(env.path("inv.csv"))
+            .unwrap()
+            .starts_with("invoice_number,")
+    );
+    let r = env
+        .run([
+            "report",
+            "invoices",
+            "--period",
+            "2026-10",
+            "--out",
+            "missing-dir/inv.csv",
+        ])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("cannot write `missing-dir/inv.csv`"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        std::fs::read_dir(env.dir.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp"))
+    );
+}
+
+#[test]
+fn usage_errors_name_the_value() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let r = env
+        .run(["report", "contracts", "--period", "2026-13"])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("period `2026-13` is not a month"),
+        "{}",
+        r.stderr
+    );
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--timezone",
+            "Mars/Base",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("`Mars/Base` is not an IANA time zone"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(["report", "contracts"]).expect_code(2);
+    assert!(r.stderr.contains("--period"), "{}", r.stderr);
+}
+
+#[test]
+fn an_empty_store_says_what_to_do() {
+    let env = Env::new();
+    let r = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("holds no actions yet; run `halo-billing import"),
+        "{}",
+        r.stderr
+    );
+}
