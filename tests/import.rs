@@ -4,12 +4,6 @@ mod common;
 use common::*;
 use std::io::Write;
 
-fn data(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
 #[test]
 fn bad_records_are_refused_with_location_and_reason_and_valid_ones_kept() {
     let env = Env::new();

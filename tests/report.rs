@@ -3,12 +3,6 @@
 mod common;
 use common::*;
 
-fn data(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
 #[test]
 fn twenty_minute_entries_sum_to_exactly_one_hour_and_noise_rounds_once() {
     let env = Env::new();
