@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
         let d = data(rows, keys);
         let texts: Vec<Option<&str>> = d.texts.iter().map(|t| Some(t.as_str())).collect();
         let input = Input {
-            datetime: &d.datetime,
+            datetime: Some(&d.datetime),
             key_id: &d.ids,
             key_text: &texts,
             measures: std::array::from_fn(|m| d.measures[m].as_slice()),

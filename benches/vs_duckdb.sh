@@ -7,6 +7,7 @@
 #   RUNS=7        timed runs per command (alternating ours / DuckDB)
 #   WORK=DIR      where generated data and stores are kept (default target/bench-data)
 #   DUCKDB=PATH   the DuckDB CLI (default: `duckdb` on PATH; `pip install duckdb-cli`)
+#   BIN=PATH      a halo-billing binary to time (default: build target/release/halo-billing)
 #
 # Each size is generated once (halo-billing generate, seed 1, 2026-01..2026-12) and
 # imported once (import time and store size are printed); later runs reuse them.
@@ -21,8 +22,10 @@ WORK=${WORK:-target/bench-data}
 DUCKDB=${DUCKDB:-duckdb}
 command -v "$DUCKDB" >/dev/null || { echo "duckdb CLI not found: pip install duckdb-cli" >&2; exit 1; }
 
-cargo build --release --quiet
-BIN=$PWD/target/release/halo-billing
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=$PWD/target/release/halo-billing
+fi
 mkdir -p "$WORK"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $("$DUCKDB" --version | head -1 | cut -c1-20); halo-billing $("$BIN" --version | cut -d' ' -f2)"
 

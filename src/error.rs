@@ -3,8 +3,8 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | the run failed (unreadable input folder, store or output problem, overflow) |
-//! | 2 | the command line was wrong |
+//! | 1 | the run failed (unreadable input folder, store or output problem, API failure after retries, overflow) |
+//! | 2 | the command line or the sync settings were wrong |
 //! | 3 | some input records were refused (all valid ones were imported; see the rejects file); `--allow-rejects` makes this 0 |
 
 use std::path::PathBuf;
@@ -55,6 +55,28 @@ pub enum Error {
         /// The rejects file.
         path: PathBuf,
     },
+    /// Sync settings are missing or wrong.
+    #[error(transparent)]
+    Config(#[from] crate::ingest::halo::config::ConfigError),
+    /// An HTTP request failed for good.
+    #[error(transparent)]
+    Http(#[from] crate::ingest::halo::client::HttpError),
+    /// A window could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] crate::ingest::halo::fetch::FetchError),
+    /// A sync stopped before all windows were fetched.
+    #[error(
+        "sync stopped: {cause}; the store is unchanged, and {kept} fetched window(s) are kept (STORE/sync/pending) so the next run will not fetch them again"
+    )]
+    SyncStopped {
+        /// Why.
+        cause: Box<Error>,
+        /// Windows fetched and kept for the next run.
+        kept: usize,
+    },
+    /// The simulator could not start.
+    #[error(transparent)]
+    Simulator(#[from] crate::simulate::SimError),
     /// The store holds nothing to report on.
     #[error(
         "the store `{0}` holds no actions yet; run `halo-billing import PATH` (or `halo-billing demo`) first"
@@ -66,7 +88,7 @@ impl Error {
     /// The process exit code for this error.
     pub fn code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Period(_) => EXIT_USAGE,
+            Error::Usage(_) | Error::Period(_) | Error::Config(_) => EXIT_USAGE,
             Error::Rejected { .. } => EXIT_REJECTS,
             _ => EXIT_FAILED,
         }

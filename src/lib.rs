@@ -4,6 +4,8 @@
 //! [`ingest`] (saved API responses) -> [`model`] (typed, exact actions) ->
 //! [`frame`] / [`store`] (columnar, Parquet) -> [`aggregate`] (rayon, exact) ->
 //! [`report`] (CSV, JSON, tables). [`exact`] holds the one rounding policy.
+//! [`pipeline`] joins the stages for `import` and `sync`; [`simulate`] is a
+//! Halo-compatible API server for the demo and the tests.
 
 pub mod aggregate;
 pub mod cli;
@@ -15,8 +17,10 @@ pub mod generate;
 pub mod ingest;
 pub mod model;
 pub mod period;
+pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod simulate;
 pub mod store;
 
 pub use error::Error;

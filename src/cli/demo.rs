@@ -1,28 +1,35 @@
-//! `halo-billing demo`: the whole job on built-in data, no configuration, no network.
+//! `halo-billing demo`: the whole job against a built-in Halo simulator, no
+//! configuration, no network beyond loopback.
 
 use super::write_output;
 use crate::error::Error;
 use crate::generate::{self, Options};
+use crate::ingest::halo::client::{Client, ClientOptions};
+use crate::ingest::halo::config::{HaloConfig, Secret, Setting, Source};
 use crate::period::Period;
+use crate::pipeline::{self, SyncOptions};
 use crate::progress::Progress;
 use crate::report::{self, ReportKind, format::Format};
+use crate::simulate::{SimOptions, Simulator};
 use crate::store::Store;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Run the month-end job on built-in demo data: no credentials, no network.
 ///
-/// Generates a year of realistic Halo time entries, imports them into a demo store,
-/// prints the contracts and invoices reports for one month as tables with totals, and
-/// writes both as CSV to OUT (./halo-billing-demo/ by default).
+/// Starts the Halo simulator on a free loopback port with a year of generated time
+/// entries, syncs one month through the real HTTP client (OAuth, paging, rate limit),
+/// prints the contracts and invoices reports as tables with totals, and writes both as
+/// CSV to OUT (./halo-billing-demo/ by default).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Folder for the demo's data, store and CSV reports.
+    /// Folder for the demo's store and CSV reports.
     #[arg(long, value_name = "DIR", default_value = "halo-billing-demo")]
     out: PathBuf,
-    /// Actions to generate.
+    /// Time entries in the simulated tenant (over the year of --period).
     #[arg(long, default_value_t = 20_000)]
     actions: u64,
-    /// The month to report.
+    /// The month to sync and report.
     #[arg(long, value_name = "YYYY-MM", default_value = "2026-10")]
     period: String,
 }
@@ -30,36 +37,59 @@ pub struct Args {
 /// Runs `demo`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let period = Period::month(&args.period, chrono_tz::UTC)?;
-    let data = args.out.join("halo-responses");
     let store_path = args.out.join("store");
     // Start clean so that the demo always shows the same figures.
-    for dir in [&data, &store_path] {
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|source| Error::Output {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+    if store_path.exists() {
+        std::fs::remove_dir_all(&store_path).map_err(|source| Error::Output {
+            path: store_path.clone(),
+            source,
+        })?;
     }
-    let from = generate::parse_month(&args.period)
-        .map(|(y, _)| (y, 1))
-        .unwrap_or((2026, 1));
-    let opts = Options {
+    let year = generate::parse_month(&args.period)
+        .map(|(y, _)| y)
+        .unwrap_or(2026);
+    let data = Options {
         actions: args.actions,
         seed: 2026,
-        from,
-        to: (from.0, 12),
-        out: data.clone(),
+        from: (year, 1),
+        to: (year, 12),
+        out: PathBuf::new(),
     };
-    generate::generate(&opts, progress)?;
-    let (stats, rejects, _, _) =
-        super::import::import_paths(std::slice::from_ref(&data), &store_path, None, progress)?;
+    let sim = Simulator::start(SimOptions::new(data), 0)?;
     progress.note(&format!(
-        "demo store `{}` holds {} actions ({} refused)",
-        store_path.display(),
-        stats.stored_after,
-        rejects.len()
+        "Halo simulator serving {} time entries at {}",
+        sim.time_entries(),
+        sim.url()
     ));
+    let (id, secret) = sim.credentials();
+    let setting = |v: String| Setting {
+        value: v,
+        source: Source::Default,
+    };
+    let cfg = HaloConfig {
+        url: setting(sim.url()),
+        auth_url: setting(format!("{}/auth", sim.url())),
+        tenant: None,
+        client_id: setting(id.to_string()),
+        client_secret: Setting {
+            value: Secret::new(secret.to_string()),
+            source: Source::Default,
+        },
+        scope: setting("all".into()),
+    };
+    let client = Client::new(cfg, ClientOptions::default())?;
+    let opts = SyncOptions {
+        from_ns: period.from_ns,
+        to_ns: period.to_ns,
+        window: Duration::from_secs(86_400),
+        workers: 2,
+        refresh: false,
+        rejects: None,
+    };
+    let summary = pipeline::sync(&client, &store_path, &opts, progress)?;
+    sim.stop();
+    progress.note(&super::sync::summary_line(&summary));
+    progress.note(&super::import::describe(&store_path, &summary.import));
     let store = Store::open(&store_path)?;
     for (kind, name) in [
         (ReportKind::Contracts, "contracts"),

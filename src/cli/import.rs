@@ -2,11 +2,9 @@
 
 use super::StoreArg;
 use crate::error::Error;
-use crate::frame::ActionColumns;
-use crate::ingest::{self, FileResult, reject::Reject};
+use crate::ingest;
+use crate::pipeline::{self, ImportOutcome};
 use crate::progress::Progress;
-use crate::store::{CommitStats, Store, Writer};
-use rayon::prelude::*;
 use std::path::PathBuf;
 
 /// Import saved Halo API responses (files or folders) into the store.
@@ -42,147 +40,72 @@ pub struct Args {
 }
 
 /// How many refused records are printed before the rest are left to the rejects file.
-const SHOWN_REJECTS: usize = 20;
-/// Actions per staged frame: bounds memory on large imports.
-const FRAME_ROWS: usize = 250_000;
-/// Input bytes read and parsed in parallel at a time.
-const BATCH_BYTES: u64 = 64 << 20;
+pub(crate) const SHOWN_REJECTS: usize = 20;
 
-/// Imports `paths` into the store at `store_path`; the shared core of `import` and `demo`.
-pub(crate) fn import_paths(
-    paths: &[PathBuf],
-    store_path: &std::path::Path,
-    rejects_path: Option<PathBuf>,
-    progress: &Progress,
-) -> Result<(CommitStats, Vec<Reject>, Option<PathBuf>, usize), Error> {
-    let files = ingest::discover(paths)?;
-    let store = Store::open(store_path)?;
-    let mut writer = Writer::begin(&store)?;
-    let sizes: Vec<u64> = files
-        .iter()
-        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
-        .collect();
-    let bar = progress.bar(sizes.iter().sum(), "reading input bytes");
-    let mut rejects: Vec<Reject> = Vec::new();
-    let mut details_merged = 0;
-    let mut columns = ActionColumns::default();
-    let mut start = 0;
-    while start < files.len() {
-        let mut end = start;
-        let mut bytes = 0;
-        while end < files.len() && (end == start || bytes + sizes[end] <= BATCH_BYTES) {
-            bytes += sizes[end];
-            end += 1;
-        }
-        let results: Vec<FileResult> = files[start..end]
-            .par_iter()
-            .map(|path| {
-                let label = path.display().to_string();
-                match ingest::read_input(path) {
-                    Ok(bytes) => ingest::parse_document(&label, &bytes),
-                    Err(e) => FileResult {
-                        rejects: vec![Reject {
-                            file: label,
-                            line: 0,
-                            byte: 0,
-                            location: "whole file".into(),
-                            ticket_id: None,
-                            id: None,
-                            reason: format!("cannot read: {e}"),
-                            text: String::new(),
-                        }],
-                        ..Default::default()
-                    },
-                }
-            })
-            .collect();
-        for r in results {
-            details_merged += r.details_merged;
-            rejects.extend(r.rejects);
-            for a in r.actions {
-                columns.push(a);
-                if columns.len() >= FRAME_ROWS {
-                    let df = std::mem::take(&mut columns)
-                        .into_frame()
-                        .expect("columns of equal length");
-                    writer.stage(df)?;
-                }
-            }
-        }
-        bar.inc(bytes);
-        start = end;
-    }
-    bar.finish();
-    if !columns.is_empty() {
-        writer.stage(columns.into_frame().expect("columns of equal length"))?;
-    }
-    let stats = writer.commit(progress)?;
-    let rejects_file = if rejects.is_empty() {
-        None
-    } else {
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-        let path = rejects_path.unwrap_or_else(|| store.rejects_path(&stamp));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Output {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        ingest::reject::write_rejects(&path, &rejects).map_err(|source| Error::Output {
-            path: path.clone(),
-            source,
-        })?;
-        Some(path)
-    };
-    Ok((stats, rejects, rejects_file, details_merged))
-}
-
-/// Runs `import`.
-pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let store_path = args.store.path();
-    let (stats, rejects, rejects_file, details) =
-        import_paths(&args.paths, &store_path, args.rejects, progress)?;
-    // Refused records are always shown (even with --quiet): losing one silently is worse
-    // than a noisy log.
-    for r in rejects.iter().take(SHOWN_REJECTS) {
+/// Prints refused records (always, even with --quiet: losing one silently is worse than a
+/// noisy log) and returns the exit decision.
+pub(crate) fn finish_rejects(out: &ImportOutcome, allow: bool) -> Result<(), Error> {
+    for r in out.rejects.iter().take(SHOWN_REJECTS) {
         eprintln!("halo-billing: refused {r}");
     }
-    if rejects.len() > SHOWN_REJECTS {
+    if out.rejects.len() > SHOWN_REJECTS {
         eprintln!(
             "halo-billing: ... and {} more refused records",
-            rejects.len() - SHOWN_REJECTS
+            out.rejects.len() - SHOWN_REJECTS
         );
     }
-    progress.note(&format!(
-        "imported into `{}`: {} read, {} new, {} replaced, {} duplicate copies merged, {} older copies ignored, \
-         {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept)",
-        store_path.display(),
-        stats.input_rows + rejects.len() as u64,
-        stats.new,
-        stats.replaced,
-        stats.duplicates_merged,
-        stats.stale_ignored,
-        details,
-        rejects.len(),
-        stats.stored_after,
-        stats.files_written,
-        stats.files_kept,
-    ));
-    match rejects_file {
+    match &out.rejects_file {
         Some(path) => {
             eprintln!(
                 "halo-billing: refused records written to `{}`",
                 path.display()
             );
-            if args.allow_rejects {
+            if allow {
                 Ok(())
             } else {
                 Err(Error::Rejected {
-                    count: rejects.len(),
-                    path,
+                    count: out.rejects.len(),
+                    path: path.clone(),
                 })
             }
         }
         None => Ok(()),
     }
+}
+
+/// The one-line summary of a commit.
+pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
+    let s = &out.stats;
+    let mut line = format!(
+        "imported into `{}`: {} read, {} new, {} replaced, {} duplicate copies merged, {} older copies ignored, \
+         {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept)",
+        store.display(),
+        s.input_rows + out.rejects.len() as u64,
+        s.new,
+        s.replaced,
+        s.duplicates_merged,
+        s.stale_ignored,
+        out.details_merged,
+        out.rejects.len(),
+        s.stored_after,
+        s.files_written,
+        s.files_kept,
+    );
+    if out.without_billing > 0 {
+        line.push_str(&format!(
+            "\nhalo-billing: warning: {} action(s) arrived without any billing field (list summaries); their billing \
+             figures are zero. Save responses with full records (actionsdetails or GET /Actions/{{id}}), or use `sync`",
+            out.without_billing
+        ));
+    }
+    line
+}
+
+/// Runs `import`.
+pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
+    let store_path = args.store.path();
+    let files = ingest::discover(&args.paths)?;
+    let out = pipeline::import_files(&files, &store_path, args.rejects, progress)?;
+    progress.note(&describe(&store_path, &out));
+    finish_rejects(&out, args.allow_rejects)
 }

@@ -5,6 +5,8 @@ mod demo;
 mod generate;
 mod import;
 mod report;
+mod simulate;
+mod sync;
 
 use crate::error::{EXIT_OK, Error};
 use clap::{Parser, Subcommand};
@@ -20,7 +22,8 @@ Parquet store, and reports chargeable, non-chargeable and prepaid hours and amou
 contract and per invoice, exact to the cent.
 
 Typical month end:
-  halo-billing import ./halo-export/                 # saved /api/Actions responses
+  halo-billing sync --period 2026-10                 # from the Halo API (see sync --help)
+  halo-billing import ./halo-export/                 # or: saved /api/Actions responses
   halo-billing report contracts --period 2026-10 --out contracts-2026-10.csv
   halo-billing report invoices  --period 2026-10 --format table
 
@@ -44,9 +47,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Import(import::Args),
+    Sync(sync::Args),
     Report(report::Args),
     Generate(generate::Args),
     Demo(demo::Args),
+    Simulate(simulate::Args),
 }
 
 /// Where the store lives unless `--store` or `HALO_BILLING_STORE` says otherwise:
@@ -115,13 +120,21 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Report(a) => report::run(a, &progress),
         Command::Generate(a) => generate::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
+        Command::Sync(a) => sync::run(a, &progress),
+        Command::Simulate(a) => simulate::run(a, &progress),
     }
 }
 
 /// Parses the process arguments, runs, prints any error with its causes, and returns
 /// the exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    // `sync --help` ends with where each setting currently comes from (never a value).
+    let command = Cli::command().mut_subcommand("sync", |c| c.after_help(sync::sources_help()));
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

@@ -234,7 +234,9 @@ struct PageCtx<'a> {
     last_month: bool,
 }
 
-fn action_json(out: &mut String, g: u64, ctx: &PageCtx, stale: bool, summary: bool) {
+/// Writes one action's JSON and returns its `datetime` (UTC nanoseconds). `stale`
+/// writes an older, different version of it; `summary` only the fields of a list row.
+fn action_json(out: &mut String, g: u64, ctx: &PageCtx, stale: bool, summary: bool) -> i64 {
     let PageCtx {
         mo,
         seed,
@@ -328,7 +330,7 @@ fn action_json(out: &mut String, g: u64, ctx: &PageCtx, stale: bool, summary: bo
     );
     if summary {
         out.push('}');
-        return;
+        return dt;
     }
     // Actions that get a stale copy always carry `last_updated`, which is what lets the
     // newer version win although the stale copy comes later in the input.
@@ -416,18 +418,93 @@ fn action_json(out: &mut String, g: u64, ctx: &PageCtx, stale: bool, summary: bo
         out.push_str(",\"customfields\":[{\"id\":12,\"name\":\"CFSite\",\"value\":\"HQ\"}],\"facebook_id\":null");
     }
     out.push('}');
+    dt
+}
+
+/// One generated action, as the simulator serves it.
+#[derive(Debug, Clone)]
+pub struct GenAction {
+    /// Ticket.
+    pub ticket_id: i64,
+    /// Action number within the ticket.
+    pub id: i64,
+    /// When it happened (UTC nanoseconds).
+    pub datetime_ns: i64,
+    /// The full record (`GET /Actions/{id}`, `actionsdetails`).
+    pub full: String,
+    /// The list-row summary, without billing fields.
+    pub summary: String,
+}
+
+/// The actions of a generated data set, one at a time and in any order (the simulator
+/// serves them; `generate` writes them to pages). Stale copies are not part of it.
+pub struct Dataset {
+    months: Vec<Month>,
+    contracts: Vec<Contract>,
+    seed: u64,
+    actions: u64,
+}
+
+impl Dataset {
+    /// The data set `opts` describes (`opts.out` is not used).
+    pub fn new(opts: &Options) -> Result<Dataset, GenerateError> {
+        if opts.from > opts.to {
+            return Err(GenerateError::Range {
+                from: format!("{}-{:02}", opts.from.0, opts.from.1),
+                to: format!("{}-{:02}", opts.to.0, opts.to.1),
+            });
+        }
+        Ok(Dataset {
+            months: months(opts),
+            contracts: contracts(opts.actions, opts.seed),
+            seed: opts.seed,
+            actions: opts.actions,
+        })
+    }
+
+    /// Number of actions.
+    pub fn len(&self) -> u64 {
+        self.actions
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.actions == 0
+    }
+
+    /// Action number `g` (0-based, in datetime order).
+    pub fn action(&self, g: u64) -> GenAction {
+        let mi = self
+            .months
+            .partition_point(|m| m.first + m.count <= g)
+            .min(self.months.len() - 1);
+        let ctx = PageCtx {
+            mo: &self.months[mi],
+            seed: self.seed,
+            cs: &self.contracts,
+            last_month: mi + 1 == self.months.len(),
+        };
+        let mut full = String::with_capacity(900);
+        let datetime_ns = action_json(&mut full, g, &ctx, false, false);
+        let mut summary = String::with_capacity(300);
+        action_json(&mut summary, g, &ctx, false, true);
+        GenAction {
+            ticket_id: 10_000 + (g / 5) as i64,
+            id: (g % 5) as i64 + 1,
+            datetime_ns,
+            full,
+            summary,
+        }
+    }
 }
 
 /// Writes the pages. Returns what was written.
 pub fn generate(opts: &Options, progress: &Progress) -> Result<Summary, GenerateError> {
-    if opts.from > opts.to {
-        return Err(GenerateError::Range {
-            from: format!("{}-{:02}", opts.from.0, opts.from.1),
-            to: format!("{}-{:02}", opts.to.0, opts.to.1),
-        });
-    }
-    let ms = months(opts);
-    let cs = contracts(opts.actions, opts.seed);
+    let Dataset {
+        months: ms,
+        contracts: cs,
+        ..
+    } = Dataset::new(opts)?;
     // Every page: (month index, page number within month, kind).
     enum Kind {
         Normal(u64),

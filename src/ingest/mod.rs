@@ -4,8 +4,10 @@
 //! It keeps every valid record, reports every refused one, and merges duplicates of one
 //! `(ticket_id, id)` within a page (summary + details). It does not decide which of two
 //! copies of an action in different pages wins: that is the store's upsert rule, applied
-//! across the whole input. It never talks to the store.
+//! across the whole input. It never talks to the store. [`halo`] is the only code that
+//! talks HTTP: it fetches the same responses from a live tenant.
 
+pub mod halo;
 pub mod reject;
 pub mod split;
 
@@ -113,6 +115,9 @@ pub struct FileResult {
     pub rejects: Vec<Reject>,
     /// Summary/detail pairs of one action merged within a page.
     pub details_merged: usize,
+    /// Keys of actions that arrived with none of the six billing fields (summary rows):
+    /// their billing figures read as zero unless the full record is fetched.
+    pub incomplete: Vec<(i64, i64)>,
 }
 
 /// Replaces unquoted `NaN`, `Infinity` and `-Infinity` with quoted strings, so that
@@ -257,8 +262,19 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
             } else {
                 raw
             };
+            let no_billing = record.actionchargehours.is_none()
+                && record.actionchargeamount.is_none()
+                && record.actionnonchargehours.is_none()
+                && record.actionnonchargeamount.is_none()
+                && record.actionprepayhours.is_none()
+                && record.actionprepayamount.is_none();
             match Action::from_raw(record, page.ticket_id) {
-                Ok(a) => out.actions.push(a),
+                Ok(a) => {
+                    if no_billing {
+                        out.incomplete.push(a.key());
+                    }
+                    out.actions.push(a)
+                }
                 Err(e) => {
                     let reason = match e {
                         RecordError::Field(f) => f.to_string(),

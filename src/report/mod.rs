@@ -10,8 +10,9 @@ pub mod safe;
 use crate::aggregate::{self, Input, MEASURES, Overflow, Totals};
 use crate::frame::col;
 use crate::period::Period;
-use crate::store::{Store, StoreError};
+use crate::store::{FileEntry, Store, StoreError, month_bounds};
 use polars::prelude::*;
+use rustc_hash::FxHashMap;
 
 /// Which grouping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,27 +80,43 @@ fn i64_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked
         })
 }
 
-/// Builds a report for `period` from `store`.
-pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
+/// Group totals with owned keys, so that a file's frame can be dropped once summed.
+type Groups = FxHashMap<(i64, Option<String>), Totals>;
+
+/// Sums one partition file. Only the columns needed are read, and the datetime column
+/// only when the file's month is not wholly inside the period.
+fn file_groups(
+    store: &Store,
+    file: &FileEntry,
+    kind: ReportKind,
+    period: &Period,
+) -> Result<Groups, ReportError> {
     let (id_col, text_col) = match kind {
         ReportKind::Contracts => (col::CONTRACT_ID, col::CONTRACT_REF),
         ReportKind::Invoices => (col::INVOICE_ID, col::INVOICE_NUMBER),
     };
-    let mut columns = vec![col::DATETIME, id_col, text_col];
+    let (month_from, month_to) = month_bounds(file.month());
+    let whole = period.from_ns <= month_from && month_to <= period.to_ns;
+    let mut columns = vec![id_col, text_col];
     columns.extend(col::MEASURES);
-    let files = store.files_overlapping(period.from_ns, period.to_ns);
-    let df = store.read_columns(&files, &columns)?;
-
-    let dt = df
-        .column(col::DATETIME)
-        .and_then(|c| c.datetime().map(|d| d.physical().clone()))
-        .map_err(|source| ReportError::Column {
-            column: col::DATETIME,
-            source,
-        })?;
-    // Dated partitions hold no null datetimes; a null here would be a store bug, and is
-    // kept out of every period rather than guessed.
-    let datetime: Vec<i64> = dt.iter().map(|v| v.unwrap_or(i64::MIN)).collect();
+    if !whole {
+        columns.push(col::DATETIME);
+    }
+    let df = store.read_columns(&[file], &columns)?;
+    let datetime: Option<Vec<i64>> = if whole {
+        None
+    } else {
+        let dt = df
+            .column(col::DATETIME)
+            .and_then(|c| c.datetime().map(|d| d.physical().clone()))
+            .map_err(|source| ReportError::Column {
+                column: col::DATETIME,
+                source,
+            })?;
+        // Dated partitions hold no null datetimes; a null would be a store bug, and is
+        // kept out of every period rather than guessed.
+        Some(dt.iter().map(|v| v.unwrap_or(i64::MIN)).collect())
+    };
     let key_id: Vec<i64> = i64_col(&df, id_col)?
         .iter()
         .map(|v| v.unwrap_or(0))
@@ -129,18 +146,64 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
         })?);
     }
     let input = Input {
-        datetime: &datetime,
+        datetime: datetime.as_deref(),
         key_id: &key_id,
         key_text: &key_text,
         measures: std::array::from_fn(|m| measures[m]),
     };
     let grouped = aggregate::aggregate(&input, period.from_ns, period.to_ns)?;
-    let (rows, conflicts) = merge_by_primary_key(kind, grouped.groups.into_iter())?;
+    Ok(grouped
+        .groups
+        .into_iter()
+        .map(|((id, t), v)| ((id, t.map(str::to_string)), v))
+        .collect())
+}
+
+/// Builds a report for `period` from `store`.
+///
+/// Files are summed one at a time on two reader threads (polars decodes each file on its
+/// own pool; more readers would only queue), so memory holds about two months of the
+/// needed columns, whatever the period's length.
+pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
+    let files = store.files_overlapping(period.from_ns, period.to_ns);
+    let readers = 2.min(files.len()).max(1);
+    let partials: Vec<Result<Groups, ReportError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..readers)
+            .map(|r| {
+                let mine: Vec<&FileEntry> =
+                    files.iter().skip(r).step_by(readers).copied().collect();
+                s.spawn(move || {
+                    let mut acc = Groups::default();
+                    for f in mine {
+                        for (k, v) in file_groups(store, f, kind, period)? {
+                            acc.entry(k).or_default().merge(&v)?;
+                        }
+                    }
+                    Ok(acc)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("report reader thread"))
+            .collect()
+    });
+    let mut groups = Groups::default();
+    for p in partials {
+        for (k, v) in p? {
+            groups.entry(k).or_default().merge(&v)?;
+        }
+    }
+    let mut total = Totals::default();
+    for t in groups.values() {
+        total.merge(t)?;
+    }
+    let (rows, conflicts) = merge_by_primary_key(kind, groups.into_iter())?;
     Ok(Report {
         kind,
         period: period.clone(),
         rows,
-        total: grouped.total,
+        total,
         undated: store.undated_rows(),
         conflicts,
     })
@@ -152,9 +215,9 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
 /// without its invoice_id), the row shows the value most of its actions carry (a present
 /// value before a missing one; on a tie, the greater), and the disagreement is listed in
 /// [`Report::conflicts`]. Totals are merged exactly.
-fn merge_by_primary_key<'a>(
+fn merge_by_primary_key(
     kind: ReportKind,
-    groups: impl Iterator<Item = (aggregate::Key<'a>, Totals)>,
+    groups: impl Iterator<Item = ((i64, Option<String>), Totals)>,
 ) -> Result<(Vec<Row>, Vec<String>), Overflow> {
     use std::collections::BTreeMap;
     type Attr = (Option<i64>, Option<String>);
@@ -163,7 +226,6 @@ fn merge_by_primary_key<'a>(
         BTreeMap::new();
     for ((id, text), totals) in groups {
         let id = (id != 0).then_some(id);
-        let text = text.map(str::to_string);
         let (primary, attr): ((Option<String>, Option<i64>), Attr) = match kind {
             ReportKind::Contracts => ((None, id), (None, if id.is_some() { text } else { None })),
             ReportKind::Invoices => (

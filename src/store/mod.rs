@@ -8,6 +8,8 @@
 //! STORE/actions/year=2026/month=10/part-g000003-000.parquet
 //! STORE/actions/year=0/month=0/part-...parquet          actions with no usable datetime
 //! STORE/rejects/import-<time>.ndjson                    records refused by an import
+//! STORE/sync/windows.json                               windows `sync` has committed
+//! STORE/sync/pending/<from>_<to>.json                   fetched windows not yet committed
 //! ```
 //!
 //! Partitions are hive-style so other engines read them directly. Months are UTC months.
@@ -93,6 +95,26 @@ pub fn month_of(datetime: Option<i64>) -> Month {
     }
 }
 
+/// The UTC range `[from, to)` of a month partition, in nanoseconds (the undated
+/// partition `(0, 0)` gets an empty range).
+pub fn month_bounds(m: Month) -> (i64, i64) {
+    use chrono::NaiveDate;
+    let start = |y: i32, mo: u32| {
+        NaiveDate::from_ymd_opt(y, mo, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+    };
+    let next = if m.1 == 12 {
+        (m.0 + 1, 1)
+    } else {
+        (m.0, m.1 + 1)
+    };
+    match (start(m.0, m.1), start(next.0, next.1)) {
+        (Some(a), Some(b)) if m != (0, 0) => (a, b),
+        _ => (0, 0),
+    }
+}
+
 impl Store {
     /// Opens the store at `root`; a folder without a manifest is an empty store.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
@@ -118,6 +140,16 @@ impl Store {
         self.root
             .join("rejects")
             .join(format!("import-{stamp}.ndjson"))
+    }
+
+    /// Where `sync` keeps windows it fetched but has not committed yet.
+    pub fn sync_pending_dir(&self) -> PathBuf {
+        self.root.join("sync").join("pending")
+    }
+
+    /// Where `sync` records the windows it has committed.
+    pub fn sync_state_path(&self) -> PathBuf {
+        self.root.join("sync").join("windows.json")
     }
 
     /// Files whose month lies in the UTC range `[from_ns, to_ns)`; never the undated ones.

@@ -95,7 +95,9 @@ impl Env {
 
 /// A fixture under `tests/data/`.
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 pub fn parse_csv(text: &str) -> Vec<Vec<String>> {

@@ -1,0 +1,181 @@
+//! One window of time entries: `GET /api/Actions` page by page, split when the server
+//! will not page, completed with one-by-one detail calls where billing fields are missing.
+
+use super::client::{Client, HttpError};
+use crate::ingest::{parse_document, split};
+use crate::model::datetime::format_datetime;
+use std::collections::HashSet;
+
+/// Rows per page we ask for; Halo silently caps pages at this many anyway.
+pub const PAGE_SIZE: usize = 100;
+/// Pages one window may take before it is split instead.
+const MAX_PAGES: usize = 500;
+/// The smallest window the fetch will split down to.
+const MIN_WINDOW_NS: i64 = 1_000_000_000;
+
+/// What a window's fetch brought back.
+#[derive(Debug, Default)]
+pub struct WindowData {
+    /// The response bodies, one after another (list pages, then detail records), each
+    /// followed by a newline: exactly what `import` reads.
+    pub bytes: Vec<u8>,
+    /// List pages fetched.
+    pub pages: u64,
+    /// Distinct actions received.
+    pub actions: u64,
+    /// `GET /Actions/{id}` calls made for rows without billing fields.
+    pub detail_calls: u64,
+    /// Times the window was split because the server would not page.
+    pub splits: u64,
+}
+
+/// A window could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// A request failed for good.
+    #[error("window {window}: {source}")]
+    Http {
+        /// The window, as `from..to` (UTC).
+        window: String,
+        /// The failure.
+        source: HttpError,
+    },
+    /// More rows in one second than one page holds, on a server that will not page.
+    #[error(
+        "window {window}: more than {PAGE_SIZE} actions within one second and the server does not page"
+    )]
+    TooDense {
+        /// The window.
+        window: String,
+    },
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, as Halo's `startdate`/`enddate` take it (UTC).
+pub fn halo_time(ns: i64) -> String {
+    format_datetime(ns).chars().take(19).collect()
+}
+
+fn window_label(from: i64, to: i64) -> String {
+    format!("{}Z..{}Z", halo_time(from), halo_time(to))
+}
+
+/// Fetches the time entries of `[from_ns, to_ns)`.
+pub fn fetch_window(client: &Client, from_ns: i64, to_ns: i64) -> Result<WindowData, FetchError> {
+    let mut data = WindowData::default();
+    let mut seen = HashSet::new();
+    fetch_range(client, from_ns, to_ns, &mut data, &mut seen)?;
+    data.actions = seen.len() as u64;
+    // Rows that came without billing fields: fetch the full record of each.
+    let parsed = parse_document("window", &data.bytes);
+    let mut fetched = HashSet::new();
+    for (ticket, id) in parsed.incomplete {
+        if !fetched.insert((ticket, id)) {
+            continue;
+        }
+        let body = client
+            .get(
+                &format!("/Actions/{id}"),
+                &[
+                    ("ticket_id", ticket.to_string()),
+                    ("includedetails", "true".into()),
+                ],
+            )
+            .map_err(|source| FetchError::Http {
+                window: window_label(from_ns, to_ns),
+                source,
+            })?;
+        data.bytes.extend_from_slice(&body);
+        data.bytes.push(b'\n');
+        data.detail_calls += 1;
+    }
+    Ok(data)
+}
+
+enum Outcome {
+    Done,
+    Split,
+}
+
+fn fetch_range(
+    client: &Client,
+    from: i64,
+    to: i64,
+    data: &mut WindowData,
+    seen: &mut HashSet<(i64, i64)>,
+) -> Result<(), FetchError> {
+    let label = window_label(from, to);
+    let mut bodies: Vec<Vec<u8>> = Vec::new();
+    let mut keys: HashSet<(i64, i64)> = HashSet::new();
+    let mut unkeyed = 0u64;
+    let mut record_count: Option<i64> = None;
+    let mut outcome = Outcome::Done;
+    for page_no in 1..=MAX_PAGES + 1 {
+        if page_no > MAX_PAGES {
+            outcome = Outcome::Split;
+            break;
+        }
+        let body = client
+            .get(
+                "/Actions",
+                &[
+                    ("timeentriesonly", "true".into()),
+                    ("excludebilling", "true".into()),
+                    ("startdate", halo_time(from)),
+                    ("enddate", halo_time(to)),
+                    ("pageinate", "true".into()),
+                    ("page_size", PAGE_SIZE.to_string()),
+                    ("page_no", page_no.to_string()),
+                ],
+            )
+            .map_err(|source| FetchError::Http {
+                window: label.clone(),
+                source,
+            })?;
+        let (pages, _) = split::split(&body);
+        let rows = pages
+            .iter()
+            .flat_map(|p| &p.elements)
+            .filter(|e| e.section != split::Section::Details)
+            .count();
+        record_count = record_count.or(pages.first().and_then(|p| p.record_count));
+        let parsed = parse_document(&label, &body);
+        let before = keys.len();
+        keys.extend(parsed.actions.iter().map(|a| a.key()));
+        unkeyed += parsed.rejects.len() as u64;
+        data.pages += 1;
+        if page_no > 1 && rows > 0 && keys.len() == before && parsed.rejects.is_empty() {
+            // The same rows again: the server ignores paging.
+            outcome = Outcome::Split;
+            break;
+        }
+        bodies.push(body);
+        if rows < PAGE_SIZE {
+            break;
+        }
+    }
+    if let Some(rc) = record_count
+        && (keys.len() as u64 + unkeyed) < rc.max(0) as u64
+    {
+        // Fewer rows than the server says match: something was capped.
+        outcome = Outcome::Split;
+    }
+    match outcome {
+        Outcome::Done => {
+            for b in bodies {
+                data.bytes.extend_from_slice(&b);
+                data.bytes.push(b'\n');
+            }
+            seen.extend(keys);
+            Ok(())
+        }
+        Outcome::Split => {
+            if to - from <= MIN_WINDOW_NS {
+                return Err(FetchError::TooDense { window: label });
+            }
+            let half = ((to - from) / 2 / MIN_WINDOW_NS).max(1) * MIN_WINDOW_NS;
+            data.splits += 1;
+            fetch_range(client, from, from + half, data, seen)?;
+            fetch_range(client, from + half, to, data, seen)
+        }
+    }
+}

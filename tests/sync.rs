@@ -1,0 +1,410 @@
+//! `sync` against the simulator over real HTTP, with each fault switched on: the synced
+//! store must equal the generated truth (the same data set imported from files).
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const DATA: [&str; 8] = [
+    "--actions",
+    "3000",
+    "--seed",
+    "9",
+    "--from",
+    "2026-09",
+    "--to",
+    "2026-11",
+];
+
+/// A simulator child process, killed on drop.
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Sim {
+    fn start(extra: &[&str]) -> Sim {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args(["-q", "simulate", "--port", "0"])
+            .args(DATA)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("simulator starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected: {line}"))
+            .to_string();
+        Sim { child, url }
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let out = Command::new("python3")
+            .args(["-c", &format!("import urllib.request;print(urllib.request.urlopen('{}/_sim/stats').read().decode())", self.url)])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sync_args(extra: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec!["sync".into(), "--period".into(), "2026-10".into()];
+    a.extend(extra.iter().map(|s| s.to_string()));
+    a
+}
+
+fn sync_env(env: &Env, sim: &Sim, secret: &str, args: &[String]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HALO_BILLING_STORE", env.store())
+        .env("HALO_URL", &sim.url)
+        .env("HALO_CLIENT_ID", "demo")
+        .env("HALO_CLIENT_SECRET", secret)
+        .env("XDG_CONFIG_HOME", env.path("config"))
+        .env_remove("HALO_CONFIG")
+        .output()
+        .unwrap();
+    Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
+/// The truth: the same data set written by `generate` and imported from files.
+fn truth() -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let env = Env::new();
+    let mut args = vec!["generate", "--out", "gen"];
+    args.extend(DATA);
+    env.run(args).ok();
+    env.import(&[&env.path("gen")]).ok();
+    (
+        env.report_csv("contracts", &["--period", "2026-10"]),
+        env.report_csv("invoices", &["--period", "2026-10"]),
+    )
+}
+
+/// Syncs October from a simulator started with `sim_flags`, with client `flags`, and
+/// checks the store equals the truth. Returns the sync's stderr.
+fn sync_equals_truth(sim_flags: &[&str], flags: &[&str]) -> (String, serde_json::Value) {
+    let sim = Sim::start(sim_flags);
+    let env = Env::new();
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(flags));
+    assert_eq!(r.code, 0, "sync failed\n{}", r.stderr);
+    let (c, i) = truth();
+    let got_c = env.report_csv("contracts", &["--period", "2026-10"]);
+    let got_i = env.report_csv("invoices", &["--period", "2026-10"]);
+    assert_eq!(
+        column_sum(&got_c, "actions"),
+        rust_decimal::Decimal::from(1000),
+        "none lost, none duplicated"
+    );
+    assert_eq!(got_c, c, "contracts report differs from the truth");
+    assert_eq!(got_i, i, "invoices report differs from the truth");
+    (r.stderr, sim.stats())
+}
+
+#[test]
+fn clean_server() {
+    let (log, stats) = sync_equals_truth(&[], &[]);
+    assert!(log.contains("31 fetched"), "{log}");
+    // 31 day windows of about 32 actions: one page each, plus one token.
+    assert_eq!(stats["list_requests"], 31, "{stats}");
+    assert_eq!(stats["token_requests"], 1);
+}
+
+#[test]
+fn rate_limit_with_retry_after() {
+    let (log, stats) = sync_equals_truth(
+        &["--rate-limit", "10/2", "--retry-after", "1"],
+        &["--rate-limit", "0"],
+    );
+    assert!(
+        stats["rate_limited"].as_u64().unwrap() > 0,
+        "the fault must have fired: {stats}"
+    );
+    assert!(!log.contains(" 0 rate-limited answer"), "{log}");
+}
+
+#[test]
+fn rate_limit_without_retry_after_backs_off_by_the_window() {
+    let (_, stats) = sync_equals_truth(
+        &["--rate-limit", "10/2"],
+        &["--rate-limit", "0", "--rate-window", "2s"],
+    );
+    assert!(stats["rate_limited"].as_u64().unwrap() > 0, "{stats}");
+}
+
+#[test]
+fn client_limiter_keeps_under_the_servers_budget() {
+    let (log, stats) = sync_equals_truth(
+        &["--rate-limit", "12/2"],
+        &["--rate-limit", "10", "--rate-window", "2s"],
+    );
+    assert_eq!(stats["rate_limited"], 0, "{stats}\n{log}");
+    assert!(
+        !log.contains(" 0.0ns waiting"),
+        "it must have waited on its own limiter: {log}"
+    );
+}
+
+#[test]
+fn server_errors_are_retried() {
+    let (_, stats) = sync_equals_truth(&["--fail-rate", "0.15"], &[]);
+    assert!(stats["failed"].as_u64().unwrap() > 0, "{stats}");
+}
+
+#[test]
+fn dropped_connections_are_retried() {
+    let (_, stats) = sync_equals_truth(&["--drop-rate", "0.15"], &[]);
+    assert!(stats["dropped"].as_u64().unwrap() > 0, "{stats}");
+}
+
+#[test]
+fn slow_responses() {
+    sync_equals_truth(&["--delay-ms", "40"], &["--timeout", "5s"]);
+}
+
+#[test]
+fn token_expiring_mid_run_is_renewed_on_401() {
+    let (_, stats) = sync_equals_truth(
+        &[
+            "--token-ttl",
+            "1s",
+            "--announce-ttl",
+            "3600s",
+            "--delay-ms",
+            "60",
+        ],
+        &["--workers", "1"],
+    );
+    assert!(stats["unauthorized"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["token_requests"].as_u64().unwrap() > 1, "{stats}");
+}
+
+#[test]
+fn summaries_with_actionsdetails() {
+    sync_equals_truth(&["--rows", "details"], &[]);
+}
+
+#[test]
+fn summaries_only_fetch_each_action() {
+    let (log, stats) = sync_equals_truth(&["--rows", "summaries"], &["--rate-limit", "0"]);
+    assert_eq!(stats["detail_requests"], 1000, "{stats}");
+    assert!(log.contains("1000 detail call(s)"), "{log}");
+}
+
+#[test]
+fn bare_arrays() {
+    sync_equals_truth(&["--shape", "bare"], &[]);
+}
+
+#[test]
+fn a_server_that_ignores_paging_is_split_until_nothing_is_capped() {
+    // Windows of 4 days hold about 130 actions: more than one capped page.
+    let (log, _) = sync_equals_truth(&["--paging", "ignore"], &["--window", "4d"]);
+    assert!(!log.contains(" 0 split(s)"), "{log}");
+}
+
+#[test]
+fn an_interrupted_sync_resumes_without_refetching_committed_windows() {
+    let env = Env::new();
+    {
+        // An outage after 12 requests: the sync fails, names the window, keeps what it got.
+        let sim = Sim::start(&["--fail-after", "12"]);
+        let r = sync_env(
+            &env,
+            &sim,
+            "demo-secret",
+            &sync_args(&["--max-retries", "1", "--workers", "1"]),
+        );
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("sync stopped: window 2026-10-"),
+            "{}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("the store is unchanged"), "{}", r.stderr);
+        assert!(
+            !env.store().join("manifest.json").exists(),
+            "nothing committed"
+        );
+    }
+    let pending = std::fs::read_dir(env.store().join("sync/pending"))
+        .unwrap()
+        .count();
+    assert_eq!(pending, 12, "twelve whole windows kept");
+    {
+        let sim = Sim::start(&[]);
+        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("19 fetched, 12 resumed from an interrupted run"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(
+            sim.stats()["list_requests"],
+            19,
+            "committed windows are not fetched again"
+        );
+    }
+    {
+        let sim = Sim::start(&[]);
+        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[]));
+        assert!(
+            r.stderr
+                .contains("0 fetched, 0 resumed from an interrupted run, 31 already synced"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(sim.stats()["list_requests"], 0);
+        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&["--refresh"]));
+        assert!(r.stderr.contains("31 fetched"), "{}", r.stderr);
+    }
+    let (c, _) = truth();
+    assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);
+}
+
+#[test]
+fn a_killed_sync_leaves_the_store_usable_and_resumes() {
+    let env = Env::new();
+    let sim = Sim::start(&["--delay-ms", "60"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(sync_args(&["--workers", "1"]))
+        .current_dir(env.dir.path())
+        .env("HALO_BILLING_STORE", env.store())
+        .env("HALO_URL", &sim.url)
+        .env("HALO_CLIENT_ID", "demo")
+        .env("HALO_CLIENT_SECRET", "demo-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pending = env.store().join("sync/pending");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&pending).map(|d| d.count()).unwrap_or(0) < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sync made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let kept = std::fs::read_dir(&pending)
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert!(kept >= 5);
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("{kept} resumed from an interrupted run")),
+        "{}",
+        r.stderr
+    );
+    let (c, _) = truth();
+    assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);
+}
+
+#[test]
+fn the_secret_appears_in_no_output_log_or_file() {
+    let secret = "Zq9-very-secret-7731";
+    let env = Env::new();
+    let sim = Sim::start(&["--client-secret", secret]);
+    let mut outputs = Vec::new();
+    // A successful sync, a sync with the wrong secret, --help, and a settings error.
+    let ok = sync_env(&env, &sim, secret, &sync_args(&[]));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    outputs.push(ok);
+    let sim2 = Sim::start(&["--client-secret", "another-one"]);
+    let bad = sync_env(&env, &sim2, secret, &sync_args(&["--refresh"]));
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("invalid_client"), "{}", bad.stderr);
+    assert!(
+        bad.stderr
+            .contains("secret from environment variable HALO_CLIENT_SECRET"),
+        "{}",
+        bad.stderr
+    );
+    outputs.push(bad);
+    let help = sync_env(&env, &sim, secret, &["sync".into(), "--help".into()]);
+    assert!(
+        help.stdout
+            .contains("HALO_CLIENT_SECRET  set in the environment"),
+        "{}",
+        help.stdout
+    );
+    outputs.push(help);
+    for r in &outputs {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "secret leaked:\n{}\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    let mut files = Vec::new();
+    fn walk(d: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out)
+            } else {
+                out.push(p)
+            }
+        }
+    }
+    walk(env.dir.path(), &mut files);
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "secret written to {}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn plain_http_is_refused_off_loopback() {
+    let env = Env::new();
+    let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(["sync", "--period", "2026-10"])
+        .env("HALO_BILLING_STORE", env.store())
+        .env("HALO_URL", "http://acme.halopsa.com")
+        .env("HALO_CLIENT_ID", "x")
+        .env("HALO_CLIENT_SECRET", "y")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("plain http is accepted only for loopback")
+    );
+}
