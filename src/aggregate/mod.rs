@@ -91,6 +91,42 @@ pub struct Grouped<'a> {
 }
 
 const CHUNK: usize = 1 << 15;
+/// Texts kept in a key id's list before further ones go to a hash map.
+const SLOT_TEXTS: usize = 16;
+
+/// One chunk's groups: hashed on the id only, with the (usually one) texts of an id in a
+/// short list compared directly; hashing every row's text would cost more than the sums.
+#[derive(Default)]
+struct ChunkGroups<'a> {
+    by_id: FxHashMap<i64, Vec<(Option<&'a str>, Totals)>>,
+    /// Ids with more than [`SLOT_TEXTS`] texts (e.g. invoice numbers without invoice ids).
+    overflow: FxHashMap<Key<'a>, Totals>,
+}
+
+impl<'a> ChunkGroups<'a> {
+    #[inline]
+    fn slot(&mut self, id: i64, text: Option<&'a str>) -> &mut Totals {
+        let list = self.by_id.entry(id).or_default();
+        if let Some(p) = list.iter().position(|(t, _)| *t == text) {
+            return &mut list[p].1;
+        }
+        if list.len() < SLOT_TEXTS {
+            list.push((text, Totals::default()));
+            return &mut list.last_mut().expect("just pushed").1;
+        }
+        self.overflow.entry((id, text)).or_default()
+    }
+
+    fn into_map(self) -> FxHashMap<Key<'a>, Totals> {
+        let mut map = self.overflow;
+        for (id, list) in self.by_id {
+            for (text, t) in list {
+                map.insert((id, text), t);
+            }
+        }
+        map
+    }
+}
 
 fn sum_chunk<'a>(
     input: &Input<'a>,
@@ -98,14 +134,14 @@ fn sum_chunk<'a>(
     from_ns: i64,
     to_ns: i64,
 ) -> Result<FxHashMap<Key<'a>, Totals>, Overflow> {
-    let mut map: FxHashMap<Key<'a>, Totals> = FxHashMap::default();
+    let mut groups = ChunkGroups::default();
     for r in rows {
         if let Some(dt) = input.datetime
             && (dt[r] < from_ns || dt[r] >= to_ns)
         {
             continue;
         }
-        let g = map.entry((input.key_id[r], input.key_text[r])).or_default();
+        let g = groups.slot(input.key_id[r], input.key_text[r]);
         g.actions += 1; // cannot overflow: at most the row count
         for m in 0..MEASURES {
             g.sums[m] = g.sums[m]
@@ -115,7 +151,7 @@ fn sum_chunk<'a>(
                 })?;
         }
     }
-    Ok(map)
+    Ok(groups.into_map())
 }
 
 fn merge_maps<'a>(
@@ -249,6 +285,29 @@ mod tests {
         fn matches_plain_loop(n in 0usize..(3 * CHUNK), keys in 1i64..200, seed: u64, spread in 1i64..i64::MAX / (4 * CHUNK as i64)) {
             check(n, keys, seed, spread);
         }
+    }
+
+    #[test]
+    fn many_texts_under_one_id_spill_into_the_overflow_map() {
+        let n = 5000;
+        let texts: Vec<String> = (0..n).map(|i| format!("INV-{}", i % 300)).collect();
+        let key_text: Vec<Option<&str>> = texts.iter().map(|t| Some(t.as_str())).collect();
+        let key_id = vec![0i64; n];
+        let ones = vec![1i64; n];
+        let input = Input {
+            datetime: None,
+            key_id: &key_id,
+            key_text: &key_text,
+            measures: [&ones[..]; MEASURES],
+        };
+        let got = aggregate(&input, 0, 1).unwrap();
+        assert_eq!(got.groups.len(), 300);
+        assert!(
+            got.groups
+                .values()
+                .all(|t| t.actions == t.sums[0] && (16..=17).contains(&t.actions))
+        );
+        assert_eq!(got.total.actions, n as i64);
     }
 
     #[test]

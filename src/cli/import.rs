@@ -77,12 +77,13 @@ pub(crate) fn finish_rejects(out: &ImportOutcome, allow: bool) -> Result<(), Err
 pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
     let s = &out.stats;
     let mut line = format!(
-        "imported into `{}`: {} read, {} new, {} replaced, {} duplicate copies merged, {} older copies ignored, \
+        "imported into `{}`: {} read, {} new, {} updated, {} unchanged, {} duplicate copies merged, {} older copies ignored, \
          {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept)",
         store.display(),
         s.input_rows + out.rejects.len() as u64,
         s.new,
         s.replaced,
+        s.unchanged,
         s.duplicates_merged,
         s.stale_ignored,
         out.details_merged,

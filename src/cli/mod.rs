@@ -6,6 +6,7 @@ mod generate;
 mod import;
 mod report;
 mod simulate;
+mod status;
 mod sync;
 
 use crate::error::{EXIT_OK, Error};
@@ -50,6 +51,7 @@ enum Command {
     Sync(sync::Args),
     Report(report::Args),
     Generate(generate::Args),
+    Status(status::Args),
     Demo(demo::Args),
     Simulate(simulate::Args),
 }
@@ -121,6 +123,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Generate(a) => generate::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
         Command::Sync(a) => sync::run(a, &progress),
+        Command::Status(a) => status::run(a, &progress),
         Command::Simulate(a) => simulate::run(a, &progress),
     }
 }

@@ -82,11 +82,13 @@ macro_rules! define_frame {
         #[derive(Default)]
         pub struct ActionColumns {
             $( $field: Vec<<kinds::$kind as Kind>::Value>, )*
+            content_hash: Vec<i64>,
         }
 
         impl ActionColumns {
             /// Appends one action.
             pub fn push(&mut self, a: Action) {
+                self.content_hash.push(a.content_hash());
                 $( self.$field.push(a.$field); )*
             }
 
@@ -108,17 +110,19 @@ macro_rules! define_frame {
                         &format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX),
                         self.$field,
                     ), )*
+                    Int64Chunked::from_vec(col::CONTENT_HASH.into(), self.content_hash).into_column(),
                 ])
             }
         }
 
-        /// The frame schema: every column's name and type, in order.
+        /// The frame schema: every field's column in table order, then `content_hash`.
         pub fn schema() -> Schema {
             Schema::from_iter([
                 $( Field::new(
                     format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX).into(),
                     <kinds::$kind as FrameKind>::dtype(),
                 ), )*
+                Field::new(col::CONTENT_HASH.into(), DataType::Int64),
             ])
         }
     };
@@ -145,6 +149,8 @@ pub mod col {
     pub const INVOICE_NUMBER: &str = "actioninvoicenumber";
     /// Invoice record id.
     pub const INVOICE_ID: &str = "invoice_id";
+    /// Hash of all fields ([`crate::model::Action::content_hash`]); not a Halo field.
+    pub const CONTENT_HASH: &str = "content_hash";
     /// The ten summed measures, in report column order.
     pub const MEASURES: [&str; 10] = [
         "timetaken_ms",
@@ -200,7 +206,7 @@ mod tests {
         for n in names {
             assert!(s.get(n).is_some(), "{n} not in schema");
         }
-        assert_eq!(s.len(), crate::model::FIELD_NAMES.len());
+        assert_eq!(s.len(), crate::model::FIELD_NAMES.len() + 1);
     }
 
     #[test]

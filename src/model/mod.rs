@@ -95,7 +95,7 @@ macro_rules! for_each_action_field {
 macro_rules! define_action {
     ($($field:ident : $kind:ident = $doc:literal),* $(,)?) => {
         /// One Halo action (time entry), every figure exact (see [`crate::exact`]).
-        #[derive(Debug, Clone, PartialEq, Default)]
+        #[derive(Debug, Clone, PartialEq, Default, Hash)]
         pub struct Action {
             $(
                 #[doc = $doc]
@@ -183,6 +183,15 @@ impl Action {
             return Err(RecordError::NoTicketId);
         }
         Ok(action)
+    }
+
+    /// A 64-bit hash of every field: equal for identical copies of an action, so that
+    /// re-imports of unchanged data can be recognised without comparing each column.
+    pub fn content_hash(&self) -> i64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        self.hash(&mut h);
+        h.finish() as i64
     }
 
     /// `(ticket_id, id)`; both are present on every action that passed [`Action::from_raw`].

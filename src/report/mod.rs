@@ -10,7 +10,7 @@ pub mod safe;
 use crate::aggregate::{self, Input, MEASURES, Overflow, Totals};
 use crate::frame::col;
 use crate::period::Period;
-use crate::store::{FileEntry, Store, StoreError, month_bounds};
+use crate::store::{FileEntry, ROW_GROUP_ROWS, Store, StoreError, month_bounds};
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -102,7 +102,31 @@ fn file_groups(
     if !whole {
         columns.push(col::DATETIME);
     }
-    let df = store.read_columns(&[file], &columns)?;
+    let mut groups = Groups::default();
+    let rows = file.rows as usize;
+    let mut offset = 0;
+    while offset < rows {
+        let len = ROW_GROUP_ROWS.min(rows - offset);
+        let df = store.read_slice(file, &columns, offset, len)?;
+        for (k, v) in slice_groups(&df, kind, whole, period)? {
+            groups.entry(k).or_default().merge(&v)?;
+        }
+        offset += len;
+    }
+    Ok(groups)
+}
+
+/// Sums one slice of a file.
+fn slice_groups(
+    df: &DataFrame,
+    kind: ReportKind,
+    whole: bool,
+    period: &Period,
+) -> Result<Groups, ReportError> {
+    let (id_col, text_col) = match kind {
+        ReportKind::Contracts => (col::CONTRACT_ID, col::CONTRACT_REF),
+        ReportKind::Invoices => (col::INVOICE_ID, col::INVOICE_NUMBER),
+    };
     let datetime: Option<Vec<i64>> = if whole {
         None
     } else {
@@ -117,7 +141,7 @@ fn file_groups(
         // kept out of every period rather than guessed.
         Some(dt.iter().map(|v| v.unwrap_or(i64::MIN)).collect())
     };
-    let key_id: Vec<i64> = i64_col(&df, id_col)?
+    let key_id: Vec<i64> = i64_col(df, id_col)?
         .iter()
         .map(|v| v.unwrap_or(0))
         .collect();
@@ -139,7 +163,7 @@ fn file_groups(
     };
     let mut measures: Vec<&[i64]> = Vec::with_capacity(MEASURES);
     for name in col::MEASURES {
-        let ca = i64_col(&df, name)?;
+        let ca = i64_col(df, name)?;
         measures.push(ca.cont_slice().map_err(|source| ReportError::Column {
             column: name,
             source,

@@ -10,7 +10,8 @@ pub const FILE_NAME: &str = "manifest.json";
 pub const FORMAT: &str = "halo-billing-store";
 /// The schema version this build reads and writes. A store of another version is refused
 /// with a message saying so; it is never read with the wrong column meanings.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 added the `content_hash` column.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One Parquet file of the store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! STORE/manifest.json                                   which files are current
+//! STORE/.lock                                           pid and start of the writer
 //! STORE/actions/year=2026/month=10/part-g000003-000.parquet
 //! STORE/actions/year=0/month=0/part-...parquet          actions with no usable datetime
 //! STORE/rejects/import-<time>.ndjson                    records refused by an import
@@ -17,12 +18,16 @@
 //! the manifest atomically; files the new manifest no longer names are removed after.
 //! Readers go through the manifest only, so they never see a half-written state.
 //!
-//! Every import rewrites the partitions it touches whole (those whose files are unchanged
-//! are kept as they are); an incremental, locked store is later work.
+//! One writer at a time holds `STORE/.lock` ([`StoreLock`]); a writer starting after a
+//! crash removes what the crashed one left ([`Store::clean_leftovers`]). A commit
+//! rewrites only the month partitions whose rows changed; a re-import of unchanged data
+//! writes nothing.
 
+mod lock;
 mod manifest;
 mod write;
 
+pub use lock::StoreLock;
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
 pub use write::{CommitStats, Writer};
 
@@ -68,6 +73,18 @@ pub enum StoreError {
         /// The difference.
         reason: String,
     },
+    /// Another process is writing to the store.
+    #[error(
+        "store `{path}` is locked by pid {pid} since {since}; wait for it to finish (a lock left by a process that no longer runs is broken automatically)"
+    )]
+    Locked {
+        /// The store.
+        path: PathBuf,
+        /// The holder.
+        pid: u32,
+        /// Since when.
+        since: String,
+    },
     /// A total does not fit in 64 bits.
     #[error("{0}")]
     Overflow(String),
@@ -79,6 +96,10 @@ pub struct Store {
     root: PathBuf,
     manifest: Manifest,
 }
+
+/// Rows per Parquet row group: readers (ours, by slices; other engines, by row groups)
+/// hold about this many rows of the columns they need at a time.
+pub const ROW_GROUP_ROWS: usize = 65_536;
 
 /// A `(year, month)` partition key; `(0, 0)` holds actions without a usable datetime.
 pub type Month = (i32, u32);
@@ -93,6 +114,11 @@ pub fn month_of(datetime: Option<i64>) -> Month {
             (dt.year(), dt.month())
         }
     }
+}
+
+/// The lock file's name inside a store folder.
+pub fn lock_file_name() -> &'static str {
+    lock::LOCK_FILE
 }
 
 /// The UTC range `[from, to)` of a month partition, in nanoseconds (the undated
@@ -142,6 +168,46 @@ impl Store {
             .join(format!("import-{stamp}.ndjson"))
     }
 
+    /// Removes what a killed writer left behind: staging folders, temporary files, and
+    /// data files the manifest does not name (written before a commit that never
+    /// switched, or replaced by one that did). Call only while holding the lock.
+    pub fn clean_leftovers(&self) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Ok(0);
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let p = e.path();
+            if name.starts_with(".staging-") {
+                removed += usize::from(std::fs::remove_dir_all(&p).is_ok());
+            } else if name.starts_with('.') && name.contains(".tmp-") {
+                removed += usize::from(std::fs::remove_file(&p).is_ok());
+            }
+        }
+        let named: std::collections::HashSet<PathBuf> = self
+            .manifest
+            .files
+            .iter()
+            .map(|f| self.root.join(&f.path))
+            .collect();
+        let mut stack = vec![self.root.join("actions")];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if !named.contains(&p) {
+                    removed += usize::from(std::fs::remove_file(&p).is_ok());
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Where `sync` keeps windows it fetched but has not committed yet.
     pub fn sync_pending_dir(&self) -> PathBuf {
         self.root.join("sync").join("pending")
@@ -173,49 +239,45 @@ impl Store {
             .sum()
     }
 
-    /// Reads `columns` of the given files into one frame, checking each column's type
-    /// against the schema. Reads run in parallel; the frame keeps the files' order.
-    pub fn read_columns(
+    /// Reads `columns` of rows `[offset, offset + len)` of one file, checking each
+    /// column's type against the schema. Reading a file in slices keeps memory to a
+    /// slice's worth of the needed columns.
+    pub fn read_slice(
         &self,
-        files: &[&FileEntry],
+        file: &FileEntry,
         columns: &[&str],
+        offset: usize,
+        len: usize,
     ) -> Result<DataFrame, StoreError> {
+        let path = self.root.join(&file.path);
+        let fh = File::open(&path).map_err(|source| StoreError::Io {
+            action: "cannot open",
+            path: path.clone(),
+            source,
+        })?;
+        let mut df = ParquetReader::new(fh)
+            .with_columns(Some(columns.iter().map(|s| s.to_string()).collect()))
+            .with_slice(Some((offset, len)))
+            .finish()
+            .map_err(|source| StoreError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
         let schema = frame::schema();
-        let frames: Vec<DataFrame> = files
-            .iter()
-            .map(|f| read_parquet(&self.root.join(&f.path), Some(columns)))
-            .collect::<Result<_, _>>()?;
-        let mut out: Option<DataFrame> = None;
-        for (df, f) in frames.into_iter().zip(files) {
-            for c in columns {
-                let want = schema.get(c).expect("column named from the schema");
-                match df.schema().get(c) {
-                    Some(d) if d == want => {}
-                    other => {
-                        return Err(StoreError::Schema {
-                            path: self.root.join(&f.path),
-                            reason: format!("column `{c}` is {other:?}, expected {want}"),
-                        });
-                    }
-                }
-            }
-            match &mut out {
-                None => out = Some(df),
-                Some(o) => {
-                    o.vstack_mut_owned(df)
-                        .map_err(|source| StoreError::Parquet {
-                            path: self.root.join(&f.path),
-                            source,
-                        })?;
+        for c in columns {
+            let want = schema.get(c).expect("column named from the schema");
+            match df.schema().get(c) {
+                Some(d) if d == want => {}
+                other => {
+                    return Err(StoreError::Schema {
+                        path,
+                        reason: format!("column `{c}` is {other:?}, expected {want}"),
+                    });
                 }
             }
         }
-        let mut out = match out {
-            Some(o) => o,
-            None => empty_frame(columns),
-        };
-        out.rechunk_mut_par();
-        Ok(out)
+        df.rechunk_mut();
+        Ok(df)
     }
 }
 

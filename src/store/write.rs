@@ -20,8 +20,10 @@ pub struct CommitStats {
     pub input_rows: u64,
     /// Actions whose `(ticket_id, id)` the store did not have.
     pub new: u64,
-    /// Stored actions replaced by a copy from this run.
+    /// Stored actions replaced by a changed copy from this run.
     pub replaced: u64,
+    /// Actions this run offered again exactly as stored (nothing rewritten for them).
+    pub unchanged: u64,
     /// Copies of one action within this run's input, merged into one.
     pub duplicates_merged: u64,
     /// Copies from this run older (by `last_updated`) than the stored one, not taken.
@@ -36,6 +38,9 @@ pub struct CommitStats {
     pub bytes_written: u64,
 }
 
+/// Where the current winning copy of a key is: source, row, `last_updated`, content hash.
+type CopyAt = (u32, u32, Option<i64>, i64);
+
 struct Source {
     path: PathBuf,
     month: Month,
@@ -49,6 +54,7 @@ struct Source {
 /// Dropping a writer without committing removes what it staged; the store is untouched.
 pub struct Writer<'s> {
     store: &'s Store,
+    _lock: super::StoreLock,
     staging: PathBuf,
     staged: Vec<Source>,
     generation: u64,
@@ -66,6 +72,7 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64, StoreError> {
     let file = File::create(path).map_err(io("cannot create", path))?;
     ParquetWriter::new(&file)
         .with_compression(ParquetCompression::Zstd(None))
+        .with_row_group_size(Some(super::ROW_GROUP_ROWS))
         .finish(df)
         .map_err(|source| StoreError::Parquet {
             path: path.to_path_buf(),
@@ -86,6 +93,17 @@ fn take_rows(df: &DataFrame, rows: Vec<IdxSize>, path: &Path) -> Result<DataFram
 impl<'s> Writer<'s> {
     /// Starts a commit on `store` (creating its folder if needed).
     pub fn begin(store: &'s Store) -> Result<Writer<'s>, StoreError> {
+        let lock = super::StoreLock::acquire(&store.root)?;
+        // The manifest may have changed while we waited for nobody: re-read it under the
+        // lock, and clear what a killed writer left.
+        let current = Store::open(&store.root)?;
+        if current.manifest != store.manifest {
+            return Err(StoreError::Manifest {
+                path: store.root.join(FILE_NAME),
+                reason: "changed by another writer since this run started; run it again".into(),
+            });
+        }
+        store.clean_leftovers()?;
         let staging = store.root.join(format!(".staging-{}", std::process::id()));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(io("cannot clear", &staging))?;
@@ -93,6 +111,7 @@ impl<'s> Writer<'s> {
         fs::create_dir_all(&staging).map_err(io("cannot create", &staging))?;
         Ok(Writer {
             store,
+            _lock: lock,
             staging,
             staged: Vec::new(),
             generation: store.manifest.generation + 1,
@@ -171,13 +190,18 @@ impl<'s> Writer<'s> {
             sources.iter().map(|s| s.rows as u64).sum(),
             "merging on (ticket_id, id)",
         );
-        let mut winner: FxHashMap<(i64, i64), (u32, u32, Option<i64>)> = FxHashMap::default();
+        let mut winner: FxHashMap<(i64, i64), CopyAt> = FxHashMap::default();
         winner.reserve(sources.iter().map(|s| s.rows).sum());
         let mut losers: Vec<Vec<bool>> = sources.iter().map(|_| Vec::new()).collect();
         for (si, src) in sources.iter().enumerate() {
             let df = read_parquet(
                 &src.path,
-                Some(&[col::TICKET_ID, col::ID, col::LAST_UPDATED]),
+                Some(&[
+                    col::TICKET_ID,
+                    col::ID,
+                    col::LAST_UPDATED,
+                    col::CONTENT_HASH,
+                ]),
             )?;
             let bad = |source| StoreError::Parquet {
                 path: src.path.clone(),
@@ -195,9 +219,20 @@ impl<'s> Writer<'s> {
                 .column(col::LAST_UPDATED)
                 .and_then(|c| c.datetime().map(|d| d.physical().clone()))
                 .map_err(bad)?;
-            for (row, ((t, id), lu)) in t.iter().zip(id.iter()).zip(lu.iter()).enumerate() {
+            let hash = df
+                .column(col::CONTENT_HASH)
+                .and_then(|c| c.i64().cloned())
+                .map_err(bad)?;
+            for (row, (((t, id), lu), h)) in t
+                .iter()
+                .zip(id.iter())
+                .zip(lu.iter())
+                .zip(hash.iter())
+                .enumerate()
+            {
                 let key = (t.unwrap_or_default(), id.unwrap_or_default());
-                let me = (si as u32, row as u32, lu);
+                let h = h.unwrap_or_default();
+                let me = (si as u32, row as u32, lu, h);
                 match winner.entry(key) {
                     std::collections::hash_map::Entry::Vacant(v) => {
                         v.insert(me);
@@ -206,9 +241,12 @@ impl<'s> Writer<'s> {
                         }
                     }
                     std::collections::hash_map::Entry::Occupied(mut o) => {
-                        let (osi, orow, olu) = *o.get();
-                        let later_wins = !matches!((lu, olu), (Some(a), Some(b)) if a < b);
+                        let (osi, orow, olu, oh) = *o.get();
                         let from_store = sources[osi as usize].entry.is_some();
+                        // An identical copy changes nothing: keep the one we have, so that
+                        // its file need not be rewritten.
+                        let same = oh == h;
+                        let later_wins = !same && !matches!((lu, olu), (Some(a), Some(b)) if a < b);
                         let (lsi, lrow) = if later_wins {
                             o.insert(me);
                             (osi, orow)
@@ -220,10 +258,11 @@ impl<'s> Writer<'s> {
                             l.resize(sources[lsi as usize].rows, false);
                         }
                         l[lrow as usize] = true;
-                        match (from_store, later_wins) {
-                            (true, true) => stats.replaced += 1,
-                            (true, false) => stats.stale_ignored += 1,
-                            (false, _) => stats.duplicates_merged += 1,
+                        match (from_store, same, later_wins) {
+                            (true, true, _) => stats.unchanged += 1,
+                            (true, false, true) => stats.replaced += 1,
+                            (true, false, false) => stats.stale_ignored += 1,
+                            (false, _, _) => stats.duplicates_merged += 1,
                         }
                     }
                 }
@@ -243,13 +282,18 @@ impl<'s> Writer<'s> {
             let members: Vec<usize> = (0..sources.len())
                 .filter(|&i| sources[i].month == month)
                 .collect();
-            let untouched = members
-                .iter()
-                .all(|&i| sources[i].entry.is_some() && losers[i].is_empty());
+            // A month stays as it is when its stored rows all survive and every row this run
+            // offered for it lost (unchanged or older copies).
+            let untouched = members.iter().all(|&i| match sources[i].entry {
+                Some(_) => losers[i].is_empty(),
+                None => losers[i].len() == sources[i].rows && losers[i].iter().all(|l| *l),
+            });
             if untouched {
                 for &i in &members {
-                    files.push(sources[i].entry.clone().expect("store file"));
-                    stats.files_kept += 1;
+                    if let Some(e) = &sources[i].entry {
+                        files.push(e.clone());
+                        stats.files_kept += 1;
+                    }
                 }
                 bar.inc(1);
                 continue;
@@ -310,7 +354,12 @@ impl<'s> Writer<'s> {
         }
         bar.finish();
 
-        // 3. Switch the manifest, then remove what it no longer names.
+        // 3. Switch the manifest, then remove what it no longer names. When nothing
+        // changed, the committed state stays exactly as it was (same generation, no write).
+        stats.stored_after = files.iter().map(|f| f.rows).sum();
+        if stats.files_written == 0 && files == self.store.manifest.files {
+            return Ok(stats);
+        }
         let manifest = Manifest {
             generation: self.generation,
             committed_at: Some(

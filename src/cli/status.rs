@@ -1,0 +1,88 @@
+//! `halo-billing status`: what the store holds.
+
+use super::StoreArg;
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::store::Store;
+use std::collections::BTreeMap;
+
+/// Summarise the store: actions per month, sync windows, leftovers of interrupted runs.
+///
+/// Reads only the manifest and the sync records; it takes no lock and can run while a
+/// writer is busy (it shows the last committed state).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+/// Runs `status`.
+pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
+    let root = args.store.path();
+    let store = Store::open(&root)?;
+    let m = store.manifest();
+    println!("store      {}", root.display());
+    if m.files.is_empty() {
+        println!("state      empty (run `halo-billing import` or `halo-billing sync`)");
+    } else {
+        println!(
+            "state      schema version {}, generation {}, committed {}",
+            m.schema_version,
+            m.generation,
+            m.committed_at.as_deref().unwrap_or("-")
+        );
+    }
+    println!("actions    {} in {} file(s)", m.rows(), m.files.len());
+    let mut months: BTreeMap<(i32, u32), (u64, u64)> = BTreeMap::new();
+    for f in &m.files {
+        let e = months.entry(f.month()).or_default();
+        e.0 += f.rows;
+        e.1 += f.bytes;
+    }
+    for ((y, mo), (rows, bytes)) in &months {
+        let label = if (*y, *mo) == (0, 0) {
+            "undated".to_string()
+        } else {
+            format!("{y}-{mo:02}")
+        };
+        println!("  {label:<9}{rows:>12} actions {bytes:>14} bytes");
+    }
+    let windows: BTreeMap<String, String> = std::fs::read(store.sync_state_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    match (
+        windows.keys().next(),
+        windows.keys().last(),
+        windows.values().max(),
+    ) {
+        (Some(first), Some(last), Some(when)) => {
+            let from = first.split("..").next().unwrap_or(first);
+            let to = last.split("..").nth(1).unwrap_or(last);
+            println!(
+                "sync       {} window(s) committed covering {from} .. {to}; last sync {when}",
+                windows.len()
+            );
+        }
+        _ => println!("sync       no windows synced"),
+    }
+    let pending = std::fs::read_dir(store.sync_pending_dir())
+        .map(|d| d.count())
+        .unwrap_or(0);
+    if pending > 0 {
+        println!(
+            "           {pending} window(s) fetched by an interrupted sync, waiting for the next run"
+        );
+    }
+    let rejects = std::fs::read_dir(root.join("rejects"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    println!(
+        "rejects    {rejects} file(s) of refused records in {}",
+        root.join("rejects").display()
+    );
+    if let Ok(text) = std::fs::read_to_string(root.join(crate::store::lock_file_name())) {
+        println!("lock       held by pid {}", text.trim());
+    }
+    Ok(())
+}

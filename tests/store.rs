@@ -1,0 +1,262 @@
+//! The store under re-imports, concurrent writers and kills at random instants.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn manifest(env: &Env, store: &std::path::Path) -> serde_json::Value {
+    let _ = env;
+    serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn reports(env: &Env, store: &std::path::Path) -> Vec<String> {
+    ["2026-09", "2026-10", "2026-11"]
+        .iter()
+        .flat_map(|p| ["contracts", "invoices"].map(|k| (k, *p)))
+        .map(|(k, p)| {
+            let r = env
+                .run([
+                    "report",
+                    k,
+                    "--period",
+                    p,
+                    "--store",
+                    store.to_str().unwrap(),
+                ])
+                .ok();
+            r.stdout
+        })
+        .collect()
+}
+
+/// Every file the manifest names exists with its row count; reports run.
+fn assert_consistent(env: &Env, store: &std::path::Path) {
+    if !store.join("manifest.json").exists() {
+        return; // nothing committed yet: the previous (empty) state
+    }
+    let m = manifest(env, store);
+    for f in m["files"].as_array().unwrap() {
+        let p = store.join(f["path"].as_str().unwrap());
+        assert!(p.exists(), "manifest names missing file {}", p.display());
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().len(),
+            f["bytes"].as_u64().unwrap(),
+            "{}",
+            p.display()
+        );
+    }
+    reports(env, store);
+}
+
+#[test]
+fn reimporting_the_same_data_writes_nothing() {
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        "3000",
+        "--seed",
+        "4",
+        "--from",
+        "2026-09",
+        "--to",
+        "2026-11",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+    let before = manifest(&env, &env.store());
+    let r = env.import(&[&env.path("gen")]).ok();
+    assert!(
+        r.stderr.contains(" 0 new, 0 updated, 3000 unchanged"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(0 files written, 3 kept)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        manifest(&env, &env.store()),
+        before,
+        "manifest untouched: same generation, same files"
+    );
+}
+
+#[test]
+fn an_edit_rewrites_only_its_month() {
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        "3000",
+        "--seed",
+        "4",
+        "--from",
+        "2026-09",
+        "--to",
+        "2026-11",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+    let edit = env.write(
+        "edit.json",
+        r#"[{"id":1,"ticket_id":10200,"datetime":"2026-10-01T09:00:00Z","last_updated":"2027-01-01T00:00:00Z","timetaken":9.0,"actionchargeamount":900}]"#,
+    );
+    let r = env.import(&[&edit]).ok();
+    assert!(
+        r.stderr.contains("1 updated") || r.stderr.contains("1 new"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("(1 files written, 2 kept)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_second_writer_is_refused_with_the_holder() {
+    let env = Env::new();
+    std::fs::create_dir_all(env.store()).unwrap();
+    // pid 1 always runs.
+    std::fs::write(env.store().join(".lock"), "1 2026-11-28T05:00:00Z\n").unwrap();
+    let r = env.import(&[&data("twenty-minutes.ndjson")]).expect_code(1);
+    assert!(
+        r.stderr
+            .contains("is locked by pid 1 since 2026-11-28T05:00:00Z"),
+        "{}",
+        r.stderr
+    );
+    // A lock left by a process that is gone is broken.
+    std::fs::write(
+        env.store().join(".lock"),
+        "4194303999 2026-11-28T05:00:00Z\n",
+    )
+    .unwrap();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    assert!(!env.store().join(".lock").exists());
+}
+
+#[test]
+fn import_killed_at_random_instants_recovers_to_the_clean_state() {
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        "40000",
+        "--seed",
+        "8",
+        "--from",
+        "2026-09",
+        "--to",
+        "2026-11",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    let clean = env.path("clean");
+    let t0 = Instant::now();
+    env.run([
+        "import",
+        "--store",
+        clean.to_str().unwrap(),
+        env.path("gen").to_str().unwrap(),
+    ])
+    .ok();
+    let full = t0.elapsed();
+    let want = reports(&env, &clean);
+    let want_rows = manifest(&env, &clean)["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rows"].as_u64().unwrap())
+        .sum::<u64>();
+
+    // Deterministic "random" instants spread over the clean run's duration, plus a
+    // second kill during the recovery run of some iterations.
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in 0..8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let store = env.path(&format!("s{i}"));
+        for round in 0..=(i % 2) {
+            let at = full.mul_f64(((x >> (8 * round)) % 1000) as f64 / 1000.0);
+            let mut child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+                .args([
+                    "-q",
+                    "import",
+                    "--store",
+                    store.to_str().unwrap(),
+                    env.path("gen").to_str().unwrap(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(at);
+            let _ = child.kill(); // SIGKILL
+            child.wait().unwrap();
+            assert_consistent(&env, &store);
+        }
+        let r = env
+            .run([
+                "import",
+                "--store",
+                store.to_str().unwrap(),
+                env.path("gen").to_str().unwrap(),
+            ])
+            .ok();
+        assert!(!r.stderr.contains("locked"), "{}", r.stderr);
+        assert_eq!(
+            reports(&env, &store),
+            want,
+            "iteration {i}: state after recovery differs from a clean run"
+        );
+        let m = manifest(&env, &store);
+        let rows: u64 = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rows"].as_u64().unwrap())
+            .sum();
+        assert_eq!(rows, want_rows);
+        // Nothing left behind: no staging folders, temporary files or unnamed data files.
+        let named: Vec<String> = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect();
+        let mut stack = vec![store.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let rel = p
+                    .strip_prefix(&store)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if p.is_dir() {
+                    assert!(!rel.starts_with(".staging"), "left behind: {rel}");
+                    stack.push(p);
+                } else if rel.starts_with("actions/") {
+                    assert!(named.contains(&rel), "unnamed data file left: {rel}");
+                } else {
+                    assert!(
+                        !rel.contains(".tmp-") && rel != ".lock",
+                        "left behind: {rel}"
+                    );
+                }
+            }
+        }
+    }
+    let _ = Duration::ZERO;
+}
