@@ -10,7 +10,7 @@ pub mod safe;
 use crate::aggregate::{self, Input, MEASURES, Overflow, Totals};
 use crate::frame::col;
 use crate::period::Period;
-use crate::store::{FileEntry, ROW_GROUP_ROWS, Store, StoreError, month_bounds};
+use crate::store::{FileEntry, Store, StoreError, month_bounds};
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -102,21 +102,11 @@ fn file_groups(
     if !whole {
         columns.push(col::DATETIME);
     }
-    let mut groups = Groups::default();
-    let rows = file.rows as usize;
-    let mut offset = 0;
-    while offset < rows {
-        let len = ROW_GROUP_ROWS.min(rows - offset);
-        let df = store.read_slice(file, &columns, offset, len)?;
-        for (k, v) in slice_groups(&df, kind, whole, period)? {
-            groups.entry(k).or_default().merge(&v)?;
-        }
-        offset += len;
-    }
-    Ok(groups)
+    let df = store.read_slice(file, &columns, 0, file.rows as usize)?;
+    slice_groups(&df, kind, whole, period)
 }
 
-/// Sums one slice of a file.
+/// Sums the rows of one file's frame.
 fn slice_groups(
     df: &DataFrame,
     kind: ReportKind,
@@ -185,9 +175,9 @@ fn slice_groups(
 
 /// Builds a report for `period` from `store`.
 ///
-/// Files are summed one at a time on two reader threads (polars decodes each file on its
-/// own pool; more readers would only queue), so memory holds about two months of the
-/// needed columns, whatever the period's length.
+/// Files (at most [`crate::store::ROW_GROUP_ROWS`] rows each) are summed one at a time on two reader
+/// threads (polars decodes each file on its own pool; more readers would only queue), so
+/// memory holds about two files' worth of the needed columns, whatever the period.
 pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
     let files = store.files_overlapping(period.from_ns, period.to_ns);
     let readers = 2.min(files.len()).max(1);

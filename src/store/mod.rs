@@ -6,7 +6,7 @@
 //! ```text
 //! STORE/manifest.json                                   which files are current
 //! STORE/.lock                                           pid and start of the writer
-//! STORE/actions/year=2026/month=10/part-g000003-000.parquet
+//! STORE/actions/year=2026/month=10/part-g000003-0000.parquet   (65,536 rows per file)
 //! STORE/actions/year=0/month=0/part-...parquet          actions with no usable datetime
 //! STORE/rejects/import-<time>.ndjson                    records refused by an import
 //! STORE/sync/windows.json                               windows `sync` has committed
@@ -97,8 +97,8 @@ pub struct Store {
     manifest: Manifest,
 }
 
-/// Rows per Parquet row group: readers (ours, by slices; other engines, by row groups)
-/// hold about this many rows of the columns they need at a time.
+/// Rows per data file (and per Parquet row group): readers hold about this many rows of
+/// the columns they need at a time.
 pub const ROW_GROUP_ROWS: usize = 65_536;
 
 /// A `(year, month)` partition key; `(0, 0)` holds actions without a usable datetime.

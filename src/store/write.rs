@@ -332,24 +332,34 @@ impl<'s> Writer<'s> {
                 continue;
             }
             df.rechunk_mut_par();
-            let rel = format!(
-                "actions/year={}/month={}/part-g{:06}-000.parquet",
-                month.0, month.1, self.generation
-            );
-            let path = root.join(&rel);
-            let dir = path.parent().expect("partition folder");
-            fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-            let bytes = write_parquet(&path, &mut df)?;
-            fsutil::sync_dir(dir).map_err(io("cannot flush", dir))?;
-            stats.files_written += 1;
-            stats.bytes_written += bytes;
-            files.push(FileEntry {
-                path: rel,
-                year: month.0,
-                month: month.1,
-                rows: df.height() as u64,
-                bytes,
-            });
+            // A month is written as files of at most ROW_GROUP_ROWS rows: readers then
+            // take one whole small file at a time, which bounds their memory without
+            // slicing inside files.
+            let dir = root.join(format!("actions/year={}/month={}", month.0, month.1));
+            fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+            let mut offset = 0;
+            let mut part = 0;
+            while offset < df.height() {
+                let len = super::ROW_GROUP_ROWS.min(df.height() - offset);
+                let mut chunk = df.slice(offset as i64, len);
+                let rel = format!(
+                    "actions/year={}/month={}/part-g{:06}-{part:04}.parquet",
+                    month.0, month.1, self.generation
+                );
+                let bytes = write_parquet(&root.join(&rel), &mut chunk)?;
+                stats.files_written += 1;
+                stats.bytes_written += bytes;
+                files.push(FileEntry {
+                    path: rel,
+                    year: month.0,
+                    month: month.1,
+                    rows: len as u64,
+                    bytes,
+                });
+                offset += len;
+                part += 1;
+            }
+            fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
             bar.inc(1);
         }
         bar.finish();
