@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with its help text, arguments and
 //! `run`. Arguments are checked here, before any other stage sees them.
 
+mod close;
 mod demo;
 mod generate;
 mod import;
@@ -52,6 +53,8 @@ enum Command {
     Report(report::Args),
     Generate(generate::Args),
     Status(status::Args),
+    Close(close::CloseArgs),
+    Reopen(close::ReopenArgs),
     Demo(demo::Args),
     Simulate(simulate::Args),
 }
@@ -124,6 +127,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo(a) => demo::run(a, &progress),
         Command::Sync(a) => sync::run(a, &progress),
         Command::Status(a) => status::run(a, &progress),
+        Command::Close(a) => close::close(a, &progress),
+        Command::Reopen(a) => close::reopen(a, &progress),
         Command::Simulate(a) => simulate::run(a, &progress),
     }
 }

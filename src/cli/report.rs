@@ -4,11 +4,17 @@ use super::{StoreArg, write_output};
 use crate::error::Error;
 use crate::period::Period;
 use crate::progress::Progress;
-use crate::report::{self, ReportKind, format::Format};
+use crate::report::{self, ReportKind, adjust::By, format::Format};
 use crate::store::Store;
 use std::path::PathBuf;
 
-/// Report a period's hours and amounts per contract or per invoice.
+/// Report a period's hours and amounts per contract or per invoice, or the adjustments of
+/// a closed period.
+///
+/// A closed period (see `halo-billing close`) is reported from its frozen copy: the same
+/// bytes every time. `report adjustments --period P [--by action|contract|invoice]` lists
+/// what changed since the close (new, changed, deleted actions) with the deltas to bill
+/// or credit.
 ///
 /// contracts: one row per contract (actions without a contract: the row with an empty
 /// contract_id). Columns:
@@ -33,7 +39,10 @@ use std::path::PathBuf;
 pub struct Args {
     /// Which report.
     #[arg(value_enum)]
-    kind: ReportKind,
+    kind: Which,
+    /// For adjustments: one row per changed action, or net deltas per contract or invoice.
+    #[arg(long, value_enum, default_value_t = By::Action)]
+    by: By,
     /// A calendar month, e.g. 2026-10.
     #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
     period: Option<String>,
@@ -56,6 +65,17 @@ pub struct Args {
     store: StoreArg,
 }
 
+/// The reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Which {
+    /// Totals per contract.
+    Contracts,
+    /// Totals per invoice.
+    Invoices,
+    /// What changed after a period was closed (CSV; see --by).
+    Adjustments,
+}
+
 /// Runs `report`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let period = Period::from_args(
@@ -69,7 +89,24 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
     }
-    let report = report::build(&store, args.kind, &period)?;
+    let kind = match args.kind {
+        Which::Contracts => ReportKind::Contracts,
+        Which::Invoices => ReportKind::Invoices,
+        Which::Adjustments => {
+            if args.format != Format::Csv {
+                return Err(Error::Usage("adjustments are written as CSV only".into()));
+            }
+            let text = report::adjust::adjustments(&store, &period, args.by)?;
+            return write_output(args.out.as_deref(), |w| w.write_all(text.as_bytes()));
+        }
+    };
+    let report = report::build(&store, kind, &period)?;
+    if let Some(c) = &report.closed {
+        progress.note(&format!(
+            "period {} is closed (since {}, {} actions, sha256 {}): figures are from the close; see `report adjustments` for later changes",
+            c.period, c.closed_at, c.actions, c.sha256
+        ));
+    }
     if report.undated > 0 {
         progress.note(&format!(
             "{} action(s) in the store have no usable datetime, so they belong to no period and are in no report",

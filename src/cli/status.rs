@@ -6,7 +6,8 @@ use crate::progress::Progress;
 use crate::store::Store;
 use std::collections::BTreeMap;
 
-/// Summarise the store: actions per month, sync windows, leftovers of interrupted runs.
+/// Summarise the store: actions per month, sync windows, closed periods with their
+/// hashes, leftovers of interrupted runs.
 ///
 /// Reads only the manifest and the sync records; it takes no lock and can run while a
 /// writer is busy (it shows the last committed state).
@@ -81,6 +82,27 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         "rejects    {rejects} file(s) of refused records in {}",
         root.join("rejects").display()
     );
+    let closed = store.closed_periods()?;
+    if closed.is_empty() {
+        println!("closed     no periods closed");
+    }
+    for c in &closed {
+        match (&c.reopened_at, &c.reopen_reason) {
+            (None, _) => println!(
+                "closed     {} ({}) since {}: {} actions, sha256 {}",
+                c.period, c.timezone, c.closed_at, c.actions, c.sha256
+            ),
+            (Some(at), reason) => println!(
+                "reopened   {} ({}) closed {} ({} actions, sha256 {}), reopened {at}: {}",
+                c.period,
+                c.timezone,
+                c.closed_at,
+                c.actions,
+                c.sha256,
+                reason.as_deref().unwrap_or("")
+            ),
+        }
+    }
     if let Ok(text) = std::fs::read_to_string(root.join(crate::store::lock_file_name())) {
         println!("lock       held by pid {}", text.trim());
     }

@@ -4,6 +4,7 @@
 //! plain slices to [`crate::aggregate`], and orders the groups. Formatting lives in
 //! [`format`]; no figure is rounded here.
 
+pub mod adjust;
 pub mod format;
 pub mod safe;
 
@@ -50,6 +51,8 @@ pub struct Report {
     pub undated: u64,
     /// Keys whose actions disagree on the other column (see [`merge_by_primary_key`]).
     pub conflicts: Vec<String>,
+    /// The close the figures come from, when the period is closed.
+    pub closed: Option<crate::store::ClosedPeriod>,
 }
 
 /// A report could not be made.
@@ -178,8 +181,22 @@ fn slice_groups(
 /// Files (at most [`crate::store::ROW_GROUP_ROWS`] rows each) are summed one at a time on two reader
 /// threads (polars decodes each file on its own pool; more readers would only queue), so
 /// memory holds about two files' worth of the needed columns, whatever the period.
+///
+/// A closed period (same name and time zone) is reported from its frozen copy, so its
+/// report is the same, byte for byte, whatever was synced after the close.
 pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
-    let files = store.files_overlapping(period.from_ns, period.to_ns);
+    let closed = store.closed(&period.label, period.timezone.name())?;
+    let frozen;
+    let (files, undated): (Vec<&FileEntry>, u64) = match &closed {
+        Some(c) => {
+            frozen = c.entry(c.actions);
+            (vec![&frozen], c.undated_at_close)
+        }
+        None => (
+            store.files_overlapping(period.from_ns, period.to_ns),
+            store.undated_rows(),
+        ),
+    };
     let readers = 2.min(files.len()).max(1);
     let partials: Vec<Result<Groups, ReportError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..readers)
@@ -218,7 +235,8 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
         period: period.clone(),
         rows,
         total,
-        undated: store.undated_rows(),
+        undated,
+        closed,
         conflicts,
     })
 }

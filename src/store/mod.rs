@@ -23,10 +23,12 @@
 //! rewrites only the month partitions whose rows changed; a re-import of unchanged data
 //! writes nothing.
 
+mod closed;
 mod lock;
 mod manifest;
 mod write;
 
+pub use closed::{ClosedPeriod, digest, key_hashes};
 pub use lock::StoreLock;
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
 pub use write::{CommitStats, Writer};
@@ -294,6 +296,11 @@ pub fn empty_frame(columns: &[&str]) -> DataFrame {
         })
         .collect();
     DataFrame::new(0, cols).expect("empty columns of equal length")
+}
+
+/// Reads a whole Parquet file (every column).
+pub fn read_parquet_all(path: &Path) -> Result<DataFrame, StoreError> {
+    read_parquet(path, None)
 }
 
 /// Reads a Parquet file, optionally only some columns.

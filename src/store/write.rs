@@ -68,7 +68,7 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64, StoreError> {
+pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64, StoreError> {
     let file = File::create(path).map_err(io("cannot create", path))?;
     ParquetWriter::new(&file)
         .with_compression(ParquetCompression::Zstd(None))

@@ -1,0 +1,89 @@
+//! `halo-billing close` and `reopen`: freeze a period's actions, or unfreeze them.
+
+use super::StoreArg;
+use crate::error::Error;
+use crate::period::Period;
+use crate::progress::Progress;
+use crate::store::{Store, StoreLock};
+
+/// Close a period: freeze its exact actions so that its reports never change.
+///
+/// Records the period's actions (a frozen copy in STORE/closed/) with a SHA-256 content
+/// hash, shown by `status`. Reports of the period (same --period and --timezone) are
+/// then computed from the frozen copy, byte-identical whatever is synced later; what
+/// changes in Halo afterwards appears in `report adjustments`.
+///
+/// Example:
+///   halo-billing close --period 2026-10
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub struct CloseArgs {
+    /// The month to close, e.g. 2026-10.
+    #[arg(long, value_name = "YYYY-MM")]
+    period: String,
+    /// IANA time zone the month is read in (as for reports).
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    timezone: String,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+/// Reopen a closed period, with a reason that is recorded.
+///
+/// Its reports are computed from the live store again. The close stays in the history
+/// shown by `status`, with the reopening time and reason.
+#[derive(Debug, clap::Args)]
+pub struct ReopenArgs {
+    /// The closed month, e.g. 2026-10.
+    #[arg(long, value_name = "YYYY-MM")]
+    period: String,
+    /// IANA time zone it was closed in.
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    timezone: String,
+    /// Why (recorded).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    store: StoreArg,
+}
+
+/// Runs `close`.
+pub fn close(args: CloseArgs, progress: &Progress) -> Result<(), Error> {
+    let period = Period::from_args(Some(&args.period), None, None, &args.timezone)?;
+    let root = args.store.path();
+    let _lock = StoreLock::acquire(&root)?;
+    let store = Store::open(&root)?;
+    if store.manifest().files.is_empty() {
+        return Err(Error::EmptyStore(root));
+    }
+    let c = store.close_period(
+        &period.label,
+        period.timezone.name(),
+        period.from_ns,
+        period.to_ns,
+    )?;
+    progress.note(&format!(
+        "closed {} ({}): {} actions, sha256 {}",
+        c.period, c.timezone, c.actions, c.sha256
+    ));
+    Ok(())
+}
+
+/// Runs `reopen`.
+pub fn reopen(args: ReopenArgs, progress: &Progress) -> Result<(), Error> {
+    let period = Period::from_args(Some(&args.period), None, None, &args.timezone)?;
+    if args.reason.trim().is_empty() {
+        return Err(Error::Usage(
+            "--reason must say why the period is reopened".into(),
+        ));
+    }
+    let root = args.store.path();
+    let _lock = StoreLock::acquire(&root)?;
+    let store = Store::open(&root)?;
+    let c = store.reopen_period(&period.label, period.timezone.name(), &args.reason)?;
+    progress.note(&format!(
+        "reopened {} ({}), closed since {}: {}",
+        c.period, c.timezone, c.closed_at, args.reason
+    ));
+    Ok(())
+}
