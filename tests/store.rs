@@ -75,7 +75,7 @@ fn reimporting_the_same_data_writes_nothing() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("(0 files written, 3 kept)"),
+        r.stderr.contains("(0 files written, 3 kept, 0 bytes written)"),
         "{}",
         r.stderr
     );
@@ -115,7 +115,7 @@ fn an_edit_rewrites_only_its_month() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("(1 files written, 2 kept)"),
+        r.stderr.contains("(1 files written, 2 kept, "),
         "{}",
         r.stderr
     );

@@ -78,7 +78,7 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
     let s = &out.stats;
     let mut line = format!(
         "imported into `{}`: {} read, {} new, {} updated, {} unchanged, {} duplicate copies merged, {} older copies ignored, \
-         {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept)",
+         {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept, {} bytes written)",
         store.display(),
         s.input_rows + out.rejects.len() as u64,
         s.new,
@@ -91,6 +91,7 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
         s.stored_after,
         s.files_written,
         s.files_kept,
+        s.bytes_written,
     );
     if out.without_billing > 0 {
         line.push_str(&format!(
