@@ -56,14 +56,19 @@ fn unreadable(label: String, e: std::io::Error) -> FileResult {
 
 /// Imports `files` (already discovered, in input order) into the store at `store_path`.
 /// Refused records are written to `rejects_path` or the store's rejects folder.
+///
+/// `complete_windows` are UTC ranges whose every action is in `files` (completed sync
+/// windows): stored actions in them that the files lack are tombstoned.
 pub fn import_files(
     files: &[PathBuf],
     store_path: &Path,
     rejects_path: Option<PathBuf>,
+    complete_windows: &[(i64, i64)],
     progress: &Progress,
 ) -> Result<ImportOutcome, Error> {
     let store = Store::open(store_path)?;
     let mut writer = Writer::begin(&store)?;
+    writer.windows_complete(complete_windows);
     let sizes: Vec<u64> = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -325,7 +330,14 @@ pub fn sync(
         .map(|&(f, t)| window_file(&store, f, t))
         .collect();
     files.sort();
-    let import = import_files(&files, store_path, opts.rejects.clone(), progress)?;
+    let complete: Vec<(i64, i64)> = todo.iter().chain(&resumed).copied().collect();
+    let import = import_files(
+        &files,
+        store_path,
+        opts.rejects.clone(),
+        &complete,
+        progress,
+    )?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for &(f, t) in todo.iter().chain(&resumed) {
         state.insert(window_key(f, t), now.clone());

@@ -75,7 +75,8 @@ fn reimporting_the_same_data_writes_nothing() {
         r.stderr
     );
     assert!(
-        r.stderr.contains("(0 files written, 3 kept, 0 bytes written)"),
+        r.stderr
+            .contains("(0 files written, 3 kept, 0 bytes written)"),
         "{}",
         r.stderr
     );

@@ -413,3 +413,34 @@ fn plain_http_is_refused_off_loopback() {
         String::from_utf8_lossy(&o.stderr).contains("plain http is accepted only for loopback")
     );
 }
+
+#[test]
+fn actions_halo_no_longer_returns_become_tombstones() {
+    let env = Env::new();
+    {
+        let sim = Sim::start(&[]);
+        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[]));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let sim = Sim::start(&["--delete-every", "50"]);
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&["--refresh"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // October holds actions 1000..2000 of the data set: every 50th is gone, 20 in all.
+    assert!(r.stderr.contains("20 marked deleted"), "{}", r.stderr);
+    let c = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(column_sum(&c, "actions"), rust_decimal::Decimal::from(980));
+    let st = env.run(["status"]).ok();
+    assert!(
+        st.stdout
+            .contains("deleted    20 action(s) Halo stopped returning"),
+        "{}",
+        st.stdout
+    );
+    // A later sync of the same data marks nothing again.
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&["--refresh"]));
+    assert!(
+        r.stderr.contains("0 marked deleted") && r.stderr.contains("0 files written"),
+        "{}",
+        r.stderr
+    );
+}

@@ -77,13 +77,14 @@ pub(crate) fn finish_rejects(out: &ImportOutcome, allow: bool) -> Result<(), Err
 pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
     let s = &out.stats;
     let mut line = format!(
-        "imported into `{}`: {} read, {} new, {} updated, {} unchanged, {} duplicate copies merged, {} older copies ignored, \
+        "imported into `{}`: {} read, {} new, {} updated, {} unchanged, {} marked deleted, {} duplicate copies merged, {} older copies ignored, \
          {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept, {} bytes written)",
         store.display(),
         s.input_rows + out.rejects.len() as u64,
         s.new,
         s.replaced,
         s.unchanged,
+        s.tombstoned,
         s.duplicates_merged,
         s.stale_ignored,
         out.details_merged,
@@ -107,7 +108,7 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let store_path = args.store.path();
     let files = ingest::discover(&args.paths)?;
-    let out = pipeline::import_files(&files, &store_path, args.rejects, progress)?;
+    let out = pipeline::import_files(&files, &store_path, args.rejects, &[], progress)?;
     progress.note(&describe(&store_path, &out));
     finish_rejects(&out, args.allow_rejects)
 }

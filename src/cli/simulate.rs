@@ -73,6 +73,9 @@ pub struct Args {
     /// Delay before every answer, in milliseconds.
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Leave out every N-th time entry, as if deleted in Halo since an earlier sync.
+    #[arg(long, value_name = "N")]
+    delete_every: Option<u64>,
     /// After N API requests, answer every further one 503 (an outage).
     #[arg(long, value_name = "N")]
     fail_after: Option<u64>,
@@ -130,6 +133,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     opts.drop_per_mille = per_mille("--drop-rate", &args.drop_rate)?;
     opts.delay = Duration::from_millis(args.delay_ms);
     opts.fail_after = args.fail_after;
+    opts.delete_every = args.delete_every;
     let sim = Simulator::start(opts, args.port)?;
     progress.note(&format!(
         "serving {} time entries (client id `{}`)",

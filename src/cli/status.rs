@@ -48,6 +48,11 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         };
         println!("  {label:<9}{rows:>12} actions {bytes:>14} bytes");
     }
+    let tomb: u64 = m.tombstones.iter().map(|f| f.rows).sum();
+    println!(
+        "deleted    {tomb} action(s) Halo stopped returning, kept as tombstones ({} file(s), excluded from reports)",
+        m.tombstones.len()
+    );
     let windows: BTreeMap<String, String> = std::fs::read(store.sync_state_path())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

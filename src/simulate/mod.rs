@@ -89,6 +89,8 @@ pub struct SimOptions {
     pub fail_after: Option<u64>,
     /// Seed of the fault choices.
     pub fault_seed: u64,
+    /// Leave out every n-th time entry (actions deleted in Halo since a previous sync).
+    pub delete_every: Option<u64>,
 }
 
 impl SimOptions {
@@ -110,6 +112,7 @@ impl SimOptions {
             delay: Duration::ZERO,
             fail_after: None,
             fault_seed: 1,
+            delete_every: None,
         }
     }
 }
@@ -184,10 +187,13 @@ pub enum SimError {
     },
 }
 
-fn build_actions(data: &Dataset) -> Vec<SimAction> {
+fn build_actions(data: &Dataset, delete_every: Option<u64>) -> Vec<SimAction> {
     let n = data.len();
     let mut out = Vec::with_capacity(n as usize + n as usize / 30);
     for g in 0..n {
+        if delete_every.is_some_and(|k| k > 0 && g % k == k - 1) {
+            continue;
+        }
         let a = data.action(g);
         // Every 40th action has an e-mail beside it, every 97th a billing action: a sync
         // that forgot `timeentriesonly` or `excludebilling` would take them.
@@ -555,7 +561,7 @@ impl Simulator {
     /// Builds the data set and starts serving on `127.0.0.1:port` (0: any free port).
     pub fn start(opts: SimOptions, port: u16) -> Result<Simulator, SimError> {
         let data = Dataset::new(&opts.data)?;
-        let actions = build_actions(&data);
+        let actions = build_actions(&data, opts.delete_every);
         let by_key = actions
             .iter()
             .enumerate()

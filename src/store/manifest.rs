@@ -48,6 +48,9 @@ pub struct Manifest {
     pub committed_at: Option<String>,
     /// The data files, sorted by partition.
     pub files: Vec<FileEntry>,
+    /// Files of actions Halo stopped returning (excluded from reports, kept for audit).
+    #[serde(default)]
+    pub tombstones: Vec<FileEntry>,
 }
 
 impl Default for Manifest {
@@ -58,6 +61,7 @@ impl Default for Manifest {
             generation: 0,
             committed_at: None,
             files: Vec::new(),
+            tombstones: Vec::new(),
         }
     }
 }

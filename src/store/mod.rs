@@ -9,6 +9,7 @@
 //! STORE/actions/year=2026/month=10/part-g000003-0000.parquet   (65,536 rows per file)
 //! STORE/actions/year=0/month=0/part-...parquet          actions with no usable datetime
 //! STORE/rejects/import-<time>.ndjson                    records refused by an import
+//! STORE/tombstones/part-g....parquet                    actions Halo stopped returning
 //! STORE/sync/windows.json                               windows `sync` has committed
 //! STORE/sync/pending/<from>_<to>.json                   fetched windows not yet committed
 //! ```

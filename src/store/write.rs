@@ -30,6 +30,9 @@ pub struct CommitStats {
     pub stale_ignored: u64,
     /// Actions in the store after.
     pub stored_after: u64,
+    /// Stored actions of completely synced windows that Halo no longer returned: moved
+    /// out of the partitions into the tombstones file (kept for the audit trail).
+    pub tombstoned: u64,
     /// Partition files written.
     pub files_written: usize,
     /// Partition files kept unchanged.
@@ -58,6 +61,7 @@ pub struct Writer<'s> {
     staging: PathBuf,
     staged: Vec<Source>,
     generation: u64,
+    complete_windows: Vec<(i64, i64)>,
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
@@ -115,7 +119,14 @@ impl<'s> Writer<'s> {
             staging,
             staged: Vec::new(),
             generation: store.manifest.generation + 1,
+            complete_windows: Vec::new(),
         })
+    }
+
+    /// Declares UTC windows whose every action is in this run's input (a completed sync
+    /// window): stored actions in them that the input lacks are tombstoned.
+    pub fn windows_complete(&mut self, windows: &[(i64, i64)]) {
+        self.complete_windows = windows.to_vec();
     }
 
     /// Stages a frame of actions (in input order; later frames are later input).
@@ -193,6 +204,8 @@ impl<'s> Writer<'s> {
         let mut winner: FxHashMap<(i64, i64), CopyAt> = FxHashMap::default();
         winner.reserve(sources.iter().map(|s| s.rows).sum());
         let mut losers: Vec<Vec<bool>> = sources.iter().map(|_| Vec::new()).collect();
+        let mut input_keys: rustc_hash::FxHashSet<(i64, i64)> = Default::default();
+        let mut candidates: Vec<(usize, usize, (i64, i64))> = Vec::new();
         for (si, src) in sources.iter().enumerate() {
             let df = read_parquet(
                 &src.path,
@@ -201,8 +214,16 @@ impl<'s> Writer<'s> {
                     col::ID,
                     col::LAST_UPDATED,
                     col::CONTENT_HASH,
+                    col::DATETIME,
                 ]),
             )?;
+            let dts: Vec<Option<i64>> = df
+                .column(col::DATETIME)
+                .and_then(|c| c.datetime().map(|d| d.physical().iter().collect()))
+                .map_err(|source| StoreError::Parquet {
+                    path: src.path.clone(),
+                    source,
+                })?;
             let bad = |source| StoreError::Parquet {
                 path: src.path.clone(),
                 source,
@@ -233,6 +254,15 @@ impl<'s> Writer<'s> {
                 let key = (t.unwrap_or_default(), id.unwrap_or_default());
                 let h = h.unwrap_or_default();
                 let me = (si as u32, row as u32, lu, h);
+                if !self.complete_windows.is_empty() {
+                    if src.entry.is_none() {
+                        input_keys.insert(key);
+                    } else if dts[row].is_some_and(|t| {
+                        self.complete_windows.iter().any(|(f, e)| t >= *f && t < *e)
+                    }) {
+                        candidates.push((si, row, key));
+                    }
+                }
                 match winner.entry(key) {
                     std::collections::hash_map::Entry::Vacant(v) => {
                         v.insert(me);
@@ -271,6 +301,23 @@ impl<'s> Writer<'s> {
         }
         drop(winner);
         bar.finish();
+        // Stored actions of completed windows that the input no longer has: tombstones.
+        let mut tombs: Vec<Vec<IdxSize>> = sources.iter().map(|_| Vec::new()).collect();
+        for (si, row, key) in candidates {
+            if input_keys.contains(&key) {
+                continue;
+            }
+            let l = &mut losers[si];
+            if l.is_empty() {
+                l.resize(sources[si].rows, false);
+            }
+            if !l[row] {
+                l[row] = true;
+                tombs[si].push(row as IdxSize);
+                stats.tombstoned += 1;
+            }
+        }
+        let mut tomb_frames: Vec<DataFrame> = Vec::new();
 
         // 2. Rewrite each month that changed; keep the files of months that did not.
         let mut months: Vec<Month> = sources.iter().map(|s| s.month).collect();
@@ -306,6 +353,9 @@ impl<'s> Writer<'s> {
                     path: src.path.clone(),
                     reason,
                 })?;
+                if !tombs[i].is_empty() {
+                    tomb_frames.push(take_rows(&df, tombs[i].clone(), &src.path)?);
+                }
                 if !losers[i].is_empty() {
                     let keep: Vec<IdxSize> = losers[i]
                         .iter()
@@ -370,7 +420,28 @@ impl<'s> Writer<'s> {
         if stats.files_written == 0 && files == self.store.manifest.files {
             return Ok(stats);
         }
+        let mut tombstones = self.store.manifest.tombstones.clone();
+        if let Some(mut t) = tomb_frames.into_iter().reduce(|mut a, b| {
+            a.vstack_mut_owned(b).expect("same schema");
+            a
+        }) {
+            let rel = format!("tombstones/part-g{:06}.parquet", self.generation);
+            let dir = root.join("tombstones");
+            fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+            t.rechunk_mut();
+            let bytes = write_parquet(&root.join(&rel), &mut t)?;
+            fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
+            stats.bytes_written += bytes;
+            tombstones.push(FileEntry {
+                path: rel,
+                year: 0,
+                month: 0,
+                rows: t.height() as u64,
+                bytes,
+            });
+        }
         let manifest = Manifest {
+            tombstones,
             generation: self.generation,
             committed_at: Some(
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
