@@ -444,3 +444,72 @@ fn actions_halo_no_longer_returns_become_tombstones() {
         r.stderr
     );
 }
+
+#[test]
+fn sync_killed_at_many_random_instants_ends_like_a_clean_run() {
+    let sim = Sim::start(&["--delay-ms", "15"]);
+    let spawn = |store: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args([
+                "-q",
+                "sync",
+                "--period",
+                "2026-10",
+                "--store",
+                store.to_str().unwrap(),
+            ])
+            .env("HALO_URL", &sim.url)
+            .env("HALO_CLIENT_ID", "demo")
+            .env("HALO_CLIENT_SECRET", "demo-secret")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let env = Env::new();
+    let t0 = std::time::Instant::now();
+    assert!(spawn(&env.path("clean")).wait().unwrap().success());
+    let full = t0.elapsed();
+    let report = |store: &std::path::Path| {
+        ["contracts", "invoices"].map(|k| {
+            env.run([
+                "report",
+                k,
+                "--period",
+                "2026-10",
+                "--store",
+                store.to_str().unwrap(),
+            ])
+            .ok()
+            .stdout
+        })
+    };
+    let want = report(&env.path("clean"));
+    // Several kills of one store at pseudo-random instants across a whole run
+    // (fetching, importing, committing), then one run to completion.
+    let store = env.path("killed");
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..6 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = spawn(&store);
+        std::thread::sleep(full.mul_f64((x % 1000) as f64 / 1000.0));
+        let _ = child.kill();
+        child.wait().unwrap();
+        if store.join("manifest.json").exists() {
+            report(&store); // whatever was committed is readable
+        }
+    }
+    assert!(spawn(&store).wait().unwrap().success());
+    assert_eq!(
+        report(&store),
+        want,
+        "state after kills and a rerun differs from a clean run"
+    );
+    assert!(!store.join(".lock").exists());
+    let pending = std::fs::read_dir(store.join("sync/pending"))
+        .unwrap()
+        .count();
+    assert_eq!(pending, 0, "pending windows were committed and removed");
+}
