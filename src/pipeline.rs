@@ -302,6 +302,20 @@ pub fn sync(
                             tot.2 += d.splits;
                             tot.3 += d.actions;
                             bar.inc(1);
+                            let st = &client.stats;
+                            let minutes = started.elapsed().as_secs_f64() / 60.0;
+                            let reqs = st.requests.load(Ordering::Relaxed);
+                            bar.set_detail(&format!(
+                                "{} pages, {} actions, {:.0} req/min, {} retries",
+                                tot.0,
+                                tot.3,
+                                if minutes > 0.0 {
+                                    reqs as f64 / minutes
+                                } else {
+                                    0.0
+                                },
+                                st.retries.load(Ordering::Relaxed)
+                            ));
                         }
                         Err(e) => {
                             stop.store(true, Ordering::Relaxed);

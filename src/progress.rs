@@ -79,6 +79,11 @@ impl Bar {
         self.bar.inc(n);
     }
 
+    /// Shows the stage's running figures beside its name (terminal only).
+    pub fn set_detail(&self, detail: &str) {
+        self.bar.set_message(format!("{} · {detail}", self.what));
+    }
+
     /// Ends the stage.
     pub fn finish(self) {
         self.bar.finish_and_clear();
