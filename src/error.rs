@@ -77,6 +77,9 @@ pub enum Error {
     /// The simulator could not start.
     #[error(transparent)]
     Simulator(#[from] crate::simulate::SimError),
+    /// `status --verify` found files that differ from the manifest.
+    #[error("{0}")]
+    Verify(String),
     /// The store holds nothing to report on.
     #[error(
         "the store `{0}` holds no actions yet; run `halo-billing import PATH` (or `halo-billing demo`) first"

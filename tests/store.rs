@@ -261,3 +261,23 @@ fn import_killed_at_random_instants_recovers_to_the_clean_state() {
     }
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn status_verify_checks_every_file_against_the_manifest() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let r = env.run(["status", "--verify"]).ok();
+    assert!(r.stdout.contains("all 1 file(s) match"), "{}", r.stdout);
+    let m = manifest(&env, &env.store());
+    let file = env.store().join(m["files"][0]["path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&file).unwrap();
+    let last = bytes.len() - 10;
+    bytes[last] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let r = env.run(["status", "--verify"]).expect_code(1);
+    assert!(
+        r.stderr.contains("SHA-256 differs from the manifest"),
+        "{}",
+        r.stderr
+    );
+}

@@ -25,9 +25,13 @@ struct Sim {
 
 impl Sim {
     fn start(extra: &[&str]) -> Sim {
+        Sim::start_with(&DATA, extra)
+    }
+
+    fn start_with(data: &[&str], extra: &[&str]) -> Sim {
         let mut child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
             .args(["-q", "simulate", "--port", "0"])
-            .args(DATA)
+            .args(data)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -512,4 +516,50 @@ fn sync_killed_at_many_random_instants_ends_like_a_clean_run() {
         .unwrap()
         .count();
     assert_eq!(pending, 0, "pending windows were committed and removed");
+}
+
+#[test]
+fn a_one_day_resync_rewrites_only_its_month() {
+    let env = Env::new();
+    {
+        let sim = Sim::start(&[]);
+        let all = [
+            "sync".to_string(),
+            "--from".into(),
+            "2026-09-01".into(),
+            "--to".into(),
+            "2026-12-01".into(),
+        ];
+        let r = sync_env(&env, &sim, "demo-secret", &all);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // Halo changed: the same actions with other contents (another seed).
+    let sim = Sim::start_with(
+        &[
+            "--actions",
+            "3000",
+            "--seed",
+            "10",
+            "--from",
+            "2026-09",
+            "--to",
+            "2026-11",
+        ],
+        &[],
+    );
+    let day = [
+        "sync".to_string(),
+        "--from".into(),
+        "2026-10-05".into(),
+        "--to".into(),
+        "2026-10-06".into(),
+        "--refresh".into(),
+    ];
+    let r = sync_env(&env, &sim, "demo-secret", &day);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(1 files written, 2 kept"),
+        "only October is rewritten: {}",
+        r.stderr
+    );
 }

@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 pub struct Args {
     #[command(flatten)]
     store: StoreArg,
+    /// Also check every data file against the size and SHA-256 the manifest records
+    /// (exit 1 on any difference).
+    #[arg(long)]
+    verify: bool,
 }
 
 /// Runs `status`.
@@ -110,6 +114,20 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
     }
     if let Ok(text) = std::fs::read_to_string(root.join(crate::store::lock_file_name())) {
         println!("lock       held by pid {}", text.trim());
+    }
+    if args.verify {
+        let problems = store.verify();
+        if !problems.is_empty() {
+            return Err(Error::Verify(format!(
+                "store `{}` failed verification:\n  {}",
+                root.display(),
+                problems.join("\n  ")
+            )));
+        }
+        println!(
+            "verify     all {} file(s) match the manifest's sizes and SHA-256",
+            m.files.len() + m.tombstones.len()
+        );
     }
     Ok(())
 }

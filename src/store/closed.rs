@@ -62,6 +62,7 @@ impl ClosedPeriod {
             month: 0,
             rows,
             bytes: 0,
+            sha256: String::new(),
         }
     }
 }

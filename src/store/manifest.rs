@@ -26,6 +26,9 @@ pub struct FileEntry {
     pub rows: u64,
     /// Size in bytes.
     pub bytes: u64,
+    /// SHA-256 of the file (hex), checked by `status --verify`.
+    #[serde(default)]
+    pub sha256: String,
 }
 
 impl FileEntry {

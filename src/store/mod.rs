@@ -119,6 +119,15 @@ pub fn month_of(datetime: Option<i64>) -> Month {
     }
 }
 
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The lock file's name inside a store folder.
 pub fn lock_file_name() -> &'static str {
     lock::LOCK_FILE
@@ -209,6 +218,28 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// Checks every file the manifest names against its size and SHA-256; returns one
+    /// line per problem (empty: all good).
+    pub fn verify(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for f in self.manifest.files.iter().chain(&self.manifest.tombstones) {
+            match std::fs::read(self.root.join(&f.path)) {
+                Err(e) => problems.push(format!("{}: {e}", f.path)),
+                Ok(b) if b.len() as u64 != f.bytes => problems.push(format!(
+                    "{}: {} bytes, manifest says {}",
+                    f.path,
+                    b.len(),
+                    f.bytes
+                )),
+                Ok(b) if !f.sha256.is_empty() && sha256_hex(&b) != f.sha256 => {
+                    problems.push(format!("{}: SHA-256 differs from the manifest", f.path))
+                }
+                Ok(_) => {}
+            }
+        }
+        problems
     }
 
     /// Where `sync` keeps windows it fetched but has not committed yet.

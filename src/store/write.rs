@@ -72,9 +72,10 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64, StoreError> {
-    let file = File::create(path).map_err(io("cannot create", path))?;
-    ParquetWriter::new(&file)
+/// Writes `df` to `path` and flushes it; returns its size and SHA-256 (hex).
+pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(u64, String), StoreError> {
+    let mut buf: Vec<u8> = Vec::new();
+    ParquetWriter::new(&mut buf)
         .with_compression(ParquetCompression::Zstd(None))
         .with_row_group_size(Some(super::ROW_GROUP_ROWS))
         .finish(df)
@@ -82,8 +83,10 @@ pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<u64, Stor
             path: path.to_path_buf(),
             source,
         })?;
+    let mut file = File::create(path).map_err(io("cannot create", path))?;
+    std::io::Write::write_all(&mut file, &buf).map_err(io("cannot write", path))?;
     file.sync_all().map_err(io("cannot flush", path))?;
-    Ok(file.metadata().map_err(io("cannot stat", path))?.len())
+    Ok((buf.len() as u64, super::sha256_hex(&buf)))
 }
 
 fn take_rows(df: &DataFrame, rows: Vec<IdxSize>, path: &Path) -> Result<DataFrame, StoreError> {
@@ -396,7 +399,7 @@ impl<'s> Writer<'s> {
                     "actions/year={}/month={}/part-g{:06}-{part:04}.parquet",
                     month.0, month.1, self.generation
                 );
-                let bytes = write_parquet(&root.join(&rel), &mut chunk)?;
+                let (bytes, sha256) = write_parquet(&root.join(&rel), &mut chunk)?;
                 stats.files_written += 1;
                 stats.bytes_written += bytes;
                 files.push(FileEntry {
@@ -405,6 +408,7 @@ impl<'s> Writer<'s> {
                     month: month.1,
                     rows: len as u64,
                     bytes,
+                    sha256,
                 });
                 offset += len;
                 part += 1;
@@ -429,7 +433,7 @@ impl<'s> Writer<'s> {
             let dir = root.join("tombstones");
             fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
             t.rechunk_mut();
-            let bytes = write_parquet(&root.join(&rel), &mut t)?;
+            let (bytes, sha256) = write_parquet(&root.join(&rel), &mut t)?;
             fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
             stats.bytes_written += bytes;
             tombstones.push(FileEntry {
@@ -438,6 +442,7 @@ impl<'s> Writer<'s> {
                 month: 0,
                 rows: t.height() as u64,
                 bytes,
+                sha256,
             });
         }
         let manifest = Manifest {
