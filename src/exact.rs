@@ -171,14 +171,7 @@ pub fn parse_whole(text: &str) -> Result<Option<i64>, NumberError> {
 /// is `41.67`.
 pub fn format_fixed(units: i64, units_per_one: i64, decimals: u32) -> String {
     let scale = 10i128.pow(decimals);
-    let num = units as i128 * scale;
-    let den = units_per_one as i128;
-    // Round half away from zero in integers: no floating point on the way out either.
-    let q = if num >= 0 {
-        (2 * num + den) / (2 * den)
-    } else {
-        -((2 * -num + den) / (2 * den))
-    };
+    let q = round_div(units as i128 * scale, units_per_one as i128);
     let neg = q < 0;
     let q = q.unsigned_abs();
     let int = q / scale as u128;
@@ -209,14 +202,17 @@ pub fn format_mileage(e4: i64) -> String {
 /// Rounds `units` (a count of `1/units_per_one`) half away from zero to a count of
 /// `1/shown_per_one` (e.g. milliseconds to ten-thousandths of an hour).
 pub fn round_to(units: i64, units_per_one: i64, shown_per_one: i64) -> i64 {
-    let num = units as i128 * shown_per_one as i128;
-    let den = units_per_one as i128;
-    let q = if num >= 0 {
+    round_div(units as i128 * shown_per_one as i128, units_per_one as i128) as i64
+}
+
+/// `num / den` rounded half away from zero, in integers (`den > 0`): the display side of
+/// the rounding policy, so no floating point on the way out either.
+fn round_div(num: i128, den: i128) -> i128 {
+    if num >= 0 {
         (2 * num + den) / (2 * den)
     } else {
         -((2 * -num + den) / (2 * den))
-    };
-    q as i64
+    }
 }
 
 /// Apportions a column of exact values (counts of `1/units_per_one`) into shown values
@@ -229,14 +225,7 @@ pub fn round_to(units: i64, units_per_one: i64, shown_per_one: i64) -> i64 {
 pub fn apportion(values: &[i64], units_per_one: i64, shown_per_one: i64) -> (Vec<i64>, i64) {
     let total: i128 = values.iter().map(|v| *v as i128).sum();
     let den = units_per_one as i128;
-    let shown_total = {
-        let num = total * shown_per_one as i128;
-        if num >= 0 {
-            (2 * num + den) / (2 * den)
-        } else {
-            -((2 * -num + den) / (2 * den))
-        }
-    };
+    let shown_total = round_div(total * shown_per_one as i128, den);
     let mut shown = Vec::with_capacity(values.len());
     let mut rema = Vec::with_capacity(values.len());
     for v in values {

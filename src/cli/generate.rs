@@ -1,7 +1,7 @@
 //! `halo-billing generate`: realistic test data in Halo's response shape.
 
 use crate::error::Error;
-use crate::generate::{self, Options, parse_month};
+use crate::generate;
 use crate::progress::Progress;
 use std::path::PathBuf;
 
@@ -19,36 +19,16 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Distinct actions to write.
-    #[arg(long, default_value_t = 10_000)]
-    actions: u64,
-    /// Seed for every random choice.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// First month (inclusive).
-    #[arg(long, value_name = "YYYY-MM", default_value = "2026-01")]
-    from: String,
-    /// Last month (inclusive).
-    #[arg(long, value_name = "YYYY-MM", default_value = "2026-12")]
-    to: String,
+    #[command(flatten)]
+    data: super::DataSetArgs,
     /// Output folder; must be empty or not exist.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 }
 
-fn month(flag: &str, s: &str) -> Result<(i32, u32), Error> {
-    parse_month(s).ok_or_else(|| Error::Usage(format!("{flag} `{s}` is not a month like 2026-10")))
-}
-
 /// Runs `generate`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let opts = Options {
-        actions: args.actions,
-        seed: args.seed,
-        from: month("--from", &args.from)?,
-        to: month("--to", &args.to)?,
-        out: args.out.clone(),
-    };
+    let opts = args.data.options(args.out.clone())?;
     if let Ok(mut entries) = std::fs::read_dir(&args.out)
         && entries.next().is_some()
     {

@@ -76,6 +76,41 @@ pub fn default_store() -> PathBuf {
     }
 }
 
+/// The generated data set, shared by `generate` and `simulate` (the same options give
+/// the same actions, which is what lets tests compare a sync with an import).
+#[derive(Debug, clap::Args)]
+struct DataSetArgs {
+    /// Distinct time-entry actions.
+    #[arg(long, default_value_t = 10_000)]
+    actions: u64,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// First month (inclusive).
+    #[arg(long, value_name = "YYYY-MM", default_value = "2026-01")]
+    from: String,
+    /// Last month (inclusive).
+    #[arg(long, value_name = "YYYY-MM", default_value = "2026-12")]
+    to: String,
+}
+
+impl DataSetArgs {
+    /// The generator's options, writing to `out` (unused by the simulator).
+    fn options(&self, out: PathBuf) -> Result<crate::generate::Options, Error> {
+        let month = |flag: &str, s: &str| {
+            crate::generate::parse_month(s)
+                .ok_or_else(|| Error::Usage(format!("{flag} `{s}` is not a month like 2026-10")))
+        };
+        Ok(crate::generate::Options {
+            actions: self.actions,
+            seed: self.seed,
+            from: month("--from", &self.from)?,
+            to: month("--to", &self.to)?,
+            out,
+        })
+    }
+}
+
 /// The `--store` option shared by commands that use the store.
 #[derive(Debug, clap::Args)]
 struct StoreArg {

@@ -1,7 +1,6 @@
 //! `halo-billing simulate`: a Halo-compatible API on loopback, for demos and tests.
 
 use crate::error::Error;
-use crate::generate::{Options as GenOptions, parse_month};
 use crate::progress::Progress;
 use crate::simulate::{Paging, Rows, Shape, SimOptions, Simulator};
 use std::time::Duration;
@@ -24,18 +23,8 @@ pub struct Args {
     /// Port on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = 8900)]
     port: u16,
-    /// Time-entry actions in the data set.
-    #[arg(long, default_value_t = 10_000)]
-    actions: u64,
-    /// Seed of the data set.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// First month of the data (inclusive).
-    #[arg(long, value_name = "YYYY-MM", default_value = "2026-01")]
-    from: String,
-    /// Last month of the data (inclusive).
-    #[arg(long, value_name = "YYYY-MM", default_value = "2026-12")]
-    to: String,
+    #[command(flatten)]
+    data: super::DataSetArgs,
     /// Accepted client id.
     #[arg(long, default_value = "demo")]
     client_id: String,
@@ -98,10 +87,6 @@ fn per_mille(flag: &str, s: &str) -> Result<u64, Error> {
 
 /// Runs `simulate` until interrupted.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let month = |flag: &str, s: &str| {
-        parse_month(s)
-            .ok_or_else(|| Error::Usage(format!("{flag} `{s}` is not a month like 2026-10")))
-    };
     let rate_limit = match &args.rate_limit {
         None => None,
         Some(s) => {
@@ -113,13 +98,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             ))
         }
     };
-    let mut opts = SimOptions::new(GenOptions {
-        actions: args.actions,
-        seed: args.seed,
-        from: month("--from", &args.from)?,
-        to: month("--to", &args.to)?,
-        out: Default::default(),
-    });
+    let mut opts = SimOptions::new(args.data.options(Default::default())?);
     opts.client_id = args.client_id;
     opts.client_secret = args.client_secret;
     opts.token_ttl = args.token_ttl;

@@ -315,21 +315,6 @@ impl Store {
     }
 }
 
-/// An empty frame with the named columns, typed from the schema.
-pub fn empty_frame(columns: &[&str]) -> DataFrame {
-    let schema = frame::schema();
-    let cols = columns
-        .iter()
-        .map(|c| {
-            Column::new_empty(
-                (*c).into(),
-                schema.get(c).expect("column named from the schema"),
-            )
-        })
-        .collect();
-    DataFrame::new(0, cols).expect("empty columns of equal length")
-}
-
 /// Reads a whole Parquet file (every column).
 pub fn read_parquet_all(path: &Path) -> Result<DataFrame, StoreError> {
     read_parquet(path, None)
