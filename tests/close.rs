@@ -20,21 +20,7 @@ fn report_bytes(env: &Env) -> Vec<String> {
 #[test]
 fn a_late_edit_after_close_leaves_the_report_identical_and_shows_as_an_adjustment() {
     let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "3000",
-        "--seed",
-        "12",
-        "--from",
-        "2026-09",
-        "--to",
-        "2026-11",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    env.generated("3000", "12");
     let r = env.run(["close", "--period", "2026-10"]).ok();
     assert!(
         r.stderr

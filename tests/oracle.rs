@@ -56,21 +56,7 @@ fn when(s: &str) -> chrono::NaiveDateTime {
 #[test]
 fn contracts_report_matches_an_independent_computation() {
     let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "9000",
-        "--seed",
-        "5",
-        "--from",
-        "2026-09",
-        "--to",
-        "2026-11",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    env.generated("9000", "5");
     let rows = env.report_csv("contracts", &["--period", "2026-10"]);
 
     // Independent: read every page, prefer full records, keep the newest copy of a key.

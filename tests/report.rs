@@ -36,21 +36,7 @@ fn twenty_minute_entries_sum_to_exactly_one_hour_and_noise_rounds_once() {
 #[test]
 fn contracts_and_invoices_have_identical_grand_totals() {
     let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "6000",
-        "--seed",
-        "11",
-        "--from",
-        "2026-09",
-        "--to",
-        "2026-11",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    env.generated("6000", "11");
     let c = env.report_csv("contracts", &["--period", "2026-10"]);
     let i = env.report_csv("invoices", &["--period", "2026-10"]);
     for col in &c[0][2..] {

@@ -52,21 +52,7 @@ fn assert_consistent(env: &Env, store: &std::path::Path) {
 #[test]
 fn reimporting_the_same_data_writes_nothing() {
     let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "3000",
-        "--seed",
-        "4",
-        "--from",
-        "2026-09",
-        "--to",
-        "2026-11",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    env.generated("3000", "4");
     let before = manifest(&env, &env.store());
     let r = env.import(&[&env.path("gen")]).ok();
     assert!(
@@ -90,21 +76,7 @@ fn reimporting_the_same_data_writes_nothing() {
 #[test]
 fn an_edit_rewrites_only_its_month() {
     let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "3000",
-        "--seed",
-        "4",
-        "--from",
-        "2026-09",
-        "--to",
-        "2026-11",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    env.generated("3000", "4");
     let edit = env.write(
         "edit.json",
         r#"[{"id":1,"ticket_id":10200,"datetime":"2026-10-01T09:00:00Z","last_updated":"2027-01-01T00:00:00Z","timetaken":9.0,"actionchargeamount":900}]"#,
@@ -148,20 +120,7 @@ fn a_second_writer_is_refused_with_the_holder() {
 #[test]
 fn import_killed_at_random_instants_recovers_to_the_clean_state() {
     let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "40000",
-        "--seed",
-        "8",
-        "--from",
-        "2026-09",
-        "--to",
-        "2026-11",
-        "--out",
-        "gen",
-    ])
-    .ok();
+    env.generate("40000", "8");
     let clean = env.path("clean");
     let t0 = Instant::now();
     env.run([

@@ -78,6 +78,30 @@ impl Env {
         Run::from(o)
     }
 
+    /// `generate` of `actions` actions with `seed` over 2026-09..2026-11 into `gen/`.
+    pub fn generate(&self, actions: &str, seed: &str) {
+        self.run([
+            "generate",
+            "--actions",
+            actions,
+            "--seed",
+            seed,
+            "--from",
+            "2026-09",
+            "--to",
+            "2026-11",
+            "--out",
+            "gen",
+        ])
+        .ok();
+    }
+
+    /// [`Env::generate`], then `import gen/` into the store.
+    pub fn generated(&self, actions: &str, seed: &str) {
+        self.generate(actions, seed);
+        self.import(&[&self.path("gen")]).ok();
+    }
+
     pub fn import(&self, paths: &[&Path]) -> Run {
         let mut args = vec!["import".to_string()];
         args.extend(paths.iter().map(|p| p.display().to_string()));
