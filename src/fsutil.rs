@@ -41,3 +41,14 @@ where
     }
     result
 }
+
+/// A platform folder: `$VAR` when set and not empty, else `$HOME/<home_relative>`
+/// (the XDG convention: `XDG_DATA_HOME` / `.local/share`, `XDG_CONFIG_HOME` / `.config`).
+pub fn xdg_dir(var: &str, home_relative: &str) -> Option<PathBuf> {
+    let set = |v: &str| {
+        std::env::var_os(v)
+            .filter(|x| !x.is_empty())
+            .map(PathBuf::from)
+    };
+    set(var).or_else(|| set("HOME").map(|h| h.join(home_relative)))
+}

@@ -62,15 +62,7 @@ enum Command {
 /// Where the store lives unless `--store` or `HALO_BILLING_STORE` says otherwise:
 /// `$XDG_DATA_HOME/halo-billing/store`, else `~/.local/share/halo-billing/store`.
 pub fn default_store() -> PathBuf {
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".local/share"))
-        });
-    match base {
+    match crate::fsutil::xdg_dir("XDG_DATA_HOME", ".local/share") {
         Some(b) => b.join("halo-billing").join("store"),
         None => PathBuf::from("halo-billing-store"),
     }
@@ -108,6 +100,32 @@ impl DataSetArgs {
             to: month("--to", &self.to)?,
             out,
         })
+    }
+}
+
+/// `--period` or `--from`/`--to`, shared by `report` and `sync`.
+#[derive(Debug, clap::Args)]
+struct PeriodArgs {
+    /// A calendar month, e.g. 2026-10.
+    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+    period: Option<String>,
+    /// Start of the period (included): 2026-10-01 or 2026-10-01T08:00.
+    #[arg(long, value_name = "DATE", requires = "to")]
+    from: Option<String>,
+    /// End of the period (excluded).
+    #[arg(long, value_name = "DATE", requires = "from")]
+    to: Option<String>,
+}
+
+impl PeriodArgs {
+    /// The period, read in the IANA zone `timezone`.
+    fn resolve(&self, timezone: &str) -> Result<crate::period::Period, Error> {
+        Ok(crate::period::Period::from_args(
+            self.period.as_deref(),
+            self.from.as_deref(),
+            self.to.as_deref(),
+            timezone,
+        )?)
     }
 }
 

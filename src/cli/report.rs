@@ -2,7 +2,6 @@
 
 use super::{StoreArg, write_output};
 use crate::error::Error;
-use crate::period::Period;
 use crate::progress::Progress;
 use crate::report::{self, ReportKind, adjust::By, format::Format};
 use crate::store::Store;
@@ -43,15 +42,8 @@ pub struct Args {
     /// For adjustments: one row per changed action, or net deltas per contract or invoice.
     #[arg(long, value_enum, default_value_t = By::Action)]
     by: By,
-    /// A calendar month, e.g. 2026-10.
-    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
-    period: Option<String>,
-    /// Start of the period (included): 2026-10-01 or 2026-10-01T08:00.
-    #[arg(long, value_name = "DATE", requires = "to")]
-    from: Option<String>,
-    /// End of the period (excluded).
-    #[arg(long, value_name = "DATE", requires = "from")]
-    to: Option<String>,
+    #[command(flatten)]
+    period: super::PeriodArgs,
     /// IANA time zone the period is read in (e.g. Europe/London).
     #[arg(long, default_value = "UTC", value_name = "ZONE")]
     timezone: String,
@@ -78,12 +70,7 @@ enum Which {
 
 /// Runs `report`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let period = Period::from_args(
-        args.period.as_deref(),
-        args.from.as_deref(),
-        args.to.as_deref(),
-        &args.timezone,
-    )?;
+    let period = args.period.resolve(&args.timezone)?;
     let root = args.store.path();
     let store = Store::open(&root)?;
     if store.manifest().files.is_empty() {

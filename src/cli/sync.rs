@@ -4,13 +4,14 @@ use super::StoreArg;
 use crate::error::Error;
 use crate::ingest::halo::client::{Client, ClientOptions};
 use crate::ingest::halo::config::{HaloConfig, default_config_file};
-use crate::period::Period;
 use crate::pipeline::{self, SyncOptions};
 use crate::progress::Progress;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Fetch a period's time entries from Halo's API into the store.
+///
+/// The period (--period, or --from/--to) is read in UTC, as Halo's API takes dates.
 ///
 /// Calls GET /api/Actions with timeentriesonly=true and excludebilling=true, one window
 /// (default one day, UTC) at a time, 100 rows a page, splitting a window when the server
@@ -42,15 +43,8 @@ use std::time::Duration;
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// A calendar month (UTC), e.g. 2026-10.
-    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
-    period: Option<String>,
-    /// Start (UTC, included): 2026-10-01 or 2026-10-01T06:00.
-    #[arg(long, value_name = "DATE", requires = "to")]
-    from: Option<String>,
-    /// End (UTC, excluded).
-    #[arg(long, value_name = "DATE", requires = "from")]
-    to: Option<String>,
+    #[command(flatten)]
+    period: super::PeriodArgs,
     #[command(flatten)]
     store: StoreArg,
     /// Settings file (TOML).
@@ -147,12 +141,7 @@ pub fn sources_help() -> String {
 
 /// Runs `sync`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let period = Period::from_args(
-        args.period.as_deref(),
-        args.from.as_deref(),
-        args.to.as_deref(),
-        "UTC",
-    )?;
+    let period = args.period.resolve("UTC")?;
     let named = args.config.is_some();
     let file = args.config.clone().or_else(default_config_file);
     let cfg = HaloConfig::load(file.as_deref(), named)?;

@@ -153,14 +153,7 @@ pub fn default_config_file() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HALO_CONFIG").filter(|v| !v.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".config"))
-        })?;
+    let base = crate::fsutil::xdg_dir("XDG_CONFIG_HOME", ".config")?;
     Some(base.join("halo-billing").join("config.toml"))
 }
 
