@@ -23,14 +23,17 @@
 //! 3,600,000 ms = `1.0000` h.
 //!
 //! Display is the only other place figures meet decimals. Money (2 decimals) and mileage
-//! (4 decimals) are shown exactly, since their units are the displayed ones. Hours are
-//! shown with 4 decimals, finer than a millisecond can always be shown, so a column of
-//! hours is *apportioned* ([`apportion`]): the column's total is its exact total rounded
-//! half away from zero, and each row shows its exact value rounded down or up to the
-//! 0.0001 h that makes the rows add up to that total exactly (largest remainders first,
-//! ties to the earlier row). Every shown row is within 0.0001 h of its exact value, every
-//! shown total equals the sum of the shown rows, and two reports of one period (which
-//! have the same exact grand total) show the same grand totals.
+//! (4 decimals) are shown exactly, since their units are the displayed ones, so a money
+//! total is always the exact sum of its rows as shown. Hours are shown with 4 decimals:
+//! **every hours figure is its own exact value rounded once, half away from zero**
+//! ([`format_hours`]), a row and a total alike. So a contract's hours read the same in
+//! every report and match Halo's own figure; a total is the exact total rounded (so the
+//! contracts and invoices reports of one period show the same totals), and may differ
+//! from the sum of its shown rows by a few 0.0001 h. Tables and JSON say so in one line
+//! ([`HOURS_NOTE`]).
+
+/// The line reports carry about hours rounding.
+pub const HOURS_NOTE: &str = "hours: each row and each total is its exact value rounded to 0.0001 h on its own, so a column may differ from the sum of its shown rows by a few 0.0001 h; money is exact";
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -215,37 +218,6 @@ fn round_div(num: i128, den: i128) -> i128 {
     }
 }
 
-/// Apportions a column of exact values (counts of `1/units_per_one`) into shown values
-/// (counts of `1/shown_per_one`) whose sum is exactly the shown total, the exact total
-/// rounded half away from zero. Returns the shown rows and the shown total.
-///
-/// Each row starts from its exact value rounded down; the units still missing from the
-/// total go, one each, to the rows with the largest remainders (the earlier row on a
-/// tie). So no row is more than one shown unit from its exact value.
-pub fn apportion(values: &[i64], units_per_one: i64, shown_per_one: i64) -> (Vec<i64>, i64) {
-    let total: i128 = values.iter().map(|v| *v as i128).sum();
-    let den = units_per_one as i128;
-    let shown_total = round_div(total * shown_per_one as i128, den);
-    let mut shown = Vec::with_capacity(values.len());
-    let mut rema = Vec::with_capacity(values.len());
-    for v in values {
-        let num = *v as i128 * shown_per_one as i128;
-        let floor = num.div_euclid(den);
-        shown.push(floor);
-        rema.push(num.rem_euclid(den));
-    }
-    let missing = shown_total - shown.iter().sum::<i128>();
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|a, b| rema[*b].cmp(&rema[*a]).then(a.cmp(b)));
-    for &i in order.iter().take(missing.max(0) as usize) {
-        shown[i] += 1;
-    }
-    (
-        shown.into_iter().map(|v| v as i64).collect(),
-        shown_total as i64,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,22 +275,14 @@ mod tests {
     }
 
     #[test]
-    fn apportioned_rows_add_up_to_the_rounded_total() {
-        // Three 20-minute rows: 0.3333 + 0.3333 + 0.3334 = 1.0000.
-        let (rows, total) = apportion(&[1_200_000; 3], MS_PER_HOUR, 10_000);
-        assert_eq!((rows, total), (vec![3334, 3333, 3333], 10_000));
-        // Exact values are kept where they fit.
-        let (rows, total) = apportion(&[3_600_000, 900_000, 0], MS_PER_HOUR, 10_000);
-        assert_eq!((rows, total), (vec![10_000, 2_500, 0], 12_500));
-        // No row moves by more than one shown unit, and the sum is always the total.
-        let vals: Vec<i64> = (0..1000).map(|i| (i * 7919 + 13) % 100_000).collect();
-        let (rows, total) = apportion(&vals, MS_PER_HOUR, 10_000);
-        assert_eq!(rows.iter().sum::<i64>(), total);
-        assert_eq!(total, round_to(vals.iter().sum(), MS_PER_HOUR, 10_000));
-        for (r, v) in rows.iter().zip(&vals) {
-            assert!((*r as i128 * 360 - *v as i128).abs() < 360, "{r} {v}");
-        }
-        assert_eq!(apportion(&[], MS_PER_HOUR, 10_000), (vec![], 0));
+    fn hours_rows_round_on_their_own_half_away_from_zero() {
+        // 28.83333 h (contract 101 in issue 7) shows 28.8333, not an apportioned 28.8334.
+        assert_eq!(format_hours(103_799_988), "28.8333");
+        // 30 s of non-billable time shows 0.0083.
+        assert_eq!(format_hours(30_000), "0.0083");
+        // Three 20-minute rows each show 0.3333; their exact total shows 1.0000.
+        assert_eq!(format_hours(1_200_000), "0.3333");
+        assert_eq!(format_hours(3 * 1_200_000), "1.0000");
     }
 
     #[test]

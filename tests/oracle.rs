@@ -83,6 +83,11 @@ fn contracts_report_matches_an_independent_computation() {
     let money = |r: &Record, k: &str| {
         num(r, k).round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
     };
+    // Hours are held per action in whole milliseconds (rounded half away from zero).
+    let ms = |r: &Record, k: &str| {
+        (num(r, k) * Decimal::from(3_600_000))
+            .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+    };
     let mut expect: BTreeMap<String, (u64, [Decimal; 10])> = BTreeMap::new();
     for (_, rec) in latest.values() {
         if !text(rec, "datetime").unwrap().starts_with("2026-10") {
@@ -97,15 +102,15 @@ fn contracts_report_matches_an_independent_computation() {
         let e = expect.entry(key).or_default();
         e.0 += 1;
         let figures = [
-            num(rec, "timetaken"),
-            num(rec, "nonbilltime"),
-            num(rec, "traveltime"),
+            ms(rec, "timetaken"),
+            ms(rec, "nonbilltime"),
+            ms(rec, "traveltime"),
             num(rec, "mileage").round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero),
-            num(rec, "actionchargehours"),
+            ms(rec, "actionchargehours"),
             money(rec, "actionchargeamount"),
-            num(rec, "actionnonchargehours"),
+            ms(rec, "actionnonchargehours"),
             money(rec, "actionnonchargeamount"),
-            num(rec, "actionprepayhours"),
+            ms(rec, "actionprepayhours"),
             money(rec, "actionprepayamount"),
         ];
         for (acc, v) in e.1.iter_mut().zip(figures) {
@@ -123,15 +128,11 @@ fn contracts_report_matches_an_independent_computation() {
             if name.ends_with("_amount") || name == "mileage" {
                 assert_eq!(got, *want, "{name} of contract {:?}", r[0]);
             } else {
-                // Hours: held per action to the millisecond (at most 0.5 ms off each), shown
-                // apportioned to 0.0001 h (at most 0.0001 h off).
-                let bound = Decimal::new(1, 4)
-                    + Decimal::from(*count) * Decimal::new(5, 1) / Decimal::from(3_600_000);
-                assert!(
-                    (got - want).abs() <= bound,
-                    "{name} of contract {:?}: {got} vs exact {want}",
-                    r[0]
-                );
+                // Hours: each row is its exact total (of per-action milliseconds) rounded
+                // half away from zero to 0.0001 h, on its own.
+                let want = (*want / Decimal::from(3_600_000))
+                    .round_dp_with_strategy(4, RoundingStrategy::MidpointAwayFromZero);
+                assert_eq!(got, want, "{name} of contract {:?}", r[0]);
             }
         }
     }

@@ -34,32 +34,91 @@ fn twenty_minute_entries_sum_to_exactly_one_hour_and_noise_rounds_once() {
 }
 
 #[test]
-fn contracts_and_invoices_have_identical_grand_totals() {
+fn money_columns_add_up_and_contracts_and_invoices_show_identical_totals() {
     let env = Env::new();
     env.generated("6000", "11");
     let c = env.report_csv("contracts", &["--period", "2026-10"]);
     let i = env.report_csv("invoices", &["--period", "2026-10"]);
-    for col in &c[0][2..] {
-        assert_eq!(column_sum(&c, col), column_sum(&i, col), "column {col}");
-    }
     assert_eq!(column_sum(&c, "actions"), rust_decimal::Decimal::from(2000));
-    // The table's TOTAL line is the sum of the CSV rows, column by column, hours included.
-    for kind in ["contracts", "invoices"] {
-        let csv = env.report_csv(kind, &["--period", "2026-10"]);
+    let totals = |kind: &str| -> Vec<String> {
         let t = env
             .run(["report", kind, "--period", "2026-10", "--format", "table"])
             .ok();
         let total = t.stdout.lines().find(|l| l.starts_with("TOTAL")).unwrap();
-        let cells: Vec<&str> = total.split_whitespace().collect();
+        let cells: Vec<String> = total.split_whitespace().map(str::to_string).collect();
         assert_eq!(cells.len(), 12, "{total}");
+        cells
+    };
+    // Both reports of one period show the same totals, hours included.
+    assert_eq!(totals("contracts"), totals("invoices"));
+    for (kind, csv) in [("contracts", &c), ("invoices", &i)] {
+        let cells = totals(kind);
         for (j, col) in csv[0][2..].iter().enumerate() {
-            assert_eq!(
-                cells[1 + j].parse::<rust_decimal::Decimal>().unwrap(),
-                column_sum(&csv, col),
-                "{kind} {col}"
-            );
+            let shown: rust_decimal::Decimal = cells[1 + j].parse().unwrap();
+            let sum = column_sum(csv, col);
+            if col.ends_with("_hours") {
+                // Rows are rounded one by one: the total is within half a unit per row.
+                let bound =
+                    rust_decimal::Decimal::new(5, 5) * rust_decimal::Decimal::from(csv.len() - 1);
+                assert!(
+                    (shown - sum).abs() <= bound,
+                    "{kind} {col}: {shown} vs {sum}"
+                );
+            } else {
+                assert_eq!(
+                    shown, sum,
+                    "{kind} {col}: money totals are the exact sum of rows"
+                );
+            }
         }
     }
+}
+
+#[test]
+fn hours_rows_show_their_own_rounded_value_the_same_in_every_report() {
+    let env = Env::new();
+    // Contract 101: 28.83333 h in three entries; an invoice with 30 s of non-billable time.
+    let p = env.write(
+        "in.ndjson",
+        concat!(
+            r#"{"id":1,"ticket_id":1,"datetime":"2026-10-01T10:00:00Z","action_contract_id":101,"timetaken":10,"actioninvoicenumber":"INV-9","nonbilltime":0.008333333333333333}"#,
+            "\n",
+            r#"{"id":2,"ticket_id":1,"datetime":"2026-10-02T10:00:00Z","action_contract_id":101,"timetaken":10}"#,
+            "\n",
+            r#"{"id":3,"ticket_id":1,"datetime":"2026-10-03T10:00:00Z","action_contract_id":101,"timetaken":8.83333}"#,
+            "\n",
+            r#"{"id":4,"ticket_id":1,"datetime":"2026-10-03T10:00:00Z","action_contract_id":102,"timetaken":0.00005}"#,
+            "\n",
+            r#"{"id":5,"ticket_id":1,"datetime":"2026-10-03T10:00:00Z","action_contract_id":103,"timetaken":0.00005}"#,
+            "\n"
+        ),
+    );
+    env.import(&[&p]).ok();
+    let c = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(cell(&c, row(&c, "101"), "time_taken_hours"), "28.8333");
+    // 0.00005 h is 180 ms: each row shows 0.0001 on its own.
+    assert_eq!(cell(&c, row(&c, "102"), "time_taken_hours"), "0.0001");
+    assert_eq!(cell(&c, row(&c, "103"), "time_taken_hours"), "0.0001");
+    let i = env.report_csv("invoices", &["--period", "2026-10"]);
+    assert_eq!(cell(&i, row(&i, "INV-9"), "non_bill_hours"), "0.0083");
+    let shown = |format: &str| {
+        env.run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            format,
+        ])
+        .ok()
+        .stdout
+    };
+    let t = shown("table");
+    assert!(t.contains("rounded to 0.0001 h on its own"), "{t}");
+    let v: serde_json::Value = serde_json::from_str(&shown("json")).unwrap();
+    assert!(v["rounding"].as_str().unwrap().contains("on its own"));
+    // The total is the exact total rounded: 28.83333 + 0.0001 h = 28.8334.
+    assert_eq!(v["totals"]["time_taken_hours"].to_string(), "28.8334");
 }
 
 #[test]

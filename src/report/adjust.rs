@@ -128,7 +128,7 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
         match MEASURE_NAMES[m] {
             "mileage" => exact::format_mileage(v),
             n if n.ends_with("_amount") => exact::format_money(v),
-            _ => exact::format_fixed(v, exact::MS_PER_HOUR, 4),
+            _ => exact::format_hours(v),
         }
     };
     let text = |s: &Option<String>| super::safe::cell(s.as_deref().unwrap_or("")).into_owned();
@@ -208,20 +208,10 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
             h.extend(MEASURE_NAMES);
             out.write_record(&h).map_err(csv_err)?;
             let rows: Vec<_> = groups.into_iter().collect();
-            let mut shown: Vec<Vec<String>> = vec![Vec::new(); rows.len()];
-            for m in 0..MEASURES {
-                let column: Vec<i64> = rows.iter().map(|(_, v)| v.1[m]).collect();
-                if MEASURE_NAMES[m].ends_with("_hours") {
-                    let (vals, _) = exact::apportion(&column, exact::MS_PER_HOUR, 10_000);
-                    for (s, v) in shown.iter_mut().zip(vals) {
-                        s.push(exact::format_fixed(v, 10_000, 4));
-                    }
-                } else {
-                    for (s, v) in shown.iter_mut().zip(column) {
-                        s.push(fig(m, v));
-                    }
-                }
-            }
+            let shown: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(_, v)| (0..MEASURES).map(|m| fig(m, v.1[m])).collect())
+                .collect();
             for (((inum, id, cref), (count, _)), figs) in rows.iter().zip(shown) {
                 let mut rec = if by == By::Contract {
                     vec![num(id), text(cref)]

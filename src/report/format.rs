@@ -1,8 +1,8 @@
 //! Writing a report as CSV (for tools), JSON (for programs) or a table (for people).
 //!
 //! CSV headers are a contract other tools parse: change them only with a new name.
-//! Hours and mileage have 4 decimals, money 2 ([`crate::exact`] does the rounding, and
-//! apportions hours so that every column adds up to its total).
+//! Hours and mileage have 4 decimals, money 2 ([`crate::exact`] does the rounding: each
+//! hours figure is its exact value rounded on its own; money is exact).
 //! CSV has no totals row; JSON carries totals apart from the rows; the table shows them.
 
 use super::{Report, ReportKind, Row, safe};
@@ -21,41 +21,26 @@ pub enum Format {
     Table,
 }
 
-/// Every figure of a report as shown: hours apportioned so that each column adds up to
-/// its shown total (see [`exact::apportion`]); money and mileage exact.
+/// Every figure of a report as shown: each hours figure (row or total) its exact value
+/// rounded once ([`exact::format_hours`]); money and mileage exact.
 struct Figures {
     rows: Vec<[String; MEASURES]>,
     total: [String; MEASURES],
 }
 
-/// Ten-thousandths of an hour: the shown unit of hours.
-const SHOWN_HOURS: i64 = 10_000;
-
 fn figures(report: &Report) -> Figures {
-    let mut rows: Vec<[String; MEASURES]> = vec![Default::default(); report.rows.len()];
-    let mut total: [String; MEASURES] = Default::default();
-    for m in 0..MEASURES {
-        let name = MEASURE_NAMES[m];
-        if name.ends_with("_hours") {
-            let column: Vec<i64> = report.rows.iter().map(|r| r.totals.sums[m]).collect();
-            let (shown, shown_total) = exact::apportion(&column, exact::MS_PER_HOUR, SHOWN_HOURS);
-            for (row, v) in rows.iter_mut().zip(shown) {
-                row[m] = exact::format_fixed(v, SHOWN_HOURS, 4);
-            }
-            total[m] = exact::format_fixed(shown_total, SHOWN_HOURS, 4);
-        } else {
-            let show: fn(i64) -> String = if name == "mileage" {
-                exact::format_mileage
-            } else {
-                exact::format_money
-            };
-            for (row, r) in rows.iter_mut().zip(&report.rows) {
-                row[m] = show(r.totals.sums[m]);
-            }
-            total[m] = show(report.total.sums[m]);
-        }
+    let show = |m: usize, v: i64| match MEASURE_NAMES[m] {
+        "mileage" => exact::format_mileage(v),
+        n if n.ends_with("_hours") => exact::format_hours(v),
+        _ => exact::format_money(v),
+    };
+    let shown = |sums: &[i64; MEASURES]| -> [String; MEASURES] {
+        std::array::from_fn(|m| show(m, sums[m]))
+    };
+    Figures {
+        rows: report.rows.iter().map(|r| shown(&r.totals.sums)).collect(),
+        total: shown(&report.total.sums),
     }
-    Figures { rows, total }
 }
 
 fn key_names(kind: ReportKind) -> [&'static str; 2] {
@@ -181,6 +166,7 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         "  \"totals\": {{{}}},",
         json_totals(report.total.actions, &figs.total)
     )?;
+    writeln!(out, "  \"rounding\": {},", json_str(exact::HOURS_NOTE))?;
     writeln!(out, "  \"undated_actions_in_store\": {}", report.undated)?;
     writeln!(out, "}}")?;
     Ok(())
@@ -260,5 +246,6 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
     )?;
     line(&total, out)?;
+    writeln!(out, "({})", exact::HOURS_NOTE)?;
     Ok(())
 }
