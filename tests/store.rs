@@ -95,26 +95,47 @@ fn an_edit_rewrites_only_its_month() {
 }
 
 #[test]
-fn a_second_writer_is_refused_with_the_holder() {
+fn a_second_writer_is_refused_with_the_holder_and_a_dead_holders_lock_is_no_lock() {
     let env = Env::new();
     std::fs::create_dir_all(env.store()).unwrap();
-    // pid 1 always runs.
-    std::fs::write(env.store().join(".lock"), "1 2026-11-28T05:00:00Z\n").unwrap();
+    let lock = env.store().join(".lock");
+    // Another process holds the operating system's lock on the file.
+    // (`-o`: flock itself holds the lock, not the command it runs.)
+    let mut holder = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock(1) from util-linux");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lock_is_free(&env.store()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::fs::write(&lock, "4242 2026-11-28T05:00:00Z\n").unwrap();
     let r = env.import(&[&data("twenty-minutes.ndjson")]).expect_code(1);
     assert!(
         r.stderr
-            .contains("is locked by pid 1 since 2026-11-28T05:00:00Z"),
+            .contains("is locked by pid 4242 since 2026-11-28T05:00:00Z"),
         "{}",
         r.stderr
     );
-    // A lock left by a process that is gone is broken.
-    std::fs::write(
-        env.store().join(".lock"),
-        "4194303999 2026-11-28T05:00:00Z\n",
-    )
-    .unwrap();
+    let st = env.run(["status"]).ok();
+    assert!(
+        st.stdout.contains("lock       held by pid 4242"),
+        "{}",
+        st.stdout
+    );
+    // The holder dies: its lock goes with it, whatever the file says.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
     env.import(&[&data("twenty-minutes.ndjson")]).ok();
-    assert!(!env.store().join(".lock").exists());
+    let st = env.run(["status"]).ok();
+    assert!(!st.stdout.contains("lock "), "{}", st.stdout);
+    assert!(lock_is_free(&env.store()));
 }
 
 #[test]
@@ -180,6 +201,7 @@ fn import_killed_at_random_instants_recovers_to_the_clean_state() {
             want,
             "iteration {i}: state after recovery differs from a clean run"
         );
+        assert!(lock_is_free(&store), "no writer holds the lock");
         let m = manifest(&env, &store);
         let rows: u64 = m["files"]
             .as_array()
@@ -210,10 +232,7 @@ fn import_killed_at_random_instants_recovers_to_the_clean_state() {
                 } else if rel.starts_with("actions/") {
                     assert!(named.contains(&rel), "unnamed data file left: {rel}");
                 } else {
-                    assert!(
-                        !rel.contains(".tmp-") && rel != ".lock",
-                        "left behind: {rel}"
-                    );
+                    assert!(!rel.contains(".tmp-"), "left behind: {rel}");
                 }
             }
         }

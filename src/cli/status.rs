@@ -112,8 +112,8 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
             ),
         }
     }
-    if let Ok(text) = std::fs::read_to_string(root.join(crate::store::lock_file_name())) {
-        println!("lock       held by pid {}", text.trim());
+    if let Some((pid, since)) = crate::store::StoreLock::holder(&root) {
+        println!("lock       held by pid {pid} since {since} (a sync or import is writing)");
     }
     if args.verify {
         let problems = store.verify();

@@ -1,29 +1,31 @@
-//! One writer at a time: a lock file naming the writer's pid and start time.
+//! One writer at a time: an advisory lock on `STORE/.lock`, held by the operating system
+//! (`flock` on Unix, `LockFileEx` on Windows) for as long as the writer's process has the
+//! file open, and released by the system when the process ends, however it ends. The
+//! file also names the writer's pid and start time, for messages and `status`; it stays
+//! in place between writers (deleting a locked file would let two writers lock two
+//! different files).
 //!
-//! A lock whose process no longer exists (it was killed) is stale and is broken: it is
-//! first renamed aside, then checked again, so two processes that both find it stale
-//! cannot both break a lock that one of them has just taken. Readers take no lock; they
-//! only ever see committed manifests.
+//! Readers take no lock; they only ever see committed manifests.
 
 use super::StoreError;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The lock file's name inside the store folder.
 pub const LOCK_FILE: &str = ".lock";
 
+/// Stores whose lock this process holds (a second `acquire` in the same process nests).
+static HELD: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
 /// A held lock; released when dropped.
 #[derive(Debug)]
 pub struct StoreLock {
-    path: PathBuf,
-    /// False when this process already held the lock (nested use): dropping it then
-    /// leaves the outer holder's lock in place.
-    owned: bool,
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new("/proc").join(pid.to_string()).exists()
+    /// The open, locked file; `None` for a nested use, which leaves the outer holder's
+    /// lock in place when dropped.
+    file: Option<File>,
+    key: PathBuf,
 }
 
 fn holder(text: &str) -> Option<(u32, String)> {
@@ -32,73 +34,77 @@ fn holder(text: &str) -> Option<(u32, String)> {
     Some((pid, it.collect::<Vec<_>>().join(" ")))
 }
 
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 impl StoreLock {
     /// Takes the lock of the store at `root` (creating the folder), or says who holds it.
     pub fn acquire(root: &Path) -> Result<StoreLock, StoreError> {
-        let io = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
         fs::create_dir_all(root).map_err(io("cannot create", root))?;
-        let path = root.join(LOCK_FILE);
-        let me = std::process::id();
-        for _ in 0..3 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    let since =
-                        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                    f.write_all(format!("{me} {since}\n").as_bytes())
-                        .map_err(io("cannot write", &path))?;
-                    f.sync_all().map_err(io("cannot flush", &path))?;
-                    return Ok(StoreLock { path, owned: true });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let text = fs::read_to_string(&path).unwrap_or_default();
-                    match holder(&text) {
-                        Some((pid, _)) if pid == me => return Ok(StoreLock { path, owned: false }),
-                        Some((pid, since)) if alive(pid) => {
-                            return Err(StoreError::Locked {
-                                path: root.to_path_buf(),
-                                pid,
-                                since,
-                            });
-                        }
-                        _ => {
-                            // Stale (its process is gone) or unreadable: move it aside and make
-                            // sure what we moved is what we judged.
-                            let aside = root.join(format!("{LOCK_FILE}.stale-{me}"));
-                            if fs::rename(&path, &aside).is_ok() {
-                                let moved = fs::read_to_string(&aside).unwrap_or_default();
-                                if moved == text {
-                                    let _ = fs::remove_file(&aside);
-                                } else {
-                                    let _ = fs::rename(&aside, &path);
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e) => return Err(io("cannot create", &path)(e)),
-            }
+        let key = fs::canonicalize(root).map_err(io("cannot resolve", root))?;
+        let mut held = HELD.lock().expect("held locks");
+        if held.contains(&key) {
+            return Ok(StoreLock { file: None, key });
         }
-        let text = fs::read_to_string(&path).unwrap_or_default();
-        let (pid, since) = holder(&text).unwrap_or((0, "an unknown time".into()));
-        Err(StoreError::Locked {
-            path: root.to_path_buf(),
-            pid,
-            since,
+        let path = root.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io("cannot open", &path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let text = fs::read_to_string(&path).unwrap_or_default();
+                let (pid, since) = holder(&text).unwrap_or((0, "an unknown time".into()));
+                return Err(StoreError::Locked {
+                    path: root.to_path_buf(),
+                    pid,
+                    since,
+                });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io("cannot lock", &path)(e)),
+        }
+        let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        file.set_len(0).map_err(io("cannot write", &path))?;
+        file.rewind().map_err(io("cannot write", &path))?;
+        file.write_all(format!("{} {since}\n", std::process::id()).as_bytes())
+            .map_err(io("cannot write", &path))?;
+        held.push(key.clone());
+        Ok(StoreLock {
+            file: Some(file),
+            key,
         })
+    }
+
+    /// Who holds the lock of the store at `root` now, if anyone: `(pid, since)`.
+    pub fn holder(root: &Path) -> Option<(u32, String)> {
+        let path = root.join(LOCK_FILE);
+        let file = File::open(&path).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => None,
+            Err(_) => Some(
+                holder(&fs::read_to_string(&path).unwrap_or_default())
+                    .unwrap_or((0, "an unknown time".into())),
+            ),
+        }
     }
 }
 
 impl Drop for StoreLock {
     fn drop(&mut self) {
-        if self.owned {
-            let _ = fs::remove_file(&self.path);
+        if let Some(file) = self.file.take() {
+            let mut held = HELD.lock().expect("held locks");
+            held.retain(|k| k != &self.key);
+            // Closing the file releases the lock.
+            drop(file);
         }
     }
 }
@@ -108,33 +114,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn second_writer_is_refused_and_stale_lock_is_broken() {
+    fn a_second_lock_in_the_same_process_nests_and_the_lock_goes_with_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let held = StoreLock::acquire(dir.path()).unwrap();
+        assert_eq!(
+            StoreLock::holder(dir.path()).map(|h| h.0),
+            Some(std::process::id())
+        );
         // Nested use in the same process is allowed and does not release the lock.
         drop(StoreLock::acquire(dir.path()).unwrap());
-        assert!(dir.path().join(LOCK_FILE).exists());
+        assert!(StoreLock::holder(dir.path()).is_some());
         drop(held);
-        assert!(!dir.path().join(LOCK_FILE).exists());
-        // A live process (pid 1) holds it: refused, naming the pid.
-        fs::write(dir.path().join(LOCK_FILE), "1 2026-11-28T05:00:00Z\n").unwrap();
-        let e = StoreLock::acquire(dir.path()).unwrap_err().to_string();
-        assert!(
-            e.contains("locked by pid 1 since 2026-11-28T05:00:00Z"),
-            "{e}"
-        );
-        // A dead process: broken and taken.
+        assert_eq!(StoreLock::holder(dir.path()), None);
+        // A lock file left behind (its process gone) is no lock at all.
         fs::write(
             dir.path().join(LOCK_FILE),
             "4194303999 2026-11-28T05:00:00Z\n",
         )
         .unwrap();
-        let l = StoreLock::acquire(dir.path()).unwrap();
-        assert!(
-            fs::read_to_string(dir.path().join(LOCK_FILE))
-                .unwrap()
-                .starts_with(&std::process::id().to_string())
-        );
-        drop(l);
+        drop(StoreLock::acquire(dir.path()).unwrap());
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! STORE/manifest.json                                   which files are current
-//! STORE/.lock                                           pid and start of the writer
+//! STORE/.lock                                           the writer's OS lock (pid and start inside)
 //! STORE/actions/year=2026/month=10/part-g000003-0000.parquet   (65,536 rows per file)
 //! STORE/actions/year=0/month=0/part-...parquet          actions with no usable datetime
 //! STORE/rejects/import-<time>.ndjson                    records refused by an import
@@ -32,7 +32,7 @@ mod write;
 pub use closed::{ClosedPeriod, digest, key_hashes};
 pub use lock::StoreLock;
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
-pub use write::{CommitStats, Writer};
+pub use write::{CommitStats, DeletionGuard, HeldWindow, Writer};
 
 use crate::frame;
 use polars::prelude::*;
@@ -78,7 +78,7 @@ pub enum StoreError {
     },
     /// Another process is writing to the store.
     #[error(
-        "store `{path}` is locked by pid {pid} since {since}; wait for it to finish (a lock left by a process that no longer runs is broken automatically)"
+        "store `{path}` is locked by pid {pid} since {since}; wait for it to finish (the operating system releases the lock when that process ends, however it ends)"
     )]
     Locked {
         /// The store.
@@ -178,6 +178,21 @@ impl Store {
         self.root
             .join("rejects")
             .join(format!("import-{stamp}.ndjson"))
+    }
+
+    /// A rejects file name no earlier run used: the time to the millisecond, and a
+    /// counter when that name is taken (two imports within one millisecond, or a clock
+    /// set back).
+    pub fn new_rejects_path(&self) -> PathBuf {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        let first = self.rejects_path(&stamp);
+        (1..)
+            .map(|n| match n {
+                1 => first.clone(),
+                n => self.rejects_path(&format!("{stamp}-{n}")),
+            })
+            .find(|p| !p.exists())
+            .expect("an unused name")
     }
 
     /// Removes what a killed writer left behind: staging folders, temporary files, and

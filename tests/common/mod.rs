@@ -160,3 +160,19 @@ pub fn cell<'a>(rows: &'a [Vec<String>], row: &'a [String], name: &str) -> &'a s
         .unwrap_or_else(|| panic!("no column {name}"));
     &row[i]
 }
+
+/// Whether no process holds the store's writer lock (asked of the operating system with
+/// util-linux's `flock -n`).
+pub fn lock_is_free(store: &Path) -> bool {
+    let lock = store.join(".lock");
+    if !lock.exists() {
+        return true;
+    }
+    Command::new("flock")
+        .arg("-n")
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .expect("flock(1) from util-linux")
+        .success()
+}
