@@ -6,6 +6,7 @@
 //! | 1 | the run failed (unreadable input folder, store or output problem, API failure after retries, overflow) |
 //! | 2 | the command line or the sync settings were wrong |
 //! | 3 | some input records were refused (all valid ones were imported; see the rejects file); `--allow-rejects` makes this 0 |
+//! | 4 | a sync held back deletions (mass-deletion guard): everything else was committed; `--accept-deletions` accepts them |
 
 use std::path::PathBuf;
 
@@ -17,6 +18,8 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Exit code when input records were refused.
 pub const EXIT_REJECTS: i32 = 3;
+/// Exit code when a sync held back deletions.
+pub const EXIT_DELETIONS_HELD: i32 = 4;
 
 /// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,32 @@ pub enum Error {
         path: PathBuf,
         /// OS error.
         source: std::io::Error,
+    },
+    /// A file the run needs could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// OS error.
+        source: std::io::Error,
+    },
+    /// A state file of the store is damaged.
+    #[error("`{path}` is damaged: {reason}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// A sync committed everything except deletions the guard held back.
+    #[error(
+        "{held} deletion(s) held back: {reason}; everything else was committed and the actions stay in the store.          If Halo really deleted them, run the same sync again with --accept-deletions"
+    )]
+    DeletionsHeld {
+        /// How many.
+        held: u64,
+        /// Why.
+        reason: String,
     },
     /// A command-line value that clap could not check.
     #[error("{0}")]
@@ -93,6 +122,7 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Period(_) | Error::Config(_) => EXIT_USAGE,
             Error::Rejected { .. } => EXIT_REJECTS,
+            Error::DeletionsHeld { .. } => EXIT_DELETIONS_HELD,
             _ => EXIT_FAILED,
         }
     }

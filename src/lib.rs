@@ -4,7 +4,7 @@
 //! [`ingest`] (saved API responses) -> [`model`] (typed, exact actions) ->
 //! [`frame`] / [`store`] (columnar, Parquet) -> [`aggregate`] (rayon, exact) ->
 //! [`report`] (CSV, JSON, tables). [`exact`] holds the one rounding policy.
-//! [`pipeline`] joins the stages for `import` and `sync`; [`simulate`] is a
+//! [`pipeline`] joins the stages for `import`, [`sync`] fetches from Halo's API through it; [`simulate`] is a
 //! Halo-compatible API server for the demo and the tests.
 
 pub mod aggregate;
@@ -22,5 +22,6 @@ pub mod progress;
 pub mod report;
 pub mod simulate;
 pub mod store;
+pub mod sync;
 
 pub use error::Error;

@@ -178,3 +178,59 @@ fn a_store_of_another_schema_version_is_refused() {
         .expect_code(1);
     assert!(r.stderr.contains("store schema version 99"), "{}", r.stderr);
 }
+
+/// One NDJSON line per action, `n` of them, each worth 1.00 charged.
+fn ndjson_lines(n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"ticket_id":42,"datetime":"2026-10-05T10:00:00Z","timetaken":0.25,"action_contract_id":7,"actionchargeamount":1.0,"note":"entry {i}"}}"#
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn ndjson_damaged_lines_are_refused_alone_and_every_other_line_imported() {
+    let env = Env::new();
+    let mut lines = ndjson_lines(401);
+    // Line 135 lost its closing brace, line 200 a quote.
+    lines[134].pop();
+    lines[199] = lines[199].replacen("\"entry", "entry", 1);
+    let file = env.write("damaged.ndjson", &(lines.join("\n") + "\n"));
+    let r = env.import(&[&file]).expect_code(3);
+    assert!(
+        r.stderr.contains("2 input record(s) refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("damaged.ndjson:135:"), "{}", r.stderr);
+    assert!(r.stderr.contains("damaged.ndjson:200:"), "{}", r.stderr);
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    let c7 = row(&rows, "7");
+    assert_eq!(cell(&rows, c7, "actions"), "399");
+    assert_eq!(cell(&rows, c7, "chargeable_amount"), "399.00");
+}
+
+#[test]
+fn a_damaged_record_in_a_page_is_refused_with_its_bytes_and_later_records_kept() {
+    let env = Env::new();
+    let mut recs = ndjson_lines(50);
+    recs[9].pop(); // record 10 lost its closing brace
+    recs[29] = recs[29].replacen("\"entry", "entry", 1); // record 30 a quote
+    let page = format!("{{\"record_count\":50,\"actions\":[{}]}}", recs.join(","));
+    let file = env.write("page.json", &page);
+    let r = env.import(&[&file]).expect_code(3);
+    assert!(
+        r.stderr.contains("2 input record(s) refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("unreadable stretch, bytes "),
+        "{}",
+        r.stderr
+    );
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(cell(&rows, row(&rows, "7"), "actions"), "48");
+}

@@ -227,7 +227,7 @@ fn a_server_that_ignores_paging_is_split_until_nothing_is_capped() {
 }
 
 #[test]
-fn an_interrupted_sync_resumes_without_refetching_committed_windows() {
+fn an_interrupted_sync_resumes_its_pending_windows_without_fetching_them_again() {
     let env = Env::new();
     {
         // An outage after 12 requests: the sync fails, names the window, keeps what it got.
@@ -271,17 +271,22 @@ fn an_interrupted_sync_resumes_without_refetching_committed_windows() {
         );
     }
     {
+        // Asked to, recently synced windows are skipped.
         let sim = Sim::start(&[]);
-        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[]));
+        let r = sync_env(
+            &env,
+            &sim,
+            "demo-secret",
+            &sync_args(&["--skip-synced-within", "1h"]),
+        );
         assert!(
-            r.stderr
-                .contains("0 fetched, 0 resumed from an interrupted run, 31 already synced"),
+            r.stderr.contains(
+                "0 fetched, 0 resumed from an interrupted run, 31 skipped (synced recently)"
+            ),
             "{}",
             r.stderr
         );
         assert_eq!(sim.stats()["list_requests"], 0);
-        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&["--refresh"]));
-        assert!(r.stderr.contains("31 fetched"), "{}", r.stderr);
     }
     let (c, _) = truth();
     assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);
@@ -511,7 +516,7 @@ fn sync_killed_at_many_random_instants_ends_like_a_clean_run() {
         want,
         "state after kills and a rerun differs from a clean run"
     );
-    assert!(!store.join(".lock").exists());
+    assert!(lock_is_free(&store), "no writer holds the store's lock");
     let pending = std::fs::read_dir(store.join("sync/pending"))
         .unwrap()
         .count();
@@ -562,4 +567,170 @@ fn a_one_day_resync_rewrites_only_its_month() {
         "only October is rewritten: {}",
         r.stderr
     );
+}
+
+/// October's action count in the store's contracts report.
+fn october_actions(env: &Env) -> rust_decimal::Decimal {
+    let c = env.report_csv("contracts", &["--period", "2026-10"]);
+    column_sum(&c, "actions")
+}
+
+/// A store synced cleanly for October (1,000 actions).
+fn synced_october() -> Env {
+    let env = Env::new();
+    let sim = Sim::start(&[]);
+    sync_env(&env, &sim, "demo-secret", &sync_args(&[])).ok();
+    assert_eq!(october_actions(&env), rust_decimal::Decimal::from(1000));
+    env
+}
+
+fn misbehaving(how: &str) -> Sim {
+    Sim::start(&["--misbehave", how, "--misbehave-on", "2026-10-15"])
+}
+
+#[test]
+fn answers_that_are_not_pages_fail_the_sync_naming_window_request_and_answer() {
+    let env = synced_october();
+    for (how, shown) in [
+        ("html", "<!DOCTYPE html>"),
+        ("empty", "the body is empty"),
+        (
+            "error-json",
+            r#"{"error":"An error has occurred.","ClassName""#,
+        ),
+    ] {
+        let sim = misbehaving(how);
+        let r = sync_env(
+            &env,
+            &sim,
+            "demo-secret",
+            &sync_args(&["--max-retries", "1"]),
+        )
+        .expect_code(1);
+        assert!(
+            r.stderr
+                .contains("window 2026-10-15T00:00:00Z..2026-10-16T00:00:00Z"),
+            "{how}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("/api/Actions?"), "{how}: {}", r.stderr);
+        assert!(r.stderr.contains(shown), "{how}: {}", r.stderr);
+        assert!(!r.stderr.contains("demo-secret"), "{how}: secret shown");
+        assert_eq!(
+            october_actions(&env),
+            rust_decimal::Decimal::from(1000),
+            "{how}: nothing stored may disappear"
+        );
+        // The failed run left pending windows; the next test run must fetch afresh.
+        let _ = std::fs::remove_dir_all(env.store().join("sync/pending"));
+    }
+    let st = env.run(["status"]).ok();
+    assert!(
+        st.stdout.contains("deleted    0 action(s)"),
+        "{}",
+        st.stdout
+    );
+}
+
+#[test]
+fn a_refused_record_keeps_its_stored_copy_and_its_window_deletes_nothing() {
+    let env = synced_october();
+    let sim = misbehaving("nan");
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[])).expect_code(3);
+    assert!(
+        r.stderr.contains("`NaN` is not a finite number"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("1 refused record(s) have a stored copy, which stays"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("window(s) with refused records deleted nothing"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("0 marked deleted"), "{}", r.stderr);
+    assert_eq!(october_actions(&env), rust_decimal::Decimal::from(1000));
+}
+
+#[test]
+fn an_empty_page_for_a_day_that_held_actions_is_held_back_with_exit_4() {
+    let env = synced_october();
+    let sim = misbehaving("empty-page");
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[])).expect_code(4);
+    assert!(r.stderr.contains("deletion(s) held back"), "{}", r.stderr);
+    assert!(r.stderr.contains("would lose every action"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("2026-10-15T00:00:00Z..2026-10-16T00:00:00Z ("),
+        "the window is named: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("--accept-deletions"), "{}", r.stderr);
+    assert_eq!(october_actions(&env), rust_decimal::Decimal::from(1000));
+    // Accepted, they go.
+    let r = sync_env(
+        &env,
+        &sim,
+        "demo-secret",
+        &sync_args(&["--accept-deletions"]),
+    )
+    .ok();
+    assert!(!r.stderr.contains(" 0 marked deleted"), "{}", r.stderr);
+    assert!(october_actions(&env) < rust_decimal::Decimal::from(1000));
+}
+
+#[test]
+fn more_deletions_than_the_limit_are_held_back_and_the_limit_is_settable() {
+    let env = synced_october();
+    // Every 20th action gone: 50 of October's 1,000, more than the default 25.
+    let sim = Sim::start(&["--delete-every", "20"]);
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[])).expect_code(4);
+    assert!(
+        r.stderr
+            .contains("50 actions would be deleted, more than the limit of 25"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(october_actions(&env), rust_decimal::Decimal::from(1000));
+    // 50 of 1,000 is 5%, not more: with a higher count limit they are taken.
+    let r = sync_env(
+        &env,
+        &sim,
+        "demo-secret",
+        &sync_args(&["--max-deletions", "60", "--max-deletion-share", "4.9%"]),
+    )
+    .expect_code(4);
+    assert!(r.stderr.contains("more than 4.9%"), "{}", r.stderr);
+    let r = sync_env(
+        &env,
+        &sim,
+        "demo-secret",
+        &sync_args(&["--max-deletions", "60"]),
+    )
+    .ok();
+    assert!(r.stderr.contains("50 marked deleted"), "{}", r.stderr);
+    assert_eq!(october_actions(&env), rust_decimal::Decimal::from(950));
+}
+
+#[test]
+fn a_second_sync_of_a_period_sees_entries_logged_since_the_first() {
+    let env = Env::new();
+    {
+        // The first sync ran before 20 entries were logged.
+        let sim = Sim::start(&["--delete-every", "50"]);
+        sync_env(&env, &sim, "demo-secret", &sync_args(&[])).ok();
+        assert_eq!(october_actions(&env), rust_decimal::Decimal::from(980));
+    }
+    let sim = Sim::start(&[]);
+    let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[])).ok();
+    assert!(r.stderr.contains("31 fetched"), "{}", r.stderr);
+    assert!(r.stderr.contains("20 new"), "{}", r.stderr);
+    let (c, _) = truth();
+    assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);
 }

@@ -7,11 +7,11 @@ use crate::generate::{self, Options};
 use crate::ingest::halo::client::{Client, ClientOptions};
 use crate::ingest::halo::config::{HaloConfig, Secret, Setting, Source};
 use crate::period::Period;
-use crate::pipeline::{self, SyncOptions};
 use crate::progress::Progress;
 use crate::report::{self, ReportKind, format::Format};
 use crate::simulate::{SimOptions, Simulator};
 use crate::store::Store;
+use crate::sync::{self, SyncOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,9 +84,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         window: Duration::from_secs(86_400),
         workers: 2,
         refresh: false,
+        skip_synced_within: None,
+        guard: Default::default(),
         rejects: None,
     };
-    let summary = pipeline::sync(&client, &store_path, &opts, progress)?;
+    let summary = sync::sync(&client, &store_path, &opts, progress)?;
     sim.stop();
     progress.note(&super::sync::summary_line(&summary));
     progress.note(&super::import::describe(&store_path, &summary.import));

@@ -94,6 +94,48 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
         s.files_kept,
         s.bytes_written,
     );
+    if !s.kept_despite_refusal.is_empty() {
+        let keys: Vec<String> = s
+            .kept_despite_refusal
+            .iter()
+            .take(20)
+            .map(|(t, i)| format!("({t}, {i})"))
+            .collect();
+        line.push_str(&format!(
+            "\nhalo-billing: {} refused record(s) have a stored copy, which stays in the store and the reports: (ticket_id, id) {}{}",
+            s.kept_despite_refusal.len(),
+            keys.join(" "),
+            if s.kept_despite_refusal.len() > 20 { " …" } else { "" }
+        ));
+    }
+    if !out.unclean_windows.is_empty() {
+        line.push_str(&format!(
+            "\nhalo-billing: {} window(s) with refused records deleted nothing (actions missing from them stay): {}",
+            out.unclean_windows.len(),
+            out.unclean_windows
+                .iter()
+                .map(|&(f, t)| crate::sync::state::window_key(f, t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if s.deletions_held > 0 {
+        line.push_str(&format!(
+            "\nhalo-billing: {} deletion(s) held back ({}), in: {}",
+            s.deletions_held,
+            s.held_reason,
+            s.held_windows
+                .iter()
+                .map(|w| format!(
+                    "{} ({} of {} stored)",
+                    crate::sync::state::window_key(w.from_ns, w.to_ns),
+                    w.missing,
+                    w.stored
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     if out.without_billing > 0 {
         line.push_str(&format!(
             "\nhalo-billing: warning: {} action(s) arrived without any billing field (list summaries); their billing \
@@ -108,7 +150,14 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let store_path = args.store.path();
     let files = ingest::discover(&args.paths)?;
-    let out = pipeline::import_files(&files, &store_path, args.rejects, &[], progress)?;
+    let out = pipeline::import_files(
+        &files,
+        &store_path,
+        args.rejects,
+        &[],
+        Default::default(),
+        progress,
+    )?;
     progress.note(&describe(&store_path, &out));
     finish_rejects(&out, args.allow_rejects)
 }

@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::simulate::{Paging, Rows, Shape, SimOptions, Simulator};
+use crate::simulate::{Misbehaviour, Paging, Rows, Shape, SimOptions, Simulator};
 use std::time::Duration;
 
 /// Serve generated time entries through a Halo-compatible API on 127.0.0.1.
@@ -68,6 +68,14 @@ pub struct Args {
     /// After N API requests, answer every further one 503 (an outage).
     #[arg(long, value_name = "N")]
     fail_after: Option<u64>,
+    /// Answer list requests for the day --misbehave-on with status 200 and: an HTML
+    /// sign-in page, an empty body, a JSON error object, a page whose first record has a
+    /// bare NaN amount, or a well-formed page with no actions.
+    #[arg(long, value_enum, requires = "misbehave_on")]
+    misbehave: Option<Misbehaviour>,
+    /// The UTC day (YYYY-MM-DD) whose list requests misbehave.
+    #[arg(long, value_name = "DATE", requires = "misbehave")]
+    misbehave_on: Option<String>,
 }
 
 fn per_mille(flag: &str, s: &str) -> Result<u64, Error> {
@@ -83,6 +91,19 @@ fn per_mille(flag: &str, s: &str) -> Result<u64, Error> {
     }
     let pm = (d * rust_decimal::Decimal::from(1000)).round();
     u64::try_from(pm).map_err(|_| bad())
+}
+
+/// The day after `YYYY-MM-DD`.
+fn next_day(day: &str) -> Result<String, Error> {
+    chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--misbehave-on `{day}` is not a date like 2026-10-15"
+            ))
+        })
 }
 
 /// Runs `simulate` until interrupted.
@@ -113,6 +134,10 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     opts.delay = Duration::from_millis(args.delay_ms);
     opts.fail_after = args.fail_after;
     opts.delete_every = args.delete_every;
+    if let (Some(how), Some(day)) = (args.misbehave, &args.misbehave_on) {
+        let p = crate::period::Period::range(day, &next_day(day)?, chrono_tz::Tz::UTC)?;
+        opts.misbehave = Some((how, p.from_ns, p.to_ns));
+    }
     let sim = Simulator::start(opts, args.port)?;
     progress.note(&format!(
         "serving {} time entries (client id `{}`)",

@@ -4,8 +4,9 @@ use super::StoreArg;
 use crate::error::Error;
 use crate::ingest::halo::client::{Client, ClientOptions};
 use crate::ingest::halo::config::{HaloConfig, default_config_file};
-use crate::pipeline::{self, SyncOptions};
 use crate::progress::Progress;
+use crate::store::DeletionGuard;
+use crate::sync::{self, SyncOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,10 +20,24 @@ use std::time::Duration;
 /// GET /api/Actions/{id}. Records are de-duplicated on (ticket_id, id) and merged into the
 /// store like `import` does.
 ///
+/// Every window of the period is fetched on every run (Halo changes entries after they
+/// are logged: late time, re-pricing, invoicing); unchanged actions write nothing.
+/// --skip-synced-within 6h skips windows committed less than 6 hours ago.
+///
 /// Fetched windows are kept in STORE/sync/pending until all are in, then committed in one
 /// step; a sync stopped at any point (Ctrl-C, kill, lost network) leaves the store as it
-/// was, and the next run fetches only the windows it does not have yet. Windows already
-/// committed are not fetched again unless --refresh is given.
+/// was, and the next run resumes with the windows it already has (--refresh fetches
+/// them again).
+///
+/// Only a page is a page: an empty body, HTML (a proxy's sign-in page), a JSON error
+/// object or cut-off JSON is retried like a 5xx, then fails the sync naming the window,
+/// the request and the start of the answer; nothing is committed.
+///
+/// Deletions: stored actions that a clean window (read whole, nothing refused) no longer
+/// returns are moved to STORE/tombstones. If that would delete more than --max-deletions
+/// actions, more than --max-deletion-share of the period's stored actions, or every action
+/// of a window that held some, the deletions are held back: everything else is committed,
+/// the held windows are listed, and the exit code is 4. --accept-deletions takes them.
 ///
 /// Settings (environment first, then the config file; see the list below for where each
 /// one currently comes from):
@@ -69,9 +84,23 @@ pub struct Args {
     /// Timeout of one request: 60s.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     timeout: Duration,
-    /// Fetch windows again even if they were synced before.
+    /// Discard the pending windows of an interrupted run and fetch them again.
     #[arg(long)]
     refresh: bool,
+    /// Skip windows committed less than this long ago: 6h, 1d (default: fetch all).
+    #[arg(long, value_name = "AGE", value_parser = parse_duration)]
+    skip_synced_within: Option<Duration>,
+    /// Hold back deletions when more than N actions would be deleted.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    max_deletions: u64,
+    /// Hold back deletions when more than this share of the period's stored actions
+    /// would be deleted: 5%, 0.5%.
+    #[arg(long, value_name = "PERCENT", default_value = "5%", value_parser = parse_share)]
+    max_deletion_share: u64,
+    /// Accept every deletion the sync finds (after checking Halo, e.g. following a
+    /// run that exited 4).
+    #[arg(long)]
+    accept_deletions: bool,
     /// Exit 0 even when some records were refused.
     #[arg(long)]
     allow_rejects: bool,
@@ -87,17 +116,37 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("`{s}` is not a duration like 90s, 30m, 6h or 1d"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let per = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("`{s}` is not a duration like 90s, 30m, 6h or 1d")),
     };
+    // A hundred years is more than any period; beyond it, arithmetic on times overflows.
+    let secs = n
+        .checked_mul(per)
+        .filter(|s| *s <= 100 * 366 * 86_400)
+        .ok_or_else(|| format!("`{s}` is too long: at most 100 years (36600d)"))?;
     if secs == 0 {
         return Err(format!("`{s}` must be longer than zero"));
     }
     Ok(Duration::from_secs(secs))
+}
+
+/// Parses `5%` or `0.5%` into per mille.
+pub fn parse_share(s: &str) -> Result<u64, String> {
+    let bad = || format!("`{s}` is not a share like 5% or 0.5%");
+    let num = s.trim().strip_suffix('%').ok_or_else(bad)?;
+    let d: rust_decimal::Decimal = num.trim().parse().map_err(|_| bad())?;
+    if d < rust_decimal::Decimal::ZERO || d > rust_decimal::Decimal::from(100) {
+        return Err(bad());
+    }
+    let pm = d * rust_decimal::Decimal::from(10);
+    if pm.fract() != rust_decimal::Decimal::ZERO {
+        return Err(format!("`{s}`: give the share to 0.1% at most"));
+    }
+    u64::try_from(pm).map_err(|_| bad())
 }
 
 /// Where each setting currently comes from, for `--help` (never a value).
@@ -162,18 +211,31 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         window: args.window,
         workers: args.workers,
         refresh: args.refresh,
+        skip_synced_within: args.skip_synced_within,
+        guard: DeletionGuard {
+            max_count: args.max_deletions,
+            max_per_mille: args.max_deletion_share,
+            accept: args.accept_deletions,
+        },
         rejects: args.rejects,
     };
-    let s = pipeline::sync(&client, &store_path, &opts, progress)?;
+    let s = sync::sync(&client, &store_path, &opts, progress)?;
     progress.note(&summary_line(&s));
     progress.note(&super::import::describe(&store_path, &s.import));
-    super::import::finish_rejects(&s.import, args.allow_rejects)
+    let rejects = super::import::finish_rejects(&s.import, args.allow_rejects);
+    if s.import.stats.deletions_held > 0 {
+        return Err(Error::DeletionsHeld {
+            held: s.import.stats.deletions_held,
+            reason: s.import.stats.held_reason.clone(),
+        });
+    }
+    rejects
 }
 
 /// The end-of-sync summary.
-pub(crate) fn summary_line(s: &pipeline::SyncSummary) -> String {
+pub(crate) fn summary_line(s: &sync::SyncSummary) -> String {
     format!(
-        "synced {} window(s): {} fetched, {} resumed from an interrupted run, {} already synced; {} page(s), {} detail call(s), \
+        "synced {} window(s): {} fetched, {} resumed from an interrupted run, {} skipped (synced recently); {} page(s), {} detail call(s), \
          {} split(s); {} action(s) received; {} request(s), {} retr(y/ies), {} rate-limited answer(s), {:.1?} waiting on the rate limit; {:.1?} in all",
         s.windows,
         s.fetched,

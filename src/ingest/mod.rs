@@ -173,9 +173,20 @@ fn location(section: Section, index: usize) -> String {
 
 /// Parses one document. `file` names it in reports of refused records.
 pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
+    let (pages, split_errs) = split::split(bytes);
+    parse_pages(file, bytes, &pages, split_errs)
+}
+
+/// Parses the records of a document already split into `pages` (with the split's error,
+/// if it stopped early).
+pub fn parse_pages(
+    file: &str,
+    bytes: &[u8],
+    pages: &[split::Page],
+    split_errs: Vec<split::SplitError>,
+) -> FileResult {
     let mut out = FileResult::default();
     let lines = reject::LineIndex::new(bytes);
-    let (pages, split_err) = split::split(bytes);
     let reject_at = |el: &Element, key: (Option<i64>, Option<i64>), reason: String| Reject {
         file: file.to_string(),
         line: lines.line_of(el.range.start),
@@ -186,7 +197,7 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
         reason,
         text: String::from_utf8_lossy(&bytes[el.range.clone()]).into_owned(),
     };
-    for page in &pages {
+    for page in pages {
         // Parse every element of the page; keep owned buffers for the NaN-quoted copies.
         let mut fixed: Vec<Vec<u8>> = Vec::new();
         let mut parsed: Vec<(usize, Result<RawAction, String>)> =
@@ -285,17 +296,22 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
             }
         }
     }
-    if let Some(e) = split_err {
-        let start = e.unread_from.min(bytes.len());
+    for e in split_errs {
+        let range = e.unread.start.min(bytes.len())..e.unread.end.min(bytes.len());
+        let what = if e.resumed {
+            "unreadable stretch"
+        } else {
+            "rest of file"
+        };
         out.rejects.push(Reject {
             file: file.to_string(),
-            line: lines.line_of(e.offset.min(bytes.len())),
-            byte: start,
-            location: "rest of file".into(),
+            line: lines.line_of(range.start),
+            byte: range.start,
+            location: format!("{what}, bytes {}..{}", range.start, range.end),
             ticket_id: None,
             id: None,
             reason: format!("unreadable from byte {}: {}", e.offset, e.message),
-            text: String::from_utf8_lossy(&bytes[start..]).into_owned(),
+            text: String::from_utf8_lossy(&bytes[range]).into_owned(),
         });
     }
     out
@@ -350,7 +366,7 @@ mod tests {
         let r = parse_document("t.json", br#"[{"id":1,"ticket_id":1},{"id":2,"tick"#);
         assert_eq!(r.actions.len(), 1);
         assert_eq!(r.rejects.len(), 1);
-        assert_eq!(r.rejects[0].location, "rest of file");
+        assert_eq!(r.rejects[0].location, "rest of file, bytes 23..37");
         assert_eq!(r.rejects[0].text, r#",{"id":2,"tick"#);
     }
 }

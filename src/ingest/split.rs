@@ -6,6 +6,16 @@
 //! `ticket_id`, `page_no`, `page_size`), a bare array of records, and bare records.
 //! The scan is lenient about what lies *inside* a record (an unquoted `NaN` does not stop
 //! it); that is judged when the record itself is parsed.
+//!
+//! Damage stays local:
+//! - A damaged document whose lines may be NDJSON (two or more lines, the first opening
+//!   an object) is also scanned line by line, and the reading that leaves fewer bytes
+//!   unread is kept: in NDJSON a damaged line is refused alone and every other line is
+//!   read.
+//! - In a list (a wrapper's `actions`, a bare array), a record the scan cannot get
+//!   through is refused with its byte range and the scan resumes at the next place where
+//!   a record can be recognised (`{` after a `,`, scanning whole and followed by `,` or
+//!   `]`), so the records after a damaged one are kept.
 
 use std::ops::Range;
 
@@ -33,9 +43,25 @@ pub struct Element {
     pub index: usize,
 }
 
+/// What a top-level value of the document was.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum PageKind {
+    /// An object with an `actions` (or `actionsdetails`) array: Halo's list wrapper.
+    Wrapper,
+    /// A bare array of records.
+    #[default]
+    Array,
+    /// A single object that is not a wrapper (a record, or an error object).
+    Record,
+}
+
 /// One top-level value of the document and the records it holds.
 #[derive(Debug, Default)]
 pub struct Page {
+    /// Wrapper, bare array or a single object.
+    pub kind: PageKind,
+    /// Byte range of the whole value.
+    pub range: Range<usize>,
     /// The wrapper's `ticket_id`, for records that leave theirs out.
     pub ticket_id: Option<i64>,
     /// The wrapper's `record_count`, when given.
@@ -44,21 +70,24 @@ pub struct Page {
     pub elements: Vec<Element>,
 }
 
-/// The document could not be scanned to its end.
+/// A stretch of the document that could not be scanned into records.
 #[derive(Debug, Clone)]
 pub struct SplitError {
-    /// Byte offset where scanning stopped.
+    /// Byte offset where scanning failed.
     pub offset: usize,
-    /// Offset of the first byte not covered by a returned record (what is lost unless
-    /// reported).
-    pub unread_from: usize,
+    /// The bytes not covered by any returned record (what is lost unless reported).
+    pub unread: Range<usize>,
     /// What was wrong.
     pub message: String,
+    /// Whether the scan went on after this stretch (`false`: it is the rest of the file).
+    pub resumed: bool,
 }
 
 struct Scanner<'a> {
     b: &'a [u8],
     pos: usize,
+    /// Damaged stretches inside lists that the scan resumed after.
+    damage: Vec<SplitError>,
 }
 
 type Res<T> = Result<T, (usize, String)>;
@@ -127,17 +156,24 @@ impl<'a> Scanner<'a> {
                 Ok(start..self.pos)
             }
             Some(b'{') | Some(b'[') => {
-                let mut depth = 0usize;
+                // Each `{` must close with `}` and each `[` with `]`: a record that lost a
+                // brace fails here instead of swallowing the records after it.
+                let mut open: Vec<u8> = Vec::new();
                 while self.pos < self.b.len() {
                     match self.b[self.pos] {
                         b'"' => {
                             self.string()?;
                             continue;
                         }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
+                        c @ (b'{' | b'[') => open.push(if c == b'{' { b'}' } else { b']' }),
+                        c @ (b'}' | b']') => {
+                            if open.pop() != Some(c) {
+                                return Err((
+                                    self.pos,
+                                    format!("`{}` does not close what is open here", c as char),
+                                ));
+                            }
+                            if open.is_empty() {
                                 self.pos += 1;
                                 return Ok(start..self.pos);
                             }
@@ -180,7 +216,18 @@ impl<'a> Scanner<'a> {
         }
         let mut index = 0;
         loop {
-            let range = self.value()?;
+            let at = {
+                self.ws();
+                self.pos
+            };
+            let range = match self.value() {
+                Ok(r) => r,
+                Err(e) => {
+                    self.resync(at, e)?;
+                    index += 1;
+                    continue;
+                }
+            };
             out.push(Element {
                 range,
                 section,
@@ -195,19 +242,77 @@ impl<'a> Scanner<'a> {
                     return Ok(());
                 }
                 Some(c) => {
-                    return Err((
+                    let e = (
                         self.pos,
                         format!("expected `,` or `]` in a list, found `{}`", c as char),
-                    ));
+                    );
+                    // The element just read is suspect too: refuse it with the damage
+                    // (or keep it, as before, when the scan cannot resume).
+                    let el = out.pop().expect("just pushed");
+                    if let Err(e) = self.resync(el.range.start, e) {
+                        out.push(el);
+                        return Err(e);
+                    }
                 }
                 None => {
-                    return Err((
+                    // An element that ran to the end of the file may have swallowed the
+                    // records after it (a lost quote): try to resume inside it.
+                    let e = (
                         self.pos,
                         "a list is not closed before the end of the file".into(),
-                    ));
+                    );
+                    let el = out.pop().expect("just pushed");
+                    if let Err(e) = self.resync(el.range.start, e) {
+                        out.push(el);
+                        return Err(e);
+                    }
                 }
             }
         }
+    }
+
+    /// After a list element starting at `from` failed with `err`: finds the next record
+    /// start after it (`{` following a `,`, scanning whole and followed by `,` or `]`),
+    /// records `from..` that start as damage and continues there. Without one, the error
+    /// stands (the rest of the file is unread).
+    fn resync(&mut self, from: usize, err: (usize, String)) -> Res<()> {
+        let mut p = from + 1;
+        while let Some(rel) = self.b[p.min(self.b.len())..]
+            .iter()
+            .position(|&c| c == b'{')
+        {
+            let cand = p + rel;
+            p = cand + 1;
+            let before = self.b[from..cand]
+                .iter()
+                .rposition(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+                .map(|i| from + i);
+            let Some(comma) = before.filter(|&i| self.b[i] == b',') else {
+                continue;
+            };
+            // A record is a few KB: a trial that runs on for a megabyte is not one (and
+            // bounding it keeps a long damaged stretch from costing quadratic time).
+            let mut trial = Scanner {
+                b: &self.b[..self.b.len().min(cand + (1 << 20))],
+                pos: cand,
+                damage: Vec::new(),
+            };
+            if trial.value().is_err() {
+                continue;
+            }
+            trial.ws();
+            if matches!(trial.peek(), Some(b',') | Some(b']')) {
+                self.damage.push(SplitError {
+                    offset: err.0,
+                    unread: from..comma,
+                    message: err.1,
+                    resumed: true,
+                });
+                self.pos = cand;
+                return Ok(());
+            }
+        }
+        Err(err)
     }
 
     /// Scans a top-level object: a wrapper page, or a single record.
@@ -280,10 +385,12 @@ impl<'a> Scanner<'a> {
             }
         }
         if wrapper {
+            page.kind = PageKind::Wrapper;
             // Summaries first, then details, each in document order.
             found.sort_by_key(|e| (e.section == Section::Details, e.index));
             page.elements = found;
         } else {
+            page.kind = PageKind::Record;
             page.ticket_id = None;
             page.record_count = None;
             page.elements = vec![Element {
@@ -296,16 +403,84 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// Splits a whole document. Pages found before an error are returned with it, so the
-/// caller can keep their records and report the rest.
-pub fn split(bytes: &[u8]) -> (Vec<Page>, Option<SplitError>) {
-    let mut s = Scanner { b: bytes, pos: 0 };
+/// Splits a whole document. Records found around damaged stretches are returned with
+/// those stretches, so the caller can keep the records and report the damage.
+pub fn split(bytes: &[u8]) -> (Vec<Page>, Vec<SplitError>) {
     // A UTF-8 byte-order mark is common in files saved on Windows.
-    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        s.pos = 3;
+    let start = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    };
+    let mut bare = 0;
+    let (mut pages, mut errors) = (Vec::new(), Vec::new());
+    scan_values(bytes, start, &mut bare, &mut pages, &mut errors);
+    if errors.is_empty() || !line_based(bytes, start) {
+        return (pages, errors);
     }
-    let mut pages = Vec::new();
-    let mut bare_lines = 0;
+    // Damaged, and it may be NDJSON: read it line by line too, and keep whichever
+    // reading leaves fewer bytes unread.
+    let by_lines = split_lines(bytes, start);
+    let unread = |e: &[SplitError]| e.iter().map(|x| x.unread.len()).sum::<usize>();
+    if unread(&by_lines.1) <= unread(&errors) {
+        by_lines
+    } else {
+        (pages, errors)
+    }
+}
+
+/// Whether the document may be NDJSON: two or more non-empty lines, the first opening
+/// an object.
+fn line_based(bytes: &[u8], start: usize) -> bool {
+    let mut lines = bytes[start..]
+        .split(|&c| c == b'\n')
+        .filter(|l| l.iter().any(|c| !c.is_ascii_whitespace()));
+    let first = lines.next();
+    first.is_some_and(|l| l.trim_ascii_start().first() == Some(&b'{')) && lines.next().is_some()
+}
+
+/// Each line scanned on its own: damage ends with its line.
+fn split_lines(bytes: &[u8], start: usize) -> (Vec<Page>, Vec<SplitError>) {
+    let (mut pages, mut errors) = (Vec::new(), Vec::new());
+    let mut bare = 0;
+    let mut line_start = start;
+    while line_start < bytes.len() {
+        let line_end = bytes[line_start..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(bytes.len(), |i| line_start + i);
+        scan_values(
+            &bytes[..line_end],
+            line_start,
+            &mut bare,
+            &mut pages,
+            &mut errors,
+        );
+        if let Some(last) = errors.last_mut()
+            && !last.resumed
+            && last.unread.end == line_end
+        {
+            // The next line is read on its own.
+            last.resumed = line_end < bytes.len();
+        }
+        line_start = line_end + 1;
+    }
+    (pages, errors)
+}
+
+/// Scans the top-level values of `b[start..]` into `pages`, damage into `errors`.
+fn scan_values(
+    b: &[u8],
+    start: usize,
+    bare: &mut usize,
+    pages: &mut Vec<Page>,
+    errors: &mut Vec<SplitError>,
+) {
+    let mut s = Scanner {
+        b,
+        pos: start,
+        damage: Vec::new(),
+    };
     loop {
         s.ws();
         let Some(c) = s.peek() else { break };
@@ -322,11 +497,12 @@ pub fn split(bytes: &[u8]) -> (Vec<Page>, Option<SplitError>) {
                 ),
             )),
         };
+        errors.append(&mut s.damage);
         if let Some(e) = page.elements.first_mut()
             && e.section == Section::Bare
         {
-            e.index = bare_lines;
-            bare_lines += 1;
+            e.index = *bare;
+            *bare += 1;
         }
         let complete = r.is_ok();
         let unread_from = match (complete, page.elements.last()) {
@@ -339,21 +515,25 @@ pub fn split(bytes: &[u8]) -> (Vec<Page>, Option<SplitError>) {
                 .unwrap_or(top_start),
             _ => top_start,
         };
-        if !page.elements.is_empty() && (complete || page.elements[0].section != Section::Bare) {
+        page.range = top_start..s.pos;
+        // Empty wrappers and arrays are pages too (a window with no actions).
+        let empty_list = complete && page.kind != PageKind::Record;
+        if empty_list
+            || (!page.elements.is_empty()
+                && (complete || page.elements[0].section != Section::Bare))
+        {
             pages.push(page);
         }
         if let Err((offset, message)) = r {
-            return (
-                pages,
-                Some(SplitError {
-                    offset,
-                    unread_from,
-                    message,
-                }),
-            );
+            errors.push(SplitError {
+                offset,
+                unread: unread_from..b.len(),
+                message,
+                resumed: false,
+            });
+            return;
         }
     }
-    (pages, None)
 }
 
 #[cfg(test)]
@@ -372,7 +552,7 @@ mod tests {
         let doc = r#"{"ticket_id": 7, "page_no":1, "record_count": 2,
             "actions": [{"id":1}, {"id":2,"x":"a]}\"b"}], "actionsdetails": [{"id":1,"note":"n"}]}"#;
         let (pages, err) = split(doc.as_bytes());
-        assert!(err.is_none());
+        assert!(err.is_empty());
         assert_eq!(pages.len(), 1);
         assert_eq!(pages[0].ticket_id, Some(7));
         assert_eq!(pages[0].record_count, Some(2));
@@ -391,7 +571,7 @@ mod tests {
     fn ndjson_and_arrays_and_bad_tokens() {
         let doc = "{\"id\":1}\n{\"id\":2,\"timetaken\":NaN}\n[{\"id\":3},{\"id\":4}]\n";
         let (pages, err) = split(doc.as_bytes());
-        assert!(err.is_none(), "{err:?}");
+        assert!(err.is_empty(), "{err:?}");
         assert_eq!(
             texts(doc, &pages),
             vec![
@@ -408,8 +588,39 @@ mod tests {
     fn truncated_file_keeps_whole_records_and_says_where() {
         let doc = r#"{"actions":[{"id":1},{"id":2},{"id":3,"note":"cut"#;
         let (pages, err) = split(doc.as_bytes());
-        let err = err.unwrap();
+        assert_eq!(err.len(), 1);
         assert_eq!(texts(doc, &pages), vec![r#"{"id":1}"#, r#"{"id":2}"#]);
-        assert_eq!(&doc[err.unread_from..], r#",{"id":3,"note":"cut"#);
+        assert_eq!(&doc[err[0].unread.clone()], r#",{"id":3,"note":"cut"#);
+        assert!(!err[0].resumed);
+    }
+
+    #[test]
+    fn ndjson_damaged_lines_are_refused_alone() {
+        let doc = "{\"id\":1}\n{\"id\":2,\"note\":\"x\"\n{\"id\":3,\"note\":\"y}\n{\"id\":4}\n";
+        let (pages, err) = split(doc.as_bytes());
+        assert_eq!(texts(doc, &pages), vec!["{\"id\":1}", "{\"id\":4}"]);
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert_eq!(&doc[err[0].unread.clone()], "{\"id\":2,\"note\":\"x\"");
+        assert_eq!(&doc[err[1].unread.clone()], "{\"id\":3,\"note\":\"y}");
+        assert!(err.iter().all(|e| e.resumed));
+    }
+
+    #[test]
+    fn a_damaged_record_in_a_list_does_not_take_the_next_ones() {
+        // Record 2 lost its closing brace, record 4 a closing quote.
+        let doc = r#"{"record_count":6,"actions":[{"id":1},{"id":2,"a":[1,2],{"id":3},{"id":4,"note":"abc},{"id":5,"x":"y"},{"id":6}]}"#;
+        let (pages, err) = split(doc.as_bytes());
+        assert_eq!(
+            texts(doc, &pages),
+            vec![
+                r#"{"id":1}"#,
+                r#"{"id":3}"#,
+                r#"{"id":5,"x":"y"}"#,
+                r#"{"id":6}"#
+            ]
+        );
+        assert_eq!(err.len(), 2, "{err:?}");
+        assert_eq!(&doc[err[0].unread.clone()], r#"{"id":2,"a":[1,2]"#);
+        assert_eq!(&doc[err[1].unread.clone()], r#"{"id":4,"note":"abc}"#);
     }
 }

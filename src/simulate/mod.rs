@@ -55,6 +55,23 @@ pub enum Paging {
     Ignore,
 }
 
+/// Answers a misbehaving tenant, proxy or expired session gives to list requests, all
+/// with status 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Misbehaviour {
+    /// An HTML sign-in page (a proxy or an expired session).
+    Html,
+    /// An empty body.
+    Empty,
+    /// A JSON error object (`{"error": ..., "ClassName": ...}`).
+    ErrorJson,
+    /// A normal page in which the first record carries a bare `NaN` amount.
+    Nan,
+    /// A well-formed page with no actions (an API application whose permissions were
+    /// narrowed).
+    EmptyPage,
+}
+
 /// What to serve and which faults to inject.
 #[derive(Debug, Clone)]
 pub struct SimOptions {
@@ -91,6 +108,9 @@ pub struct SimOptions {
     pub fault_seed: u64,
     /// Leave out every n-th time entry (actions deleted in Halo since a previous sync).
     pub delete_every: Option<u64>,
+    /// `Some((how, from, to))`: list requests whose range overlaps `[from, to)` (UTC
+    /// nanoseconds) get this answer instead of their page.
+    pub misbehave: Option<(Misbehaviour, i64, i64)>,
 }
 
 impl SimOptions {
@@ -113,6 +133,7 @@ impl SimOptions {
             fail_after: None,
             fault_seed: 1,
             delete_every: None,
+            misbehave: None,
         }
     }
 }
@@ -296,6 +317,12 @@ fn respond(req: tiny_http::Request, status: u16, body: String) {
     );
 }
 
+/// The `[startdate, enddate)` of a list request (open ends when absent).
+fn param_range(p: &HashMap<String, String>) -> (i64, i64) {
+    let at = |k: &str, none: i64| p.get(k).and_then(|s| parse_param_date(s)).unwrap_or(none);
+    (at("startdate", i64::MIN), at("enddate", i64::MAX))
+}
+
 /// Halo's `startdate`/`enddate` form: `YYYY-MM-DDTHH:MM:SS`, UTC.
 fn parse_param_date(s: &str) -> Option<i64> {
     crate::model::datetime::parse_datetime(s).ok().flatten()
@@ -411,7 +438,44 @@ impl State {
         }
         let body = if lower == "/api/actions" {
             self.stats.list_requests.fetch_add(1, Ordering::Relaxed);
-            self.list(&params)
+            let page = self.list(&params);
+            match self.misbehaviour(&params) {
+                None => page,
+                Some(Misbehaviour::Html) => {
+                    let html = "<!DOCTYPE html>\n<html><head><title>Sign in - HaloPSA</title></head>\
+                                <body><form method=\"post\" action=\"/auth/login\">\
+                                <input name=\"username\"><input name=\"password\" type=\"password\">\
+                                </form></body></html>\n";
+                    let _ = req.respond(
+                        Response::from_string(html).with_status_code(200).with_header(
+                            Header::from_bytes(&b"Content-Type"[..], &b"text/html"[..])
+                                .expect("valid header"),
+                        ),
+                    );
+                    return;
+                }
+                Some(Misbehaviour::Empty) => String::new(),
+                Some(Misbehaviour::ErrorJson) => r#"{"error":"An error has occurred.","ClassName":"System.UnauthorizedAccessException","message":"Attempted to perform an unauthorized operation."}"#.into(),
+                Some(Misbehaviour::Nan) => {
+                    let key = "\"actionchargeamount\":";
+                    match page.find(key) {
+                        Some(at) => {
+                            let from = at + key.len();
+                            let len = page[from..]
+                                .find([',', '}'])
+                                .unwrap_or(page.len() - from);
+                            format!("{}NaN{}", &page[..from], &page[from + len..])
+                        }
+                        None => page,
+                    }
+                }
+                Some(Misbehaviour::EmptyPage) => match self.opts.shape {
+                    Shape::Bare => "[]".into(),
+                    Shape::Wrapper => {
+                        r#"{"page_no":1,"page_size":100,"record_count":0,"actions":[]}"#.into()
+                    }
+                },
+            }
         } else {
             self.stats.detail_requests.fetch_add(1, Ordering::Relaxed);
             let id: Option<i64> = lower.trim_start_matches("/api/actions/").parse().ok();
@@ -443,6 +507,13 @@ impl State {
             return;
         }
         respond(req, 200, body)
+    }
+
+    /// The misbehaviour for a list request, if its range overlaps the chosen one.
+    fn misbehaviour(&self, p: &HashMap<String, String>) -> Option<Misbehaviour> {
+        let (how, from, to) = self.opts.misbehave?;
+        let (start, end) = param_range(p);
+        (start < to && end > from).then_some(how)
     }
 
     fn token(&self, req: tiny_http::Request, body: &str) {
@@ -487,14 +558,7 @@ impl State {
 
     fn list(&self, p: &HashMap<String, String>) -> String {
         let yes = |k: &str| p.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let start = p
-            .get("startdate")
-            .and_then(|s| parse_param_date(s))
-            .unwrap_or(i64::MIN);
-        let end = p
-            .get("enddate")
-            .and_then(|s| parse_param_date(s))
-            .unwrap_or(i64::MAX);
+        let (start, end) = param_range(p);
         let ticket: Option<i64> = p.get("ticket_id").and_then(|t| t.parse().ok());
         let lo = self.actions.partition_point(|a| a.datetime_ns < start);
         let hi = self.actions.partition_point(|a| a.datetime_ns < end);

@@ -7,7 +7,7 @@ use crate::frame::{self, col};
 use crate::fsutil;
 use crate::progress::Progress;
 use polars::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
@@ -33,12 +33,91 @@ pub struct CommitStats {
     /// Stored actions of completely synced windows that Halo no longer returned: moved
     /// out of the partitions into the tombstones file (kept for the audit trail).
     pub tombstoned: u64,
+    /// Deletions the guard held back (the actions stay in the store and the reports).
+    pub deletions_held: u64,
+    /// Why the guard held them back.
+    pub held_reason: String,
+    /// The windows whose deletions were held back.
+    pub held_windows: Vec<HeldWindow>,
+    /// Stored actions this run refused a new copy of: the stored copy stays.
+    pub kept_despite_refusal: Vec<(i64, i64)>,
     /// Partition files written.
     pub files_written: usize,
     /// Partition files kept unchanged.
     pub files_kept: usize,
     /// Bytes of Parquet written.
     pub bytes_written: u64,
+}
+
+/// A completed window whose deletions the guard held back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldWindow {
+    /// Start (UTC nanoseconds).
+    pub from_ns: i64,
+    /// End (excluded).
+    pub to_ns: i64,
+    /// Actions the store held in it.
+    pub stored: u64,
+    /// Of those, how many Halo no longer returned.
+    pub missing: u64,
+}
+
+/// The guard against mass deletion: when a sync would tombstone more than `max_count`
+/// actions, more than `max_per_mille` of what its completed windows held, or every
+/// action of a window that held some, nothing is tombstoned (everything else commits)
+/// and the sync says so with its own exit code. Time entries are rarely deleted in Halo;
+/// an API application whose permissions were narrowed answers with empty pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeletionGuard {
+    /// Most tombstones accepted without asking.
+    pub max_count: u64,
+    /// Largest share (per mille of the stored actions in the completed windows).
+    pub max_per_mille: u64,
+    /// Accept whatever the sync finds deleted.
+    pub accept: bool,
+}
+
+impl Default for DeletionGuard {
+    fn default() -> Self {
+        DeletionGuard {
+            max_count: 25,
+            max_per_mille: 50,
+            accept: false,
+        }
+    }
+}
+
+impl DeletionGuard {
+    /// Why the deletions found (`(stored, missing)` per window) are held back, if they
+    /// are: every limit they pass, joined.
+    pub fn holds(&self, per_window: &[(u64, u64)]) -> Option<String> {
+        let stored: u64 = per_window.iter().map(|w| w.0).sum();
+        let missing: u64 = per_window.iter().map(|w| w.1).sum();
+        if self.accept || missing == 0 {
+            return None;
+        }
+        let mut why = Vec::new();
+        if missing > self.max_count {
+            why.push(format!(
+                "{missing} actions would be deleted, more than the limit of {} (--max-deletions)",
+                self.max_count
+            ));
+        }
+        if u128::from(missing) * 1000 > u128::from(self.max_per_mille) * u128::from(stored) {
+            why.push(format!(
+                "{missing} of the {stored} stored actions of the synced windows would be deleted, more than {}.{}% (--max-deletion-share)",
+                self.max_per_mille / 10,
+                self.max_per_mille % 10
+            ));
+        }
+        let emptied = per_window.iter().filter(|w| w.0 > 0 && w.1 == w.0).count();
+        if emptied > 0 {
+            why.push(format!(
+                "{emptied} window(s) would lose every action they held (an API application whose permissions were narrowed answers with empty pages)"
+            ));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
 }
 
 /// Where the current winning copy of a key is: source, row, `last_updated`, content hash.
@@ -50,6 +129,9 @@ struct Source {
     rows: usize,
     /// An existing store file (as opposed to a part staged by this run).
     entry: Option<FileEntry>,
+    /// For a staged part: each row's place in this run's input (parts are cut by month,
+    /// so part order is not input order).
+    input_order: Vec<u64>,
 }
 
 /// Stages frames of new actions and commits them into a store.
@@ -62,6 +144,10 @@ pub struct Writer<'s> {
     staged: Vec<Source>,
     generation: u64,
     complete_windows: Vec<(i64, i64)>,
+    guard: DeletionGuard,
+    refused: FxHashSet<(i64, i64)>,
+    /// Rows staged so far (the next row's place in the input).
+    input_rows: u64,
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
@@ -123,13 +209,25 @@ impl<'s> Writer<'s> {
             staged: Vec::new(),
             generation: store.manifest.generation + 1,
             complete_windows: Vec::new(),
+            guard: DeletionGuard::default(),
+            refused: FxHashSet::default(),
+            input_rows: 0,
         })
     }
 
     /// Declares UTC windows whose every action is in this run's input (a completed sync
     /// window): stored actions in them that the input lacks are tombstoned.
-    pub fn windows_complete(&mut self, windows: &[(i64, i64)]) {
-        self.complete_windows = windows.to_vec();
+    pub fn windows_complete(&mut self, windows: &[(i64, i64)], guard: DeletionGuard) {
+        let mut w = windows.to_vec();
+        w.sort_unstable();
+        self.complete_windows = w;
+        self.guard = guard;
+    }
+
+    /// Declares keys of records this run refused: their stored copies stay, and the
+    /// commit lists those it found.
+    pub fn refused_keys(&mut self, keys: impl IntoIterator<Item = (i64, i64)>) {
+        self.refused.extend(keys);
     }
 
     /// Stages a frame of actions (in input order; later frames are later input).
@@ -155,7 +253,7 @@ impl<'s> Writer<'s> {
             let mut part = if n == df.height() {
                 df.clone()
             } else {
-                take_rows(&df, rows, &path)?
+                take_rows(&df, rows.clone(), &path)?
             };
             write_parquet(&path, &mut part)?;
             self.staged.push(Source {
@@ -163,12 +261,16 @@ impl<'s> Writer<'s> {
                 month,
                 rows: n,
                 entry: None,
+                input_order: rows.iter().map(|&r| self.input_rows + r as u64).collect(),
             });
         }
+        self.input_rows += df.height() as u64;
         Ok(())
     }
 
-    /// Merges the staged actions into the store and switches to the new state.
+    /// Merges the staged actions into the store and switches to the new state, in four
+    /// steps: decide the winning copy of every key, decide the tombstones (subject to the
+    /// deletion guard), rewrite the months that changed, switch the manifest.
     ///
     /// Upsert rule on `(ticket_id, id)`: a later copy replaces an earlier one (store
     /// before this run's input, input in file and record order) unless both carry
@@ -176,8 +278,20 @@ impl<'s> Writer<'s> {
     pub fn commit(self, progress: &Progress) -> Result<CommitStats, StoreError> {
         let mut stats = CommitStats {
             stored_before: self.store.manifest.rows(),
+            input_rows: self.staged.iter().map(|s| s.rows as u64).sum(),
             ..Default::default()
         };
+        let sources = self.sources();
+        let mut merge = self.decide_winners(&sources, &mut stats, progress)?;
+        let tombs = self.decide_tombstones(&sources, &mut merge, &mut stats);
+        let (files, tomb_frames) =
+            self.rewrite_changed_months(&sources, &merge.losers, &tombs, &mut stats, progress)?;
+        self.switch_manifest(files, tomb_frames, &mut stats)?;
+        Ok(stats)
+    }
+
+    /// The stored files, then the staged parts, in input order.
+    fn sources(&self) -> Vec<Source> {
         let root = &self.store.root;
         let mut sources: Vec<Source> = self
             .store
@@ -189,81 +303,52 @@ impl<'s> Writer<'s> {
                 month: f.month(),
                 rows: f.rows as usize,
                 entry: Some(f.clone()),
+                input_order: Vec::new(),
             })
             .collect();
-        stats.input_rows = self.staged.iter().map(|s| s.rows as u64).sum();
         sources.extend(self.staged.iter().map(|s| Source {
             path: s.path.clone(),
             month: s.month,
             rows: s.rows,
             entry: None,
+            input_order: s.input_order.clone(),
         }));
+        sources
+    }
 
-        // 1. Decide the winner of every key, reading only the key columns.
+    /// Step 1: the winner of every key, reading only the key columns. Marks the losing
+    /// copies, and collects the stored rows that lie in completed windows (tombstone
+    /// candidates) with the keys this run offered.
+    fn decide_winners(
+        &self,
+        sources: &[Source],
+        stats: &mut CommitStats,
+        progress: &Progress,
+    ) -> Result<Merge, StoreError> {
         let bar = progress.bar(
             sources.iter().map(|s| s.rows as u64).sum(),
             "merging on (ticket_id, id)",
         );
         let mut winner: FxHashMap<(i64, i64), CopyAt> = FxHashMap::default();
         winner.reserve(sources.iter().map(|s| s.rows).sum());
-        let mut losers: Vec<Vec<bool>> = sources.iter().map(|_| Vec::new()).collect();
-        let mut input_keys: rustc_hash::FxHashSet<(i64, i64)> = Default::default();
-        let mut candidates: Vec<(usize, usize, (i64, i64))> = Vec::new();
+        let mut merge = Merge {
+            losers: sources.iter().map(|_| Vec::new()).collect(),
+            input_keys: Default::default(),
+            candidates: Vec::new(),
+        };
         for (si, src) in sources.iter().enumerate() {
-            let df = read_parquet(
-                &src.path,
-                Some(&[
-                    col::TICKET_ID,
-                    col::ID,
-                    col::LAST_UPDATED,
-                    col::CONTENT_HASH,
-                    col::DATETIME,
-                ]),
-            )?;
-            let dts: Vec<Option<i64>> = df
-                .column(col::DATETIME)
-                .and_then(|c| c.datetime().map(|d| d.physical().iter().collect()))
-                .map_err(|source| StoreError::Parquet {
-                    path: src.path.clone(),
-                    source,
-                })?;
-            let bad = |source| StoreError::Parquet {
-                path: src.path.clone(),
-                source,
-            };
-            let t = df
-                .column(col::TICKET_ID)
-                .and_then(|c| c.i64().cloned())
-                .map_err(bad)?;
-            let id = df
-                .column(col::ID)
-                .and_then(|c| c.i64().cloned())
-                .map_err(bad)?;
-            let lu = df
-                .column(col::LAST_UPDATED)
-                .and_then(|c| c.datetime().map(|d| d.physical().clone()))
-                .map_err(bad)?;
-            let hash = df
-                .column(col::CONTENT_HASH)
-                .and_then(|c| c.i64().cloned())
-                .map_err(bad)?;
-            for (row, (((t, id), lu), h)) in t
-                .iter()
-                .zip(id.iter())
-                .zip(lu.iter())
-                .zip(hash.iter())
-                .enumerate()
-            {
-                let key = (t.unwrap_or_default(), id.unwrap_or_default());
-                let h = h.unwrap_or_default();
-                let me = (si as u32, row as u32, lu, h);
+            let keys = read_keys(&src.path)?;
+            for (row, k) in keys.iter().enumerate() {
+                let key = (k.ticket_id, k.id);
+                let me = (si as u32, row as u32, k.last_updated, k.hash);
+                if src.entry.is_some() && self.refused.contains(&key) {
+                    stats.kept_despite_refusal.push(key);
+                }
                 if !self.complete_windows.is_empty() {
                     if src.entry.is_none() {
-                        input_keys.insert(key);
-                    } else if dts[row].is_some_and(|t| {
-                        self.complete_windows.iter().any(|(f, e)| t >= *f && t < *e)
-                    }) {
-                        candidates.push((si, row, key));
+                        merge.input_keys.insert(key);
+                    } else if let Some(w) = k.datetime.and_then(|t| self.window_of(t)) {
+                        merge.candidates.push((si, row, key, w));
                     }
                 }
                 match winner.entry(key) {
@@ -278,19 +363,28 @@ impl<'s> Writer<'s> {
                         let from_store = sources[osi as usize].entry.is_some();
                         // An identical copy changes nothing: keep the one we have, so that
                         // its file need not be rewritten.
-                        let same = oh == h;
-                        let later_wins = !same && !matches!((lu, olu), (Some(a), Some(b)) if a < b);
+                        let same = oh == k.hash;
+                        let later_wins = !same
+                            && match (k.last_updated, olu) {
+                                (Some(a), Some(b)) if a != b => a > b,
+                                // Equal or absent: the later in the input (the store
+                                // counts as before all input).
+                                _ => match (from_store, src.entry.is_some()) {
+                                    (true, _) => true,
+                                    (false, true) => false,
+                                    (false, false) => {
+                                        src.input_order[row]
+                                            > sources[osi as usize].input_order[orow as usize]
+                                    }
+                                },
+                            };
                         let (lsi, lrow) = if later_wins {
                             o.insert(me);
                             (osi, orow)
                         } else {
                             (si as u32, row as u32)
                         };
-                        let l = &mut losers[lsi as usize];
-                        if l.is_empty() {
-                            l.resize(sources[lsi as usize].rows, false);
-                        }
-                        l[lrow as usize] = true;
+                        mark(&mut merge.losers, sources, lsi as usize, lrow as usize);
                         match (from_store, same, later_wins) {
                             (true, true, _) => stats.unchanged += 1,
                             (true, false, true) => stats.replaced += 1,
@@ -302,15 +396,58 @@ impl<'s> Writer<'s> {
             }
             bar.inc(src.rows as u64);
         }
-        drop(winner);
         bar.finish();
-        // Stored actions of completed windows that the input no longer has: tombstones.
+        stats.kept_despite_refusal.sort_unstable();
+        stats.kept_despite_refusal.dedup();
+        Ok(merge)
+    }
+
+    /// The index of the completed window holding `t`, if any.
+    fn window_of(&self, t: i64) -> Option<usize> {
+        let i = self.complete_windows.partition_point(|w| w.1 <= t);
+        self.complete_windows
+            .get(i)
+            .filter(|w| w.0 <= t && t < w.1)
+            .map(|_| i)
+    }
+
+    /// Step 2: stored actions of completed windows that the input no longer has. They
+    /// become tombstones unless the deletion guard holds them back (then they stay).
+    fn decide_tombstones(
+        &self,
+        sources: &[Source],
+        merge: &mut Merge,
+        stats: &mut CommitStats,
+    ) -> Vec<Vec<IdxSize>> {
         let mut tombs: Vec<Vec<IdxSize>> = sources.iter().map(|_| Vec::new()).collect();
-        for (si, row, key) in candidates {
-            if input_keys.contains(&key) {
-                continue;
+        let mut per_window = vec![(0u64, 0u64); self.complete_windows.len()]; // stored, missing
+        let mut missing = Vec::new();
+        for &(si, row, key, w) in &merge.candidates {
+            per_window[w].0 += 1;
+            if !merge.input_keys.contains(&key) {
+                per_window[w].1 += 1;
+                missing.push((si, row));
             }
-            let l = &mut losers[si];
+        }
+        let held = self.guard.holds(&per_window);
+        if let Some(reason) = held {
+            stats.deletions_held = missing.len() as u64;
+            stats.held_reason = reason;
+            stats.held_windows = per_window
+                .iter()
+                .zip(&self.complete_windows)
+                .filter(|(c, _)| c.1 > 0)
+                .map(|(c, w)| HeldWindow {
+                    from_ns: w.0,
+                    to_ns: w.1,
+                    stored: c.0,
+                    missing: c.1,
+                })
+                .collect();
+            return tombs;
+        }
+        for (si, row) in missing {
+            let l = &mut merge.losers[si];
             if l.is_empty() {
                 l.resize(sources[si].rows, false);
             }
@@ -320,14 +457,26 @@ impl<'s> Writer<'s> {
                 stats.tombstoned += 1;
             }
         }
-        let mut tomb_frames: Vec<DataFrame> = Vec::new();
+        tombs
+    }
 
-        // 2. Rewrite each month that changed; keep the files of months that did not.
+    /// Step 3: rewrite each month that changed (as files of at most ROW_GROUP_ROWS
+    /// rows); keep the files of months that did not. Returns the new file list and the
+    /// frames of tombstoned rows.
+    fn rewrite_changed_months(
+        &self,
+        sources: &[Source],
+        losers: &[Vec<bool>],
+        tombs: &[Vec<IdxSize>],
+        stats: &mut CommitStats,
+        progress: &Progress,
+    ) -> Result<(Vec<FileEntry>, Vec<DataFrame>), StoreError> {
         let mut months: Vec<Month> = sources.iter().map(|s| s.month).collect();
         months.sort();
         months.dedup();
         let bar = progress.bar(months.len() as u64, "writing partitions");
         let mut files = Vec::new();
+        let mut tomb_frames = Vec::new();
         for month in months {
             let members: Vec<usize> = (0..sources.len())
                 .filter(|&i| sources[i].month == month)
@@ -380,49 +529,68 @@ impl<'s> Writer<'s> {
                 }
             }
             let mut df = merged.expect("a month has at least one source");
-            if df.height() == 0 {
-                bar.inc(1);
-                continue;
+            if df.height() > 0 {
+                df.rechunk_mut_par();
+                files.extend(self.write_month(month, &df, stats)?);
             }
-            df.rechunk_mut_par();
-            // A month is written as files of at most ROW_GROUP_ROWS rows: readers then
-            // take one whole small file at a time, which bounds their memory without
-            // slicing inside files.
-            let dir = root.join(format!("actions/year={}/month={}", month.0, month.1));
-            fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-            let mut offset = 0;
-            let mut part = 0;
-            while offset < df.height() {
-                let len = super::ROW_GROUP_ROWS.min(df.height() - offset);
-                let mut chunk = df.slice(offset as i64, len);
-                let rel = format!(
-                    "actions/year={}/month={}/part-g{:06}-{part:04}.parquet",
-                    month.0, month.1, self.generation
-                );
-                let (bytes, sha256) = write_parquet(&root.join(&rel), &mut chunk)?;
-                stats.files_written += 1;
-                stats.bytes_written += bytes;
-                files.push(FileEntry {
-                    path: rel,
-                    year: month.0,
-                    month: month.1,
-                    rows: len as u64,
-                    bytes,
-                    sha256,
-                });
-                offset += len;
-                part += 1;
-            }
-            fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
             bar.inc(1);
         }
         bar.finish();
+        Ok((files, tomb_frames))
+    }
 
-        // 3. Switch the manifest, then remove what it no longer names. When nothing
-        // changed, the committed state stays exactly as it was (same generation, no write).
+    /// Writes one month's rows as files of at most ROW_GROUP_ROWS rows: readers then take
+    /// one whole small file at a time, which bounds their memory without slicing.
+    fn write_month(
+        &self,
+        month: Month,
+        df: &DataFrame,
+        stats: &mut CommitStats,
+    ) -> Result<Vec<FileEntry>, StoreError> {
+        let root = &self.store.root;
+        let dir = root.join(format!("actions/year={}/month={}", month.0, month.1));
+        fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        let mut files = Vec::new();
+        let mut offset = 0;
+        let mut part = 0;
+        while offset < df.height() {
+            let len = super::ROW_GROUP_ROWS.min(df.height() - offset);
+            let mut chunk = df.slice(offset as i64, len);
+            let rel = format!(
+                "actions/year={}/month={}/part-g{:06}-{part:04}.parquet",
+                month.0, month.1, self.generation
+            );
+            let (bytes, sha256) = write_parquet(&root.join(&rel), &mut chunk)?;
+            stats.files_written += 1;
+            stats.bytes_written += bytes;
+            files.push(FileEntry {
+                path: rel,
+                year: month.0,
+                month: month.1,
+                rows: len as u64,
+                bytes,
+                sha256,
+            });
+            offset += len;
+            part += 1;
+        }
+        fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
+        Ok(files)
+    }
+
+    /// Step 4: write the tombstones file, switch the manifest atomically, then remove the
+    /// files it no longer names. When nothing changed, the committed state stays exactly
+    /// as it was (same generation, no write).
+    fn switch_manifest(
+        &self,
+        files: Vec<FileEntry>,
+        tomb_frames: Vec<DataFrame>,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        let root = &self.store.root;
         stats.stored_after = files.iter().map(|f| f.rows).sum();
         if stats.files_written == 0 && files == self.store.manifest.files {
-            return Ok(stats);
+            return Ok(());
         }
         let mut tombstones = self.store.manifest.tombstones.clone();
         if let Some(mut t) = tomb_frames.into_iter().reduce(|mut a, b| {
@@ -466,8 +634,74 @@ impl<'s> Writer<'s> {
                 let _ = fs::remove_file(root.join(&old.path));
             }
         }
-        Ok(stats)
+        Ok(())
     }
+}
+
+/// Marks row `row` of source `si` as a losing copy.
+fn mark(losers: &mut [Vec<bool>], sources: &[Source], si: usize, row: usize) {
+    let l = &mut losers[si];
+    if l.is_empty() {
+        l.resize(sources[si].rows, false);
+    }
+    l[row] = true;
+}
+
+/// What step 1 decided.
+struct Merge {
+    /// Per source, which rows lost (empty: none did).
+    losers: Vec<Vec<bool>>,
+    /// Keys this run offered (collected only when windows were declared complete).
+    input_keys: FxHashSet<(i64, i64)>,
+    /// Stored rows in completed windows: source, row, key, window index.
+    candidates: Vec<(usize, usize, (i64, i64), usize)>,
+}
+
+/// The merge columns of one row.
+struct KeyRow {
+    ticket_id: i64,
+    id: i64,
+    last_updated: Option<i64>,
+    hash: i64,
+    datetime: Option<i64>,
+}
+
+/// Reads the key, `last_updated`, content hash and datetime of every row of a file.
+fn read_keys(path: &Path) -> Result<Vec<KeyRow>, StoreError> {
+    let df = read_parquet(
+        path,
+        Some(&[
+            col::TICKET_ID,
+            col::ID,
+            col::LAST_UPDATED,
+            col::CONTENT_HASH,
+            col::DATETIME,
+        ]),
+    )?;
+    let bad = |source| StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let int = |name: &str| df.column(name).and_then(|c| c.i64().cloned()).map_err(bad);
+    let time = |name: &str| {
+        df.column(name)
+            .and_then(|c| c.datetime().map(|d| d.physical().clone()))
+            .map_err(bad)
+    };
+    let (t, id, hash) = (int(col::TICKET_ID)?, int(col::ID)?, int(col::CONTENT_HASH)?);
+    let (lu, dt) = (time(col::LAST_UPDATED)?, time(col::DATETIME)?);
+    Ok(t.iter()
+        .zip(id.iter())
+        .zip(hash.iter())
+        .zip(lu.iter().zip(dt.iter()))
+        .map(|(((t, id), h), (lu, dt))| KeyRow {
+            ticket_id: t.unwrap_or_default(),
+            id: id.unwrap_or_default(),
+            last_updated: lu,
+            hash: h.unwrap_or_default(),
+            datetime: dt,
+        })
+        .collect())
 }
 
 impl Drop for Writer<'_> {

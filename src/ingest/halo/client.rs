@@ -3,7 +3,8 @@
 //!
 //! Retry policy (every rule here, nowhere else):
 //! - Retried: `429`, any `5xx`, timeouts, refused or dropped connections, a body cut
-//!   short. At most `max_retries` retries per request; then the request fails with the
+//!   short, and a `2xx` whose body the caller does not recognise (an empty body, an HTML
+//!   sign-in page from a proxy, a JSON error object: see `get_checked`). At most `max_retries` retries per request; then the request fails with the
 //!   last cause, and the caller names the window it was for.
 //! - Waits: a `Retry-After` header (seconds) is obeyed as given. A `429` without one
 //!   waits an eighth of the rate window, doubling each time, capped at the whole window
@@ -94,9 +95,36 @@ pub enum HttpError {
         /// The last failure.
         last: String,
     },
+    /// An answer this client will not take (too large, or asking for too long a wait).
+    #[error("{url}: {reason}")]
+    Refused {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot start the HTTP client: {0}")]
     Setup(String),
+}
+
+/// The largest response body read (a Halo page of 100 full records is well under 1 MiB).
+pub const MAX_BODY: u64 = 64 << 20;
+/// The longest `Retry-After` obeyed; a longer one fails the request instead of hanging a
+/// scheduled job.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(900);
+/// The longest token lifetime believed (a larger `expires_in` is read as this).
+const MAX_TOKEN_LIFE: Duration = Duration::from_secs(86_400);
+
+/// Reads a body of at most [`MAX_BODY`] bytes; `None` when it is larger.
+fn read_limited(resp: reqwest::blocking::Response) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    if resp.content_length().is_some_and(|n| n > MAX_BODY) {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    resp.take(MAX_BODY + 1).read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= MAX_BODY).then_some(out))
 }
 
 struct Limiter {
@@ -217,7 +245,12 @@ impl Client {
         u
     }
 
-    fn classify(&self, url: &str, r: reqwest::Result<reqwest::blocking::Response>) -> Attempt {
+    fn classify(
+        &self,
+        url: &str,
+        r: reqwest::Result<reqwest::blocking::Response>,
+        check: &Check,
+    ) -> Attempt {
         let resp = match r {
             Ok(r) => r,
             Err(e) => {
@@ -235,11 +268,38 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
+        if let Some(w) = retry_after.filter(|w| *w > MAX_RETRY_AFTER) {
+            return Attempt::Fail(HttpError::Refused {
+                url: url.to_string(),
+                reason: format!(
+                    "HTTP {status} with Retry-After: {} s, more than the {} s this client waits; try again later",
+                    w.as_secs(),
+                    MAX_RETRY_AFTER.as_secs()
+                ),
+            });
+        }
         match status {
-            200..=299 => match resp.bytes() {
-                Ok(b) => Attempt::Done(b.to_vec()),
+            200..=299 => match read_limited(resp) {
+                Ok(None) => Attempt::Fail(HttpError::Refused {
+                    url: url.to_string(),
+                    reason: format!(
+                        "the answer is larger than {} MiB, the limit for one response",
+                        MAX_BODY >> 20
+                    ),
+                }),
+                Ok(Some(b)) => match check(&b) {
+                    Ok(()) => Attempt::Done(b.to_vec()),
+                    Err(reason) => Attempt::Retry {
+                        why: format!(
+                            "HTTP {status} but {reason}; the answer starts with `{}`",
+                            first_bytes(&b)
+                        ),
+                        wait: None,
+                        rate_limited: false,
+                    },
+                },
                 Err(e) => Attempt::Retry {
-                    why: format!("body cut short: {}", describe(&e)),
+                    why: format!("body cut short: {e}"),
                     wait: None,
                     rate_limited: false,
                 },
@@ -275,6 +335,7 @@ impl Client {
         url: &str,
         with_token: bool,
         build: &dyn Fn(Option<&str>) -> reqwest::blocking::RequestBuilder,
+        check: &Check,
     ) -> Result<Vec<u8>, HttpError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
@@ -289,7 +350,7 @@ impl Client {
                 .rate_wait_ms
                 .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let outcome = self.classify(url, build(token.as_deref()).send());
+            let outcome = self.classify(url, build(token.as_deref()).send(), check);
             let (why, wait, rate_limited) = match outcome {
                 Attempt::Done(b) => return Ok(b),
                 Attempt::Fail(e) => return Err(e),
@@ -368,13 +429,18 @@ impl Client {
         );
         self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
         let bytes = self
-            .send(&url, false, &|_| {
-                self.http
-                    .post(&url)
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("accept", "application/json")
-                    .body(body.clone())
-            })
+            .send(
+                &url,
+                false,
+                &|_| {
+                    self.http
+                        .post(&url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header("accept", "application/json")
+                        .body(body.clone())
+                },
+                &|_| Ok(()),
+            )
             .map_err(|e| match e {
                 HttpError::Status { url, status, body } => {
                     let oauth: Option<serde_json::Value> = serde_json::from_str(&body).ok();
@@ -409,7 +475,7 @@ impl Client {
             url: url.clone(),
             message: format!("the token response is not OAuth JSON: {e}"),
         })?;
-        let life = Duration::from_secs(t.expires_in.unwrap_or(3600));
+        let life = Duration::from_secs(t.expires_in.unwrap_or(3600)).min(MAX_TOKEN_LIFE);
         let margin = if life > Duration::from_secs(120) {
             Duration::from_secs(60)
         } else {
@@ -419,20 +485,50 @@ impl Client {
         Ok(t.access_token)
     }
 
-    /// `GET {url}/api{path}?query`, returning the body.
-    pub fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, HttpError> {
+    /// `GET {url}/api{path}?query`, returning the body, which `check` must accept: a
+    /// body it refuses (with the reason) counts as a failed request and is retried like a
+    /// `5xx`, because a proxy's sign-in page or an empty answer is not "no data".
+    pub fn get_checked(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        check: &Check,
+    ) -> Result<Vec<u8>, HttpError> {
         let q: Vec<String> = query
             .iter()
             .map(|(k, v)| format!("{k}={}", encode(v)))
             .collect();
         let url = format!("{}/api{path}?{}", self.cfg.url.value, q.join("&"));
-        self.send(&url, true, &|token| {
-            self.http
-                .get(&url)
-                .header("accept", "application/json")
-                .bearer_auth(token.unwrap_or_default())
-        })
+        self.send(
+            &url,
+            true,
+            &|token| {
+                self.http
+                    .get(&url)
+                    .header("accept", "application/json")
+                    .bearer_auth(token.unwrap_or_default())
+            },
+            check,
+        )
     }
+}
+
+/// A test of a `2xx` body: `Err(reason)` when it is not the answer asked for.
+pub type Check = dyn Fn(&[u8]) -> Result<(), String> + Sync;
+
+/// The start of a body for an error message: at most 120 characters, control
+/// characters shown as spaces.
+pub fn first_bytes(b: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&b[..b.len().min(480)]);
+    let mut s: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect();
+    if text.chars().count() > 120 || b.len() > 480 {
+        s.push('…');
+    }
+    s
 }
 
 fn describe(e: &reqwest::Error) -> String {

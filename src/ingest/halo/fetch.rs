@@ -2,7 +2,8 @@
 //! will not page, completed with one-by-one detail calls where billing fields are missing.
 
 use super::client::{Client, HttpError};
-use crate::ingest::{parse_document, split};
+use crate::ingest::split::{self, PageKind};
+use crate::ingest::{parse_document, parse_pages};
 use crate::model::datetime::format_datetime;
 use std::collections::HashSet;
 
@@ -59,6 +60,52 @@ fn window_label(from: i64, to: i64) -> String {
     format!("{}Z..{}Z", halo_time(from), halo_time(to))
 }
 
+/// Why a body is not an answer to a list request, if it is not: only JSON of Halo's
+/// shape counts (the wrapper with an `actions` list, or a bare array). An empty body, an
+/// HTML page, an object without `actions` (Halo's error objects) or a cut-off document
+/// is a failed request, never "no actions".
+pub fn check_list_answer(body: &[u8]) -> Result<(), String> {
+    check_shape(
+        body,
+        &[PageKind::Wrapper, PageKind::Array],
+        "an `actions` list",
+    )
+}
+
+/// Why a body is not an answer to `GET /Actions/{id}` (one action record), if it is not.
+pub fn check_record_answer(body: &[u8]) -> Result<(), String> {
+    check_shape(
+        body,
+        &[PageKind::Record, PageKind::Wrapper],
+        "an action record",
+    )
+}
+
+fn check_shape(body: &[u8], kinds: &[PageKind], what: &str) -> Result<(), String> {
+    let start = body.iter().position(|c| !c.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Err("the body is empty".into());
+    };
+    if !matches!(body[start], b'{' | b'[') && !body[start..].starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return Err("the body is not JSON".into());
+    }
+    let (pages, err) = split::split(body);
+    if let Some(e) = err.first() {
+        return Err(format!(
+            "the body is not complete JSON ({} at byte {})",
+            e.message, e.offset
+        ));
+    }
+    match pages.as_slice() {
+        [p] if kinds.contains(&p.kind) => Ok(()),
+        [_] => Err(format!("the JSON is not {what} (an error object?)")),
+        more => Err(format!(
+            "the body holds {} JSON values, not one",
+            more.len()
+        )),
+    }
+}
+
 /// Fetches the time entries of `[from_ns, to_ns)`.
 pub fn fetch_window(client: &Client, from_ns: i64, to_ns: i64) -> Result<WindowData, FetchError> {
     let mut data = WindowData::default();
@@ -73,12 +120,13 @@ pub fn fetch_window(client: &Client, from_ns: i64, to_ns: i64) -> Result<WindowD
             continue;
         }
         let body = client
-            .get(
+            .get_checked(
                 &format!("/Actions/{id}"),
                 &[
                     ("ticket_id", ticket.to_string()),
                     ("includedetails", "true".into()),
                 ],
+                &check_record_answer,
             )
             .map_err(|source| FetchError::Http {
                 window: window_label(from_ns, to_ns),
@@ -115,7 +163,7 @@ fn fetch_range(
             break;
         }
         let body = client
-            .get(
+            .get_checked(
                 "/Actions",
                 &[
                     ("timeentriesonly", "true".into()),
@@ -126,19 +174,20 @@ fn fetch_range(
                     ("page_size", PAGE_SIZE.to_string()),
                     ("page_no", page_no.to_string()),
                 ],
+                &check_list_answer,
             )
             .map_err(|source| FetchError::Http {
                 window: label.clone(),
                 source,
             })?;
-        let (pages, _) = split::split(&body);
+        let (pages, split_err) = split::split(&body);
         let rows = pages
             .iter()
             .flat_map(|p| &p.elements)
             .filter(|e| e.section != split::Section::Details)
             .count();
         record_count = record_count.or(pages.first().and_then(|p| p.record_count));
-        let parsed = parse_document(&label, &body);
+        let parsed = parse_pages(&label, &body, &pages, split_err);
         let before = keys.len();
         keys.extend(parsed.actions.iter().map(|a| a.key()));
         unkeyed += parsed.rejects.len() as u64;
