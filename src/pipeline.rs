@@ -24,6 +24,8 @@ pub struct ImportOutcome {
     pub details_merged: usize,
     /// Actions that arrived without any billing field (their billing figures are zero).
     pub without_billing: usize,
+    /// The store's hash migration, when this import did one first.
+    pub migrated: Option<crate::store::Migration>,
     /// Completed windows that deleted nothing because a record in them was refused or
     /// their file could not be read whole.
     pub unclean_windows: Vec<(i64, i64)>,
@@ -92,6 +94,7 @@ pub fn import_files(
         details_merged: 0,
         without_billing: 0,
         unclean_windows: Vec::new(),
+        migrated: writer.migrated.clone(),
     };
     let mut columns = ActionColumns::default();
     let mut start = 0;

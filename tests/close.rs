@@ -4,17 +4,179 @@ mod common;
 use common::*;
 
 fn report_bytes(env: &Env) -> Vec<String> {
+    report_bytes_for(env, &["--period", "2026-10"])
+}
+
+/// Every report (contracts, invoices) in every format for the period `how`.
+fn report_bytes_for(env: &Env, how: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for kind in ["contracts", "invoices"] {
         for format in ["csv", "json", "table"] {
-            out.push(
-                env.run(["report", kind, "--period", "2026-10", "--format", format])
-                    .ok()
-                    .stdout,
-            );
+            let mut args = vec!["report", kind, "--format", format];
+            args.extend(how);
+            out.push(env.run(args).ok().stdout);
         }
     }
     out
+}
+
+/// A store of 3,000 generated actions (2026-09..2026-11) with October closed, then a
+/// late edit to one October action.
+fn closed_october_with_a_late_edit() -> Env {
+    let env = Env::new();
+    env.generated("3000", "12");
+    env.run(["close", "--period", "2026-10"]).ok();
+    let late = env.write(
+        "late.ndjson",
+        r#"{"id":1,"ticket_id":10200,"datetime":"2026-10-01T00:30:00Z","last_updated":"2027-01-05T00:00:00Z","timetaken":2.0,"actionchargehours":2.0,"actionchargeamount":250.00,"action_contract_id":101}"#,
+    );
+    env.import(&[&late]).ok();
+    env
+}
+
+#[test]
+fn a_from_to_range_equal_to_a_closed_month_gives_the_closed_months_bytes() {
+    let env = closed_october_with_a_late_edit();
+    assert_eq!(
+        report_bytes_for(&env, &["--from", "2026-10-01", "--to", "2026-11-01"]),
+        report_bytes(&env)
+    );
+}
+
+#[test]
+fn a_range_cutting_through_a_closed_period_is_refused_saying_how_to_ask() {
+    let env = closed_october_with_a_late_edit();
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--from",
+            "2026-10-15",
+            "--to",
+            "2026-11-15",
+        ])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("cuts through closed period 2026-10 (UTC"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("--period 2026-10 --timezone UTC"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty());
+}
+
+#[test]
+fn a_range_containing_a_closed_period_uses_its_frozen_copy_for_that_part() {
+    let env = closed_october_with_a_late_edit();
+    let total = |how: &[&str]| {
+        let mut args = vec!["contracts"];
+        args.extend(how);
+        let rows = env.report_csv(args[0], &args[1..]);
+        (
+            column_sum(&rows, "actions"),
+            column_sum(&rows, "chargeable_amount"),
+        )
+    };
+    let (sa, sm) = total(&["--period", "2026-09"]);
+    let (oa, om) = total(&["--period", "2026-10"]);
+    let (na, nm) = total(&["--period", "2026-11"]);
+    let (qa, qm) = total(&["--from", "2026-09-01", "--to", "2026-12-01"]);
+    assert_eq!((qa, qm), (sa + oa + na, sm + om + nm));
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-12-01",
+        ])
+        .ok();
+    assert!(
+        r.stderr.contains("period 2026-10 (UTC) is closed"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn closing_again_after_a_reopen_keeps_every_earlier_frozen_copy_and_hash() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    let first = env.run(["close", "--period", "2026-10"]).ok().stderr;
+    env.run(["reopen", "--period", "2026-10", "--reason", "late invoice"])
+        .ok();
+    let second = env.run(["close", "--period", "2026-10"]).ok().stderr;
+    let hash = |s: &str| s.split("sha256 ").nth(1).unwrap().trim().to_string();
+    let files = std::fs::read_dir(env.store().join("closed"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 2, "both frozen copies kept");
+    let st = env.run(["status", "--verify"]).ok().stdout;
+    assert!(
+        st.contains(&hash(&first)) && st.contains(&hash(&second)),
+        "{st}"
+    );
+    assert!(st.contains("all 2 frozen copies of closes match"), "{st}");
+}
+
+#[test]
+fn a_damaged_frozen_copy_is_refused_by_reports_and_by_status_verify() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    env.run(["close", "--period", "2026-10"]).ok();
+    let dir = env.store().join("closed");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(&file, bytes).unwrap();
+    let r = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("does not match the hash recorded at its close"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "no figures from a damaged copy");
+    let v = env.run(["status", "--verify"]).expect_code(1);
+    assert!(
+        v.stderr.contains("2026-10 (UTC) does not match"),
+        "{}",
+        v.stderr
+    );
+}
+
+#[test]
+fn an_overlapping_close_in_another_time_zone_is_refused() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    env.run(["close", "--period", "2026-10"]).ok();
+    let r = env
+        .run([
+            "close",
+            "--period",
+            "2026-10",
+            "--timezone",
+            "Europe/London",
+        ])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains("overlaps closed period 2026-10 (UTC)"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -46,7 +208,7 @@ fn a_late_edit_after_close_leaves_the_report_identical_and_shows_as_an_adjustmen
     assert_eq!(after, frozen, "closed-period reports must not change");
     let r = env.run(["report", "contracts", "--period", "2026-10"]).ok();
     assert!(
-        r.stderr.contains("period 2026-10 is closed"),
+        r.stderr.contains("period 2026-10 (UTC) is closed"),
         "{}",
         r.stderr
     );

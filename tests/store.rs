@@ -2,6 +2,7 @@
 
 mod common;
 use common::*;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -258,4 +259,145 @@ fn status_verify_checks_every_file_against_the_manifest() {
         "{}",
         r.stderr
     );
+}
+
+/// October's actions, one NDJSON line each, every one charged `amount`.
+fn october_lines(n: usize, amount: &str) -> String {
+    (1..=n)
+        .map(|i| {
+            format!(
+                r#"{{"id":{i},"ticket_id":7,"datetime":"2026-10-{:02}T10:00:00Z","timetaken":0.5,"action_contract_id":{},"actionchargeamount":{amount}}}"#,
+                1 + i % 28,
+                100 + i % 9
+            ) + "\n"
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_whose_files_a_commit_removed_reads_the_new_manifest_and_succeeds() {
+    let env = Env::new();
+    let v1 = env.write("v1.ndjson", &october_lines(3000, "10.00"));
+    let v2 = env.write("v2.ndjson", &october_lines(3000, "12.50"));
+    env.import(&[&v1]).ok();
+    let want_v1 = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    // A report reads the manifest, then pauses; meanwhile a commit replaces October's
+    // files (and removes the old ones).
+    let reader = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(["report", "contracts", "--period", "2026-10"])
+        .env("HALO_BILLING_STORE", env.store())
+        .env("HALO_BILLING_TEST_PAUSE_AFTER_MANIFEST_MS", "1500")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    env.import(&[&v2]).ok();
+    let out = reader.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want_v2 = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    assert_ne!(want_v1, want_v2);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want_v2);
+
+    // And reports in a loop while imports commit in a loop: every one succeeds with one
+    // consistent state.
+    let store = env.store();
+    let writer = std::thread::spawn(move || {
+        for k in 0..8 {
+            let f = if k % 2 == 0 { &v1 } else { &v2 };
+            let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+                .args(["-q", "import", f.to_str().unwrap()])
+                .env("HALO_BILLING_STORE", &store)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        }
+    });
+    let mut reports = 0;
+    while !writer.is_finished() {
+        let r = env.run(["report", "contracts", "--period", "2026-10"]).ok();
+        assert!(
+            r.stdout == want_v1 || r.stdout == want_v2,
+            "a report mixed two states:\n{}",
+            r.stdout
+        );
+        reports += 1;
+    }
+    writer.join().unwrap();
+    assert!(reports > 0);
+}
+
+#[test]
+fn a_store_written_before_the_hash_scheme_was_fixed_is_migrated_once_and_closes_keep_verifying() {
+    let env = Env::new();
+    // A store written by the previous release: October imported, then closed.
+    copy_dir(&data("legacy-store"), &env.store());
+    let st = env.run(["status", "--verify"]).ok();
+    assert!(
+        st.stdout.contains("hashes     of an earlier scheme"),
+        "{}",
+        st.stdout
+    );
+    let before = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    // The same data imported again: the first write migrates, then finds nothing changed.
+    let r = env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    assert!(
+        r.stderr.contains(
+            "migrated to content hash scheme sha256-canonical-v1: 1 file(s), 5 action(s) rehashed; 1 closed period(s) verified and sealed"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("0 new, 0 updated, 5 unchanged"),
+        "{}",
+        r.stderr
+    );
+    let st = env.run(["status", "--verify"]).ok();
+    assert!(!st.stdout.contains("earlier scheme"), "{}", st.stdout);
+    assert!(
+        st.stdout.contains("all 1 frozen copies of closes match"),
+        "{}",
+        st.stdout
+    );
+    // The closed period reads the same, and nothing counts as changed since its close.
+    let after = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    assert_eq!(after, before);
+    let adj = env
+        .run(["report", "adjustments", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    assert_eq!(adj.lines().count(), 1, "header only: {adj}");
+    // A second write migrates nothing.
+    let r = env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    assert!(!r.stderr.contains("migrated"), "{}", r.stderr);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
 }

@@ -52,7 +52,7 @@ pub fn close(args: CloseArgs, progress: &Progress) -> Result<(), Error> {
     let period = Period::from_args(Some(&args.period), None, None, &args.timezone)?;
     let root = args.store.path();
     let _lock = StoreLock::acquire(&root)?;
-    let store = Store::open(&root)?;
+    let store = super::open_migrated(&root, progress)?;
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
     }

@@ -10,7 +10,6 @@ use crate::period::Period;
 use crate::progress::Progress;
 use crate::report::{self, ReportKind, format::Format};
 use crate::simulate::{SimOptions, Simulator};
-use crate::store::Store;
 use crate::sync::{self, SyncOptions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,12 +91,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     sim.stop();
     progress.note(&super::sync::summary_line(&summary));
     progress.note(&super::import::describe(&store_path, &summary.import));
-    let store = Store::open(&store_path)?;
     for (kind, name) in [
         (ReportKind::Contracts, "contracts"),
         (ReportKind::Invoices, "invoices"),
     ] {
-        let rep = report::build(&store, kind, &period)?;
+        let (_, rep) = report::build_current(&store_path, kind, &period)?;
         write_output(None, |w| {
             report::format::write(&rep, Format::Table, w)?;
             writeln!(w)

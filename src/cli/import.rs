@@ -76,7 +76,12 @@ pub(crate) fn finish_rejects(out: &ImportOutcome, allow: bool) -> Result<(), Err
 /// The one-line summary of a commit.
 pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
     let s = &out.stats;
-    let mut line = format!(
+    let mut line = String::new();
+    if let Some(m) = &out.migrated {
+        line.push_str(&super::describe_migration(store, m));
+        line.push_str("\nhalo-billing: ");
+    }
+    line.push_str(&format!(
         "imported into `{}`: {} read, {} new, {} updated, {} unchanged, {} marked deleted, {} duplicate copies merged, {} older copies ignored, \
          {} summary+detail pairs joined, {} refused; store now holds {} actions ({} files written, {} kept, {} bytes written)",
         store.display(),
@@ -93,7 +98,7 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
         s.files_written,
         s.files_kept,
         s.bytes_written,
-    );
+    ));
     if !s.kept_despite_refusal.is_empty() {
         let keys: Vec<String> = s
             .kept_despite_refusal

@@ -144,6 +144,34 @@ impl StoreArg {
     }
 }
 
+/// Opens the store at `root` for a writer that holds its lock, first recomputing its
+/// content hashes if they are of another scheme (once; said on standard error).
+fn open_migrated(
+    root: &Path,
+    progress: &crate::progress::Progress,
+) -> Result<crate::store::Store, Error> {
+    let store = crate::store::Store::open(root)?;
+    match store.migrate_hashes()? {
+        None => Ok(store),
+        Some(m) => {
+            progress.note(&describe_migration(root, &m));
+            Ok(crate::store::Store::open(root)?)
+        }
+    }
+}
+
+/// The line that reports a hash migration.
+pub(crate) fn describe_migration(root: &Path, m: &crate::store::Migration) -> String {
+    format!(
+        "store `{}` migrated to content hash scheme {}: {} file(s), {} action(s) rehashed; {} closed period(s) verified and sealed with their file's SHA-256",
+        root.display(),
+        crate::model::canon::HASH_SCHEME,
+        m.files,
+        m.rows,
+        m.closes_sealed
+    )
+}
+
 /// Writes to `out` atomically, or to standard output when `out` is `None`. A closed
 /// pipe on standard output (`| head`) is not an error.
 fn write_output(

@@ -87,11 +87,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             return write_output(args.out.as_deref(), |w| w.write_all(text.as_bytes()));
         }
     };
-    let report = report::build(&store, kind, &period)?;
-    if let Some(c) = &report.closed {
+    let (_, report) = report::build_current(&root, kind, &period)?;
+    for c in &report.closed {
         progress.note(&format!(
-            "period {} is closed (since {}, {} actions, sha256 {}): figures are from the close; see `report adjustments` for later changes",
-            c.period, c.closed_at, c.actions, c.sha256
+            "period {} ({}) is closed (since {}, {} actions, sha256 {}): its figures are from the close; see `report adjustments` for later changes",
+            c.period, c.timezone, c.closed_at, c.actions, c.sha256
         ));
     }
     if report.undated > 0 {

@@ -36,6 +36,11 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
             m.generation,
             m.committed_at.as_deref().unwrap_or("-")
         );
+        if !store.hashes_current() {
+            println!(
+                "hashes     of an earlier scheme: recomputed once by the next import, sync or close (nothing else changes)"
+            );
+        }
     }
     println!("actions    {} in {} file(s)", m.rows(), m.files.len());
     let mut months: BTreeMap<(i32, u32), (u64, u64)> = BTreeMap::new();
@@ -116,7 +121,13 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         println!("lock       held by pid {pid} since {since} (a sync or import is writing)");
     }
     if args.verify {
-        let problems = store.verify();
+        let mut problems = store.verify();
+        let closes = store.closed_periods()?;
+        for c in closes.iter() {
+            if let Err(e) = store.verify_close(c) {
+                problems.push(e.to_string());
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::Verify(format!(
                 "store `{}` failed verification:\n  {}",
@@ -125,8 +136,9 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
             )));
         }
         println!(
-            "verify     all {} file(s) match the manifest's sizes and SHA-256",
-            m.files.len() + m.tombstones.len()
+            "verify     all {} file(s) match the manifest's sizes and SHA-256, and all {} frozen copies of closes match theirs",
+            m.files.len() + m.tombstones.len(),
+            closes.len()
         );
     }
     Ok(())

@@ -18,6 +18,8 @@ pub trait FrameKind: Kind {
     fn dtype() -> DataType;
     /// Builds the column from one value per row.
     fn column(name: &str, values: Vec<Self::Value>) -> Column;
+    /// Reads the column back, one value per row.
+    fn values(c: &Column) -> PolarsResult<Vec<Self::Value>>;
 }
 
 macro_rules! opt_i64_kind {
@@ -26,6 +28,9 @@ macro_rules! opt_i64_kind {
             fn dtype() -> DataType { DataType::Int64 }
             fn column(name: &str, values: Vec<Option<i64>>) -> Column {
                 Int64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+            }
+            fn values(c: &Column) -> PolarsResult<Vec<Option<i64>>> {
+                Ok(c.i64()?.iter().collect())
             }
         }
     )*};
@@ -39,6 +44,9 @@ macro_rules! units_kind {
             fn column(name: &str, values: Vec<i64>) -> Column {
                 Int64Chunked::from_vec(name.into(), values).into_column()
             }
+            fn values(c: &Column) -> PolarsResult<Vec<i64>> {
+                Ok(c.i64()?.iter().map(Option::unwrap_or_default).collect())
+            }
         }
     )*};
 }
@@ -50,6 +58,9 @@ macro_rules! text_kind {
             fn dtype() -> DataType { DataType::String }
             fn column(name: &str, values: Vec<Option<String>>) -> Column {
                 StringChunked::from_iter_options(name.into(), values.iter().map(|v| v.as_deref())).into_column()
+            }
+            fn values(c: &Column) -> PolarsResult<Vec<Option<String>>> {
+                Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
             }
         }
     )*};
@@ -63,6 +74,9 @@ impl FrameKind for kinds::Flag {
     fn column(name: &str, values: Vec<Option<bool>>) -> Column {
         BooleanChunked::from_iter_options(name.into(), values.into_iter()).into_column()
     }
+    fn values(c: &Column) -> PolarsResult<Vec<Option<bool>>> {
+        Ok(c.bool()?.iter().collect())
+    }
 }
 
 impl FrameKind for kinds::Date {
@@ -73,6 +87,9 @@ impl FrameKind for kinds::Date {
         Int64Chunked::from_iter_options(name.into(), values.into_iter())
             .into_datetime(TimeUnit::Nanoseconds, None)
             .into_column()
+    }
+    fn values(c: &Column) -> PolarsResult<Vec<Option<i64>>> {
+        Ok(c.datetime()?.physical().iter().collect())
     }
 }
 
@@ -113,6 +130,24 @@ macro_rules! define_frame {
                     Int64Chunked::from_vec(col::CONTENT_HASH.into(), self.content_hash).into_column(),
                 ])
             }
+        }
+
+        /// The content hash of every row of `df`, computed from its columns with the
+        /// same canonical encoding as [`Action::content_hash`] (used to migrate stores
+        /// and to compare copies whatever hash scheme wrote them).
+        pub fn content_hashes(df: &DataFrame) -> PolarsResult<Vec<i64>> {
+            use crate::model::canon;
+            let mut bufs: Vec<Vec<u8>> = vec![canon::HEADER.to_vec(); df.height()];
+            $(
+                {
+                    let name = format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX);
+                    let values = <kinds::$kind as FrameKind>::values(df.column(&name)?)?;
+                    for (b, v) in bufs.iter_mut().zip(&values) {
+                        canon::encode_field(b, stringify!($field), v);
+                    }
+                }
+            )*
+            Ok(bufs.iter().map(|b| canon::hash(b)).collect())
         }
 
         /// The frame schema: every field's column in table order, then `content_hash`.
@@ -221,5 +256,31 @@ mod tests {
         let df = c.into_frame().unwrap();
         check_schema(&df).unwrap();
         assert_eq!(df.height(), 1);
+    }
+
+    #[test]
+    fn hashes_from_columns_equal_hashes_from_actions() {
+        let ds = crate::generate::Dataset::new(&crate::generate::Options {
+            actions: 300,
+            seed: 5,
+            from: (2026, 9),
+            to: (2026, 10),
+            out: std::path::PathBuf::new(),
+        })
+        .unwrap();
+        let mut c = ActionColumns::default();
+        let mut want = Vec::new();
+        for g in 0..ds.len() {
+            let full = ds.action(g).full;
+            for a in crate::ingest::parse_document("gen", full.as_bytes()).actions {
+                want.push(a.content_hash());
+                c.push(a);
+            }
+        }
+        assert_eq!(want.len(), 300);
+        let df = c.into_frame().unwrap();
+        assert_eq!(content_hashes(&df).unwrap(), want);
+        let stored = df.column(col::CONTENT_HASH).unwrap().i64().unwrap();
+        assert_eq!(stored.iter().map(Option::unwrap).collect::<Vec<_>>(), want);
     }
 }

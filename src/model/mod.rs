@@ -8,6 +8,7 @@
 //! This module reads JSON values and validates them; it knows nothing of files, HTTP or
 //! columnar storage.
 
+pub mod canon;
 pub mod datetime;
 pub mod kinds;
 
@@ -95,7 +96,7 @@ macro_rules! for_each_action_field {
 macro_rules! define_action {
     ($($field:ident : $kind:ident = $doc:literal),* $(,)?) => {
         /// One Halo action (time entry), every figure exact (see [`crate::exact`]).
-        #[derive(Debug, Clone, PartialEq, Default, Hash)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         pub struct Action {
             $(
                 #[doc = $doc]
@@ -136,6 +137,15 @@ macro_rules! define_action {
 
         /// The names of every field, in frame order.
         pub const FIELD_NAMES: &[&str] = &[$(stringify!($field)),*];
+
+        impl Action {
+            /// The canonical encoding of every field (see [`canon`]).
+            pub fn canonical_bytes(&self) -> Vec<u8> {
+                let mut out = canon::HEADER.to_vec();
+                $( canon::encode_field(&mut out, stringify!($field), &self.$field); )*
+                out
+            }
+        }
     };
 }
 
@@ -185,13 +195,11 @@ impl Action {
         Ok(action)
     }
 
-    /// A 64-bit hash of every field: equal for identical copies of an action, so that
-    /// re-imports of unchanged data can be recognised without comparing each column.
+    /// A 64-bit hash of every field with a fixed specification ([`canon`]): equal for
+    /// identical copies of an action, so that re-imports of unchanged data can be
+    /// recognised without comparing each column, and the same in every version.
     pub fn content_hash(&self) -> i64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = rustc_hash::FxHasher::default();
-        self.hash(&mut h);
-        h.finish() as i64
+        canon::hash(&self.canonical_bytes())
     }
 
     /// `(ticket_id, id)`; both are present on every action that passed [`Action::from_raw`].

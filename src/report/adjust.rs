@@ -65,10 +65,9 @@ fn side(df: &DataFrame) -> PolarsResult<Side> {
     let (inum, iid) = (s(col::INVOICE_NUMBER)?, i(col::INVOICE_ID)?);
     Ok(Side {
         keys,
-        hash: i(col::CONTENT_HASH)?
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect(),
+        // Recomputed from the columns, so copies written under different hash schemes
+        // (a close made before a store's hash migration) compare by their content.
+        hash: crate::frame::content_hashes(df)?,
         contract: cid
             .into_iter()
             .zip(cref)
@@ -94,6 +93,7 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
             ),
         })
     })?;
+    store.verify_close(&closed)?;
     let frozen_path = store.root().join(&closed.file);
     let frozen = crate::store::read_parquet_all(&frozen_path)?;
     let live = store.period_actions(closed.from_ns, closed.to_ns)?;
@@ -169,8 +169,11 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
                     count.to_string(),
                 ];
                 for m in 0..MEASURES {
-                    let d = n.map(|r| new.measures[m][r]).unwrap_or(0)
-                        - o.map(|r| old.measures[m][r]).unwrap_or(0);
+                    let d = n
+                        .map(|r| new.measures[m][r])
+                        .unwrap_or(0)
+                        .checked_sub(o.map(|r| old.measures[m][r]).unwrap_or(0))
+                        .ok_or_else(|| overflow(m))?;
                     rec.push(fig(m, d));
                 }
                 out.write_record(&rec).map_err(csv_err)?;
@@ -188,14 +191,18 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
                     let g = groups.entry(key(&old, *r)).or_default();
                     g.0 -= 1;
                     for m in 0..MEASURES {
-                        g.1[m] -= old.measures[m][*r];
+                        g.1[m] = g.1[m]
+                            .checked_sub(old.measures[m][*r])
+                            .ok_or_else(|| overflow(m))?;
                     }
                 }
                 if let Some(r) = n {
                     let g = groups.entry(key(&new, *r)).or_default();
                     g.0 += 1;
                     for m in 0..MEASURES {
-                        g.1[m] += new.measures[m][*r];
+                        g.1[m] = g.1[m]
+                            .checked_add(new.measures[m][*r])
+                            .ok_or_else(|| overflow(m))?;
                     }
                 }
             }
@@ -228,6 +235,13 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
         .into_inner()
         .map_err(|e| csv_err(e.into_error().into()))?;
     Ok(String::from_utf8(bytes).expect("CSV of UTF-8 text"))
+}
+
+/// A delta that does not fit in 64 bits: an error, never a wrap.
+fn overflow(m: usize) -> ReportError {
+    ReportError::Overflow(crate::aggregate::Overflow {
+        measure: MEASURE_NAMES[m],
+    })
 }
 
 fn csv_err(e: csv::Error) -> ReportError {

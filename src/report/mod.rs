@@ -51,8 +51,9 @@ pub struct Report {
     pub undated: u64,
     /// Keys whose actions disagree on the other column (see [`merge_by_primary_key`]).
     pub conflicts: Vec<String>,
-    /// The close the figures come from, when the period is closed.
-    pub closed: Option<crate::store::ClosedPeriod>,
+    /// The closes whose frozen copies the figures come from (a closed period asked for
+    /// as itself, or closed periods inside the range).
+    pub closed: Vec<crate::store::ClosedPeriod>,
 }
 
 /// A report could not be made.
@@ -72,6 +73,9 @@ pub enum ReportError {
     /// A total overflowed.
     #[error(transparent)]
     Overflow(#[from] Overflow),
+    /// The range cuts through a closed period.
+    #[error("{0}")]
+    CutsClosed(String),
 }
 
 fn i64_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked, ReportError> {
@@ -182,21 +186,95 @@ fn slice_groups(
 /// threads (polars decodes each file on its own pool; more readers would only queue), so
 /// memory holds about two files' worth of the needed columns, whatever the period.
 ///
-/// A closed period (same name and time zone) is reported from its frozen copy, so its
-/// report is the same, byte for byte, whatever was synced after the close.
+/// Closed periods hold for every way of asking: a range equal to a closed period's is
+/// reported from its frozen copy (byte for byte the closed report, whatever its label);
+/// closed periods wholly inside the range contribute their frozen copies and the live
+/// store the rest; a range that cuts through a closed period is refused with a message
+/// saying how to ask. A frozen copy is verified against its SHA-256 before it is used.
 pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
-    let closed = store.closed(&period.label, period.timezone.name())?;
-    let frozen;
-    let (files, undated): (Vec<&FileEntry>, u64) = match &closed {
-        Some(c) => {
-            frozen = c.entry(c.actions);
-            (vec![&frozen], c.undated_at_close)
-        }
-        None => (
-            store.files_overlapping(period.from_ns, period.to_ns),
-            store.undated_rows(),
-        ),
-    };
+    let closes = store.closes_overlapping(period.from_ns, period.to_ns)?;
+    if let [c] = closes.as_slice()
+        && (c.from_ns, c.to_ns) == (period.from_ns, period.to_ns)
+    {
+        store.verify_close(c)?;
+        let frozen = c.entry(c.actions);
+        let shown = Period {
+            label: c.period.clone(),
+            timezone: c.timezone.parse().unwrap_or(period.timezone),
+            ..period.clone()
+        };
+        let groups = sum_files(store, &[&frozen], kind, &shown)?;
+        return finish(kind, shown, groups, c.undated_at_close, closes);
+    }
+    if let Some(c) = closes
+        .iter()
+        .find(|c| c.from_ns < period.from_ns || c.to_ns > period.to_ns)
+    {
+        return Err(ReportError::CutsClosed(cut_message(period, c)));
+    }
+    // Closed periods inside the range from their frozen copies, the rest live.
+    let mut groups = Groups::default();
+    let mut from = period.from_ns;
+    let mut parts: Vec<(i64, i64)> = Vec::new();
+    for c in &closes {
+        store.verify_close(c)?;
+        parts.push((from, c.from_ns));
+        from = c.to_ns;
+        let frozen = c.entry(c.actions);
+        let range = Period {
+            from_ns: c.from_ns,
+            to_ns: c.to_ns,
+            ..period.clone()
+        };
+        merge_groups(&mut groups, sum_files(store, &[&frozen], kind, &range)?)?;
+    }
+    parts.push((from, period.to_ns));
+    for (f, t) in parts.into_iter().filter(|(f, t)| f < t) {
+        let range = Period {
+            from_ns: f,
+            to_ns: t,
+            ..period.clone()
+        };
+        let files = store.files_overlapping(f, t);
+        merge_groups(&mut groups, sum_files(store, &files, kind, &range)?)?;
+    }
+    finish(kind, period.clone(), groups, store.undated_rows(), closes)
+}
+
+/// Says how to ask for a range that cuts through closed period `c`.
+fn cut_message(period: &Period, c: &crate::store::ClosedPeriod) -> String {
+    let t = crate::model::datetime::format_datetime;
+    format!(
+        "the range {} ({}) cuts through closed period {} ({}, {} .. {}), whose figures are frozen; \
+         ask for that period whole (--period {} --timezone {}) or for a range that contains it or avoids it, \
+         or reopen it first (halo-billing reopen --period {} --timezone {} --reason ...)",
+        period.label,
+        period.timezone.name(),
+        c.period,
+        c.timezone,
+        t(c.from_ns),
+        t(c.to_ns),
+        c.period,
+        c.timezone,
+        c.period,
+        c.timezone
+    )
+}
+
+fn merge_groups(into: &mut Groups, more: Groups) -> Result<(), ReportError> {
+    for (k, v) in more {
+        into.entry(k).or_default().merge(&v)?;
+    }
+    Ok(())
+}
+
+/// Sums `files` for `period` on two reader threads.
+fn sum_files(
+    store: &Store,
+    files: &[&FileEntry],
+    kind: ReportKind,
+    period: &Period,
+) -> Result<Groups, ReportError> {
     let readers = 2.min(files.len()).max(1);
     let partials: Vec<Result<Groups, ReportError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..readers)
@@ -206,9 +284,7 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
                 s.spawn(move || {
                     let mut acc = Groups::default();
                     for f in mine {
-                        for (k, v) in file_groups(store, f, kind, period)? {
-                            acc.entry(k).or_default().merge(&v)?;
-                        }
+                        merge_groups(&mut acc, file_groups(store, f, kind, period)?)?;
                     }
                     Ok(acc)
                 })
@@ -221,10 +297,18 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
     });
     let mut groups = Groups::default();
     for p in partials {
-        for (k, v) in p? {
-            groups.entry(k).or_default().merge(&v)?;
-        }
+        merge_groups(&mut groups, p?)?;
     }
+    Ok(groups)
+}
+
+fn finish(
+    kind: ReportKind,
+    period: Period,
+    groups: Groups,
+    undated: u64,
+    closed: Vec<crate::store::ClosedPeriod>,
+) -> Result<Report, ReportError> {
     let mut total = Totals::default();
     for t in groups.values() {
         total.merge(t)?;
@@ -232,13 +316,51 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
     let (rows, conflicts) = merge_by_primary_key(kind, groups.into_iter())?;
     Ok(Report {
         kind,
-        period: period.clone(),
+        period,
         rows,
         total,
         undated,
         closed,
         conflicts,
     })
+}
+
+/// [`build`] on the store's current state, opened afresh: a report that finds a data
+/// file gone (a writer committed and removed it after this reader read the manifest)
+/// starts again on the new manifest, so readers never fail because a writer committed.
+pub fn build_current(
+    root: &std::path::Path,
+    kind: ReportKind,
+    period: &Period,
+) -> Result<(Store, Report), ReportError> {
+    // Fault injection for the tests: a pause between reading the manifest and reading
+    // the files it names, so that a commit can land in between.
+    let pause = std::env::var("HALO_BILLING_TEST_PAUSE_AFTER_MANIFEST_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis);
+    let mut tries = 0;
+    loop {
+        let store = Store::open(root)?;
+        if let Some(p) = pause.filter(|_| tries == 0) {
+            std::thread::sleep(p);
+        }
+        match build(&store, kind, period) {
+            Err(e) if e.is_vanished_file() && tries < 20 => tries += 1,
+            r => return r.map(|rep| (store, rep)),
+        }
+    }
+}
+
+impl ReportError {
+    /// Whether this is a data file that vanished under the reader (removed by a commit).
+    pub fn is_vanished_file(&self) -> bool {
+        matches!(
+            self,
+            ReportError::Store(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+        )
+    }
 }
 
 /// Folds the `(id, text)` groups into one row per report key: the contract id for

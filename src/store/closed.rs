@@ -41,6 +41,11 @@ pub struct ClosedPeriod {
     pub file: String,
     /// Undated actions in the store at the close (shown by reports, frozen with them).
     pub undated_at_close: u64,
+    /// SHA-256 of the frozen file's bytes, checked whenever it is read (closes made
+    /// before it was recorded get it at the store's hash migration, after a check
+    /// against `sha256`).
+    #[serde(default)]
+    pub file_sha256: Option<String>,
     /// When it was reopened, if it was.
     pub reopened_at: Option<String>,
     /// Why it was reopened.
@@ -94,7 +99,62 @@ impl Store {
             .find(|c| c.period == period && c.timezone == timezone && c.is_closed()))
     }
 
-    fn save_closed(&self, list: &[ClosedPeriod]) -> Result<(), StoreError> {
+    /// The closes in force whose range overlaps `[from_ns, to_ns)`, by start.
+    pub fn closes_overlapping(
+        &self,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<Vec<ClosedPeriod>, StoreError> {
+        let mut v: Vec<ClosedPeriod> = self
+            .closed_periods()?
+            .into_iter()
+            .filter(|c| c.is_closed() && c.from_ns < to_ns && from_ns < c.to_ns)
+            .collect();
+        v.sort_by_key(|c| c.from_ns);
+        Ok(v)
+    }
+
+    /// Checks a close's frozen copy against the SHA-256 of its file recorded at the close
+    /// (or, for a close made before that was recorded, against its content digest).
+    pub fn verify_close(&self, c: &ClosedPeriod) -> Result<(), StoreError> {
+        let path = self.root.join(&c.file);
+        let damaged = |found: String| StoreError::Closed {
+            path: path.clone(),
+            reason: format!(
+                "the frozen copy of {} ({}) does not match the hash recorded at its close \
+                 (expected {found}): it was damaged or changed after the close. Restore it from a backup; \
+                 its figures are not used",
+                c.period, c.timezone
+            ),
+        };
+        match &c.file_sha256 {
+            Some(want) => {
+                let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+                    action: "cannot read",
+                    path: path.clone(),
+                    source,
+                })?;
+                let got = super::sha256_hex(&bytes);
+                if &got != want {
+                    return Err(damaged(format!("{want}, found {got}")));
+                }
+            }
+            None => {
+                let df = read_parquet(&path, None)?;
+                let keys = key_hashes(&df).map_err(|source| StoreError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+                let got = digest(&keys);
+                if got != c.sha256 {
+                    return Err(damaged(format!("content digest {}, found {got}", c.sha256)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn save_closed(&self, list: &[ClosedPeriod]) -> Result<(), StoreError> {
         let path = self.root.join(CLOSED_FILE);
         fsutil::write_atomic(&path, |w| {
             serde_json::to_writer_pretty(&mut *w, list)?;
@@ -151,13 +211,22 @@ impl Store {
         from_ns: i64,
         to_ns: i64,
     ) -> Result<ClosedPeriod, StoreError> {
-        if let Some(c) = self.closed(period, timezone)? {
-            return Err(StoreError::Manifest {
+        if let Some(c) = self.closes_overlapping(from_ns, to_ns)?.first() {
+            let same = c.period == period && c.timezone == timezone;
+            return Err(StoreError::Closed {
                 path: self.root.join(CLOSED_FILE),
-                reason: format!(
-                    "period {period} ({timezone}) is already closed since {} (sha256 {}); reopen it first",
-                    c.closed_at, c.sha256
-                ),
+                reason: if same {
+                    format!(
+                        "period {period} ({timezone}) is already closed since {} (sha256 {}); reopen it first",
+                        c.closed_at, c.sha256
+                    )
+                } else {
+                    format!(
+                        "period {period} ({timezone}) overlaps closed period {} ({}), closed since {}; \
+                         two closes may not freeze the same actions: reopen that one first, or close a period that does not overlap it",
+                        c.period, c.timezone, c.closed_at
+                    )
+                },
             });
         }
         let mut df = self.period_actions(from_ns, to_ns)?;
@@ -166,10 +235,13 @@ impl Store {
             source,
         })?;
         let sha256 = digest(&keys);
+        // Every close has its own frozen file (the n-th close of the store), so closing
+        // again after a reopen keeps the earlier copies.
+        let mut list = self.closed_periods()?;
         let rel = format!(
-            "closed/{period}@{}-g{:06}.parquet",
+            "closed/{period}@{}-c{:04}.parquet",
             timezone.replace('/', "_"),
-            self.manifest.generation
+            list.len() + 1
         );
         let path = self.root.join(&rel);
         std::fs::create_dir_all(path.parent().expect("closed folder")).map_err(|source| {
@@ -179,7 +251,13 @@ impl Store {
                 source,
             }
         })?;
-        super::write::write_parquet(&path, &mut df)?;
+        if path.exists() {
+            return Err(StoreError::Closed {
+                path,
+                reason: "a frozen copy of that name exists already; closed.json and the closed/ folder disagree".into(),
+            });
+        }
+        let (_, file_sha256) = super::write::write_parquet(&path, &mut df)?;
         let entry = ClosedPeriod {
             period: period.into(),
             timezone: timezone.into(),
@@ -189,11 +267,11 @@ impl Store {
             actions: df.height() as u64,
             sha256,
             file: rel,
+            file_sha256: Some(file_sha256),
             undated_at_close: self.undated_rows(),
             reopened_at: None,
             reopen_reason: None,
         };
-        let mut list = self.closed_periods()?;
         list.push(entry.clone());
         self.save_closed(&list)?;
         Ok(entry)

@@ -54,6 +54,11 @@ pub struct Manifest {
     /// Files of actions Halo stopped returning (excluded from reports, kept for audit).
     #[serde(default)]
     pub tombstones: Vec<FileEntry>,
+    /// What the `content_hash` column holds ([`crate::model::canon::HASH_SCHEME`]);
+    /// empty in stores written before it was named (a hash of no fixed specification),
+    /// which the next writer recomputes ([`super::migrate`]).
+    #[serde(default)]
+    pub hash_scheme: String,
 }
 
 impl Default for Manifest {
@@ -65,6 +70,7 @@ impl Default for Manifest {
             committed_at: None,
             files: Vec::new(),
             tombstones: Vec::new(),
+            hash_scheme: crate::model::canon::HASH_SCHEME.into(),
         }
     }
 }

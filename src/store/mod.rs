@@ -27,11 +27,13 @@
 mod closed;
 mod lock;
 mod manifest;
+mod migrate;
 mod write;
 
 pub use closed::{ClosedPeriod, digest, key_hashes};
 pub use lock::StoreLock;
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
+pub use migrate::Migration;
 pub use write::{CommitStats, DeletionGuard, HeldWindow, Writer};
 
 use crate::frame;
@@ -87,6 +89,14 @@ pub enum StoreError {
         pid: u32,
         /// Since when.
         since: String,
+    },
+    /// A closed period's frozen copy cannot be trusted or used.
+    #[error("closed period `{path}`: {reason}")]
+    Closed {
+        /// The frozen copy (or the registry).
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
     },
     /// A total does not fit in 64 bits.
     #[error("{0}")]

@@ -137,8 +137,10 @@ struct Source {
 /// Stages frames of new actions and commits them into a store.
 ///
 /// Dropping a writer without committing removes what it staged; the store is untouched.
-pub struct Writer<'s> {
-    store: &'s Store,
+pub struct Writer {
+    store: Store,
+    /// The hash migration this writer did first, if the store needed one.
+    pub migrated: Option<super::Migration>,
     _lock: super::StoreLock,
     staging: PathBuf,
     staged: Vec<Source>,
@@ -183,9 +185,10 @@ fn take_rows(df: &DataFrame, rows: Vec<IdxSize>, path: &Path) -> Result<DataFram
     })
 }
 
-impl<'s> Writer<'s> {
-    /// Starts a commit on `store` (creating its folder if needed).
-    pub fn begin(store: &'s Store) -> Result<Writer<'s>, StoreError> {
+impl Writer {
+    /// Starts a commit on `store` (creating its folder if needed). A store whose content
+    /// hashes are of another scheme is migrated first ([`Store::migrate_hashes`]).
+    pub fn begin(store: &Store) -> Result<Writer, StoreError> {
         let lock = super::StoreLock::acquire(&store.root)?;
         // The manifest may have changed while we waited for nobody: re-read it under the
         // lock, and clear what a killed writer left.
@@ -197,17 +200,23 @@ impl<'s> Writer<'s> {
             });
         }
         store.clean_leftovers()?;
+        let migrated = store.migrate_hashes()?;
+        let store = match migrated {
+            Some(_) => Store::open(&store.root)?,
+            None => store.clone(),
+        };
         let staging = store.root.join(format!(".staging-{}", std::process::id()));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(io("cannot clear", &staging))?;
         }
         fs::create_dir_all(&staging).map_err(io("cannot create", &staging))?;
         Ok(Writer {
+            generation: store.manifest.generation + 1,
             store,
+            migrated,
             _lock: lock,
             staging,
             staged: Vec::new(),
-            generation: store.manifest.generation + 1,
             complete_windows: Vec::new(),
             guard: DeletionGuard::default(),
             refused: FxHashSet::default(),
@@ -704,7 +713,7 @@ fn read_keys(path: &Path) -> Result<Vec<KeyRow>, StoreError> {
         .collect())
 }
 
-impl Drop for Writer<'_> {
+impl Drop for Writer {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.staging);
     }
