@@ -234,3 +234,34 @@ fn a_damaged_record_in_a_page_is_refused_with_its_bytes_and_later_records_kept()
     let rows = env.report_csv("contracts", &["--period", "2026-10"]);
     assert_eq!(cell(&rows, row(&rows, "7"), "actions"), "48");
 }
+
+#[test]
+fn files_and_gzip_over_the_size_limit_are_refused_with_the_limit_named() {
+    let env = Env::new();
+    let big = env.write("big.ndjson", &ndjson_lines(40).join("\n"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(ndjson_lines(200).join("\n").as_bytes())
+        .unwrap();
+    let bomb = env.path("bomb.ndjson.gz");
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 3000);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(["import", big.to_str().unwrap(), bomb.to_str().unwrap()])
+        .env("HALO_BILLING_STORE", env.store())
+        .env("HALO_BILLING_MAX_INPUT_BYTES", "3000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("big.ndjson:0: whole file: cannot read: the file holds more than 3000 bytes"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "bomb.ndjson.gz:0: whole file: cannot read: its gzip unpacks to more than 3000 bytes"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("HALO_BILLING_MAX_INPUT_BYTES"), "{err}");
+}

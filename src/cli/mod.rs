@@ -90,8 +90,15 @@ impl DataSetArgs {
     /// The generator's options, writing to `out` (unused by the simulator).
     fn options(&self, out: PathBuf) -> Result<crate::generate::Options, Error> {
         let month = |flag: &str, s: &str| {
-            crate::generate::parse_month(s)
-                .ok_or_else(|| Error::Usage(format!("{flag} `{s}` is not a month like 2026-10")))
+            let m = crate::generate::parse_month(s)
+                .ok_or_else(|| Error::Usage(format!("{flag} `{s}` is not a month like 2026-10")))?;
+            // Date-times are held as nanoseconds since 1970, which end in 2262.
+            if !(1970..=2199).contains(&m.0) {
+                return Err(Error::Usage(format!(
+                    "{flag} `{s}` is outside the years 1970 to 2199 that generated data may use"
+                )));
+            }
+            Ok(m)
         };
         Ok(crate::generate::Options {
             actions: self.actions,

@@ -21,28 +21,50 @@ pub struct Args {
     verify: bool,
 }
 
-/// Runs `status`.
+/// One line of the status text.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Runs `status`: the text is built first and written at once, so that a closed pipe
+/// (`status | head -1`) is not an error, and what was found is shown before a failed
+/// verification's error.
 pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
+    let mut out = String::new();
+    let result = describe(&args, &mut out);
+    super::write_output(None, |w| w.write_all(out.as_bytes()))?;
+    result
+}
+
+fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
     let root = args.store.path();
     let store = Store::open(&root)?;
     let m = store.manifest();
-    println!("store      {}", root.display());
+    say!(out, "store      {}", root.display());
     if m.files.is_empty() {
-        println!("state      empty (run `halo-billing import` or `halo-billing sync`)");
+        say!(
+            out,
+            "state      empty (run `halo-billing import` or `halo-billing sync`)"
+        );
     } else {
-        println!(
+        say!(
+            out,
             "state      schema version {}, generation {}, committed {}",
             m.schema_version,
             m.generation,
             m.committed_at.as_deref().unwrap_or("-")
         );
         if !store.hashes_current() {
-            println!(
+            say!(
+                out,
                 "hashes     of an earlier scheme: recomputed once by the next import, sync or close (nothing else changes)"
             );
         }
     }
-    println!("actions    {} in {} file(s)", m.rows(), m.files.len());
+    say!(out, "actions    {} in {} file(s)", m.rows(), m.files.len());
     let mut months: BTreeMap<(i32, u32), (u64, u64)> = BTreeMap::new();
     for f in &m.files {
         let e = months.entry(f.month()).or_default();
@@ -55,10 +77,11 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         } else {
             format!("{y}-{mo:02}")
         };
-        println!("  {label:<9}{rows:>12} actions {bytes:>14} bytes");
+        say!(out, "  {label:<9}{rows:>12} actions {bytes:>14} bytes");
     }
     let tomb: u64 = m.tombstones.iter().map(|f| f.rows).sum();
-    println!(
+    say!(
+        out,
         "deleted    {tomb} action(s) Halo stopped returning, kept as tombstones ({} file(s), excluded from reports)",
         m.tombstones.len()
     );
@@ -74,39 +97,48 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         (Some(first), Some(last), Some(when)) => {
             let from = first.split("..").next().unwrap_or(first);
             let to = last.split("..").nth(1).unwrap_or(last);
-            println!(
+            say!(
+                out,
                 "sync       {} window(s) committed covering {from} .. {to}; last sync {when}",
                 windows.len()
             );
         }
-        _ => println!("sync       no windows synced"),
+        _ => say!(out, "sync       no windows synced"),
     }
     let pending = std::fs::read_dir(store.sync_pending_dir())
         .map(|d| d.count())
         .unwrap_or(0);
     if pending > 0 {
-        println!(
+        say!(
+            out,
             "           {pending} window(s) fetched by an interrupted sync, waiting for the next run"
         );
     }
     let rejects = std::fs::read_dir(root.join("rejects"))
         .map(|d| d.count())
         .unwrap_or(0);
-    println!(
+    say!(
+        out,
         "rejects    {rejects} file(s) of refused records in {}",
         root.join("rejects").display()
     );
     let closed = store.closed_periods()?;
     if closed.is_empty() {
-        println!("closed     no periods closed");
+        say!(out, "closed     no periods closed");
     }
     for c in &closed {
         match (&c.reopened_at, &c.reopen_reason) {
-            (None, _) => println!(
+            (None, _) => say!(
+                out,
                 "closed     {} ({}) since {}: {} actions, sha256 {}",
-                c.period, c.timezone, c.closed_at, c.actions, c.sha256
+                c.period,
+                c.timezone,
+                c.closed_at,
+                c.actions,
+                c.sha256
             ),
-            (Some(at), reason) => println!(
+            (Some(at), reason) => say!(
+                out,
                 "reopened   {} ({}) closed {} ({} actions, sha256 {}), reopened {at}: {}",
                 c.period,
                 c.timezone,
@@ -118,7 +150,10 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         }
     }
     if let Some((pid, since)) = crate::store::StoreLock::holder(&root) {
-        println!("lock       held by pid {pid} since {since} (a sync or import is writing)");
+        say!(
+            out,
+            "lock       held by pid {pid} since {since} (a sync or import is writing)"
+        );
     }
     if args.verify {
         let mut problems = store.verify();
@@ -135,7 +170,8 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
                 problems.join("\n  ")
             )));
         }
-        println!(
+        say!(
+            out,
             "verify     all {} file(s) match the manifest's sizes and SHA-256, and all {} frozen copies of closes match theirs",
             m.files.len() + m.tombstones.len(),
             closes.len()

@@ -93,13 +93,42 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
     Ok(files)
 }
 
+/// The most bytes one input file may hold, and the most its gzip may unpack to, unless
+/// `HALO_BILLING_MAX_INPUT_BYTES` says otherwise: a file is read whole, so a larger one
+/// (or a gzip bomb) is refused with a message rather than exhausting memory. Split
+/// larger exports into several files (folders are read whole).
+pub const MAX_INPUT_BYTES: u64 = 4 << 30;
+
+/// The limit in force ([`MAX_INPUT_BYTES`] or the environment's).
+pub fn max_input_bytes() -> u64 {
+    std::env::var("HALO_BILLING_MAX_INPUT_BYTES")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(MAX_INPUT_BYTES)
+}
+
 /// Reads a file whole, decompressing gzip (recognised by its magic bytes, whatever the
-/// name).
+/// name); files and unpacked data over [`MAX_INPUT_BYTES`] are errors.
 pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    let limit = max_input_bytes();
+    let too_big = |what: &str| {
+        std::io::Error::other(format!(
+            "{what} more than {limit} bytes, the most one input file may hold \
+             (HALO_BILLING_MAX_INPUT_BYTES); split it into several files"
+        ))
+    };
+    if std::fs::metadata(path)?.len() > limit {
+        return Err(too_big("the file holds"));
+    }
     let bytes = std::fs::read(path)?;
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 6);
-        MultiGzDecoder::new(&bytes[..]).read_to_end(&mut out)?;
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(6).min(1 << 30));
+        MultiGzDecoder::new(&bytes[..])
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)?;
+        if out.len() as u64 > limit {
+            return Err(too_big("its gzip unpacks to"));
+        }
         Ok(out)
     } else {
         Ok(bytes)
@@ -173,6 +202,22 @@ fn location(section: Section, index: usize) -> String {
 
 /// Parses one document. `file` names it in reports of refused records.
 pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        // An empty file is not "no actions": a saved answer that lost its content.
+        return FileResult {
+            rejects: vec![Reject {
+                file: file.to_string(),
+                line: 0,
+                byte: 0,
+                location: "whole file".into(),
+                ticket_id: None,
+                id: None,
+                reason: "the file is empty (no JSON at all)".into(),
+                text: String::new(),
+            }],
+            ..Default::default()
+        };
+    }
     let (pages, split_errs) = split::split(bytes);
     parse_pages(file, bytes, &pages, split_errs)
 }
@@ -316,6 +361,9 @@ pub fn parse_pages(
     }
     out
 }
+
+#[cfg(test)]
+mod fuzz_tests;
 
 #[cfg(test)]
 mod tests {

@@ -8,8 +8,8 @@
 //! it); that is judged when the record itself is parsed.
 //!
 //! Damage stays local:
-//! - A damaged document whose lines may be NDJSON (two or more lines, the first opening
-//!   an object) is also scanned line by line, and the reading that leaves fewer bytes
+//! - A damaged document whose lines may be NDJSON (two or more lines, at least two of
+//!   the first five opening an object) is also scanned line by line, and the reading that leaves fewer bytes
 //!   unread is kept: in NDJSON a damaged line is refused alone and every other line is
 //!   read.
 //! - In a list (a wrapper's `actions`, a bare array), a record the scan cannot get
@@ -315,81 +315,55 @@ impl<'a> Scanner<'a> {
         Err(err)
     }
 
+    /// After the document's structure is lost: every record still recognisable after
+    /// `from` (`{` after a `,`, scanning whole and followed by `,` or `]`), in order.
+    fn salvage(&mut self, from: usize) -> Vec<Element> {
+        let mut out = Vec::new();
+        let mut p = from;
+        while p < self.b.len() {
+            let Some(rel) = self.b[p..].iter().position(|&c| c == b'{') else {
+                break;
+            };
+            let cand = p + rel;
+            p = cand + 1;
+            let before = self.b[..cand]
+                .iter()
+                .rposition(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+            if before.is_none_or(|i| self.b[i] != b',') {
+                continue;
+            }
+            let mut trial = Scanner {
+                b: &self.b[..self.b.len().min(cand + (1 << 20))],
+                pos: cand,
+                damage: Vec::new(),
+            };
+            let Ok(range) = trial.value() else { continue };
+            trial.ws();
+            if matches!(trial.peek(), Some(b',') | Some(b']')) {
+                p = range.end;
+                out.push(Element {
+                    range,
+                    section: Section::Array,
+                    index: out.len(),
+                });
+            }
+        }
+        out
+    }
+
     /// Scans a top-level object: a wrapper page, or a single record.
     fn object(&mut self, page: &mut Page) -> Res<()> {
         let start = self.pos;
-        self.expect(b'{')?;
-        let mut wrapper = false;
         let mut found = Vec::new();
-        self.ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                self.ws();
-                if self.peek() != Some(b'"') {
-                    return Err((self.pos, "expected a quoted key".into()));
-                }
-                let key = self.string()?;
-                self.expect(b':')?;
-                self.ws();
-                let key = &self.b[key];
-                let section = match key {
-                    b"actions" => Some(Section::Actions),
-                    b"actionsdetails" => Some(Section::Details),
-                    _ => None,
-                };
-                match section {
-                    Some(section) if self.peek() == Some(b'[') => {
-                        wrapper = true;
-                        let mut els = Vec::new();
-                        let r = self.array(section, &mut els);
-                        found.extend(els);
-                        if let Err(e) = r {
-                            found.sort_by_key(|e| (e.section == Section::Details, e.index));
-                            page.elements = found;
-                            return Err(e);
-                        }
-                    }
-                    _ => {
-                        let v = self.value()?;
-                        let text = std::str::from_utf8(&self.b[v]).unwrap_or("");
-                        let as_int = || crate::exact::parse_whole(text).ok().flatten();
-                        match key {
-                            b"ticket_id" => page.ticket_id = as_int(),
-                            b"record_count" => page.record_count = as_int(),
-                            _ => {}
-                        }
-                    }
-                }
-                self.ws();
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        return Err((
-                            self.pos,
-                            format!("expected `,` or `}}` after a value, found `{}`", c as char),
-                        ));
-                    }
-                    None => {
-                        return Err((
-                            self.pos,
-                            "an object is not closed before the end of the file".into(),
-                        ));
-                    }
-                }
-            }
-        }
+        let mut wrapper = false;
+        let r = self.object_members(page, &mut found, &mut wrapper);
         if wrapper {
+            // Summaries first, then details, each in document order. Kept on an error
+            // too: the records read before the damage are good.
             page.kind = PageKind::Wrapper;
-            // Summaries first, then details, each in document order.
             found.sort_by_key(|e| (e.section == Section::Details, e.index));
             page.elements = found;
-        } else {
+        } else if r.is_ok() {
             page.kind = PageKind::Record;
             page.ticket_id = None;
             page.record_count = None;
@@ -399,7 +373,81 @@ impl<'a> Scanner<'a> {
                 index: 0,
             }];
         }
-        Ok(())
+        r
+    }
+
+    /// The members of an object: wrapper lists into `found` (setting `wrapper`), the
+    /// wrapper's `ticket_id` and `record_count` into `page`.
+    fn object_members(
+        &mut self,
+        page: &mut Page,
+        found: &mut Vec<Element>,
+        wrapper: &mut bool,
+    ) -> Res<()> {
+        self.expect(b'{')?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err((self.pos, "expected a quoted key".into()));
+            }
+            let key = self.string()?;
+            self.expect(b':')?;
+            self.ws();
+            let key = &self.b[key];
+            // A wrapper key with one damaged byte is still recognised (only lists of
+            // records go there, and records never carry a key that close to it).
+            let near = |name: &[u8]| {
+                key.len() == name.len() && key.iter().zip(name).filter(|(a, b)| a != b).count() <= 1
+            };
+            let section = if near(b"actions") {
+                Some(Section::Actions)
+            } else if near(b"actionsdetails") {
+                Some(Section::Details)
+            } else {
+                None
+            };
+            match section {
+                Some(section) if self.peek() == Some(b'[') => {
+                    *wrapper = true;
+                    self.array(section, found)?;
+                }
+                _ => {
+                    let v = self.value()?;
+                    let text = std::str::from_utf8(&self.b[v]).unwrap_or("");
+                    let as_int = || crate::exact::parse_whole(text).ok().flatten();
+                    match key {
+                        b"ticket_id" => page.ticket_id = as_int(),
+                        b"record_count" => page.record_count = as_int(),
+                        _ => {}
+                    }
+                }
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                Some(c) => {
+                    return Err((
+                        self.pos,
+                        format!("expected `,` or `}}` after a value, found `{}`", c as char),
+                    ));
+                }
+                None => {
+                    return Err((
+                        self.pos,
+                        "an object is not closed before the end of the file".into(),
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -429,14 +477,19 @@ pub fn split(bytes: &[u8]) -> (Vec<Page>, Vec<SplitError>) {
     }
 }
 
-/// Whether the document may be NDJSON: two or more non-empty lines, the first opening
-/// an object.
+/// Whether the document may be NDJSON: two or more non-empty lines, of which at least
+/// two of the first five open an object.
 fn line_based(bytes: &[u8], start: usize) -> bool {
-    let mut lines = bytes[start..]
+    let lines: Vec<&[u8]> = bytes[start..]
         .split(|&c| c == b'\n')
-        .filter(|l| l.iter().any(|c| !c.is_ascii_whitespace()));
-    let first = lines.next();
-    first.is_some_and(|l| l.trim_ascii_start().first() == Some(&b'{')) && lines.next().is_some()
+        .filter(|l| l.iter().any(|c| !c.is_ascii_whitespace()))
+        .take(5)
+        .collect();
+    let opening = lines
+        .iter()
+        .filter(|l| l.trim_ascii_start().first() == Some(&b'{'))
+        .count();
+    lines.len() >= 2 && opening >= 2
 }
 
 /// Each line scanned on its own: damage ends with its line.
@@ -525,15 +578,46 @@ fn scan_values(
             pages.push(page);
         }
         if let Err((offset, message)) = r {
-            errors.push(SplitError {
-                offset,
-                unread: unread_from..b.len(),
-                message,
-                resumed: false,
-            });
+            // The structure is lost: keep every record still recognisable after it.
+            let salvaged = s.salvage(unread_from.max(top_start + 1));
+            let mut rest = unread_from;
+            for (i, el) in salvaged.iter().enumerate() {
+                let gap = rest..el.range.start;
+                if !filler(&b[gap.clone()]) || i == 0 {
+                    errors.push(SplitError {
+                        offset,
+                        unread: gap,
+                        message: message.clone(),
+                        resumed: true,
+                    });
+                }
+                rest = el.range.end;
+            }
+            if !salvaged.is_empty() {
+                pages.push(Page {
+                    kind: PageKind::Array,
+                    range: top_start..b.len(),
+                    elements: salvaged,
+                    ..Default::default()
+                });
+            }
+            if !filler(&b[rest..]) || rest == unread_from {
+                errors.push(SplitError {
+                    offset,
+                    unread: rest..b.len(),
+                    message,
+                    resumed: false,
+                });
+            }
             return;
         }
     }
+}
+
+/// Whether a stretch between records holds only separators and closing brackets.
+fn filler(b: &[u8]) -> bool {
+    b.iter()
+        .all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}'))
 }
 
 #[cfg(test)]
