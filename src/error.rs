@@ -7,6 +7,7 @@
 //! | 2 | the command line or the sync settings were wrong |
 //! | 3 | some input records were refused (all valid ones were imported; see the rejects file); `--allow-rejects` makes this 0 |
 //! | 4 | a sync held back deletions (mass-deletion guard): everything else was committed; `--accept-deletions` accepts them |
+//! | 130, 143 | an import or sync stopped by Ctrl-C (SIGINT) or SIGTERM before its commit: nothing committed; a sync keeps its fetched windows to resume |
 
 use std::path::PathBuf;
 
@@ -73,6 +74,16 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A run stopped by Ctrl-C (SIGINT) or SIGTERM before its commit.
+    #[error("interrupted by {signal}: {detail}")]
+    Interrupted {
+        /// Which signal.
+        signal: &'static str,
+        /// The exit code (130 for SIGINT, 143 for SIGTERM).
+        code: i32,
+        /// What was kept and how to resume.
+        detail: String,
+    },
     /// A command-line value that clap could not check.
     #[error("{0}")]
     Usage(String),
@@ -111,9 +122,17 @@ pub enum Error {
     Verify(String),
     /// The store holds nothing to report on.
     #[error(
-        "the store `{0}` holds no actions yet; run `halo-billing import PATH` (or `halo-billing demo`) first"
+        "the store `{0}` holds no actions yet; fill it with `halo-billing sync --period YYYY-MM` (from Halo's API) \
+         or `halo-billing import PATH` (saved API responses)"
     )]
     EmptyStore(PathBuf),
+    /// The store folder does not exist.
+    #[error(
+        "there is no store at `{0}`; fill one with `halo-billing sync --period YYYY-MM` (from Halo's API) \
+         or `halo-billing import PATH` (saved API responses), or point at an existing one with --store DIR \
+         or HALO_BILLING_STORE (the demo's is halo-billing-demo/store)"
+    )]
+    NoStore(PathBuf),
 }
 
 impl Error {
@@ -123,6 +142,7 @@ impl Error {
             Error::Usage(_) | Error::Period(_) | Error::Config(_) => EXIT_USAGE,
             Error::Rejected { .. } => EXIT_REJECTS,
             Error::DeletionsHeld { .. } => EXIT_DELETIONS_HELD,
+            Error::Interrupted { code, .. } => *code,
             _ => EXIT_FAILED,
         }
     }

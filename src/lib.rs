@@ -15,6 +15,7 @@ pub mod frame;
 pub mod fsutil;
 pub mod generate;
 pub mod ingest;
+pub mod interrupt;
 pub mod model;
 pub mod period;
 pub mod pipeline;

@@ -99,30 +99,44 @@ pub fn import_files(
     let mut columns = ActionColumns::default();
     let mut start = 0;
     while start < files.len() {
+        if let Some((signal, code)) = crate::interrupt::requested() {
+            return Err(Error::Interrupted {
+                signal,
+                code,
+                detail: format!(
+                    "stopped before the commit, after {start} of {} file(s): the store is unchanged; run the same command again",
+                    files.len()
+                ),
+            });
+        }
         let mut end = start;
         let mut bytes = 0;
         while end < files.len() && (end == start || bytes + sizes[end] <= BATCH_BYTES) {
             bytes += sizes[end];
             end += 1;
         }
-        let results: Vec<FileResult> = files[start..end]
+        // Parsing and content hashing (SHA-256 per action) run on every core; pushing
+        // rows into columns stays in input order.
+        let results: Vec<(FileResult, Vec<i64>)> = files[start..end]
             .par_iter()
             .map(|path| {
                 let label = path.display().to_string();
-                match ingest::read_input(path) {
+                let r = match ingest::read_input(path) {
                     Ok(bytes) => ingest::parse_document(&label, &bytes),
                     Err(e) => unreadable(label, e),
-                }
+                };
+                let hashes = r.actions.iter().map(|a| a.content_hash()).collect();
+                (r, hashes)
             })
             .collect();
-        for (i, r) in results.into_iter().enumerate() {
+        for (i, (r, hashes)) in results.into_iter().enumerate() {
             unclean_files[start + i] = !r.rejects.is_empty();
             writer.refused_keys(r.rejects.iter().filter_map(|x| Some((x.ticket_id?, x.id?))));
             out.details_merged += r.details_merged;
             out.without_billing += r.incomplete.len();
             out.rejects.extend(r.rejects);
-            for a in r.actions {
-                columns.push(a);
+            for (a, h) in r.actions.into_iter().zip(hashes) {
+                columns.push_hashed(a, h);
                 if columns.len() >= FRAME_ROWS {
                     let df = std::mem::take(&mut columns)
                         .into_frame()

@@ -12,12 +12,15 @@ pub struct Progress {
     tty: bool,
 }
 
-/// One stage's progress.
+/// One stage's progress. It says "done" only through [`Bar::finish`]; a stage that
+/// ends any other way (an error returned past it) says "failed" when dropped.
 pub struct Bar {
     bar: ProgressBar,
     what: String,
     plain: bool,
+    quiet: bool,
     started: Instant,
+    ended: bool,
 }
 
 impl Progress {
@@ -61,7 +64,9 @@ impl Progress {
             bar,
             what: what.to_string(),
             plain,
+            quiet: self.quiet,
             started: Instant::now(),
+            ended: false,
         }
     }
 
@@ -84,8 +89,9 @@ impl Bar {
         self.bar.set_message(format!("{} · {detail}", self.what));
     }
 
-    /// Ends the stage.
-    pub fn finish(self) {
+    /// Ends the stage as done.
+    pub fn finish(mut self) {
+        self.ended = true;
         self.bar.finish_and_clear();
         if self.plain {
             eprintln!(
@@ -94,6 +100,34 @@ impl Bar {
                 self.bar.position(),
                 self.started.elapsed()
             );
+        }
+    }
+
+    /// Ends the stage as failed, with the reason.
+    pub fn fail(mut self, reason: &str) {
+        self.ended = true;
+        self.report_failure(Some(reason));
+    }
+
+    fn report_failure(&self, reason: Option<&str>) {
+        self.bar.abandon();
+        if !self.quiet {
+            eprintln!(
+                "halo-billing: {}: failed after {} of {} in {:.1?}{}",
+                self.what,
+                self.bar.position(),
+                self.bar.length().unwrap_or(0),
+                self.started.elapsed(),
+                reason.map(|r| format!(": {r}")).unwrap_or_default()
+            );
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.report_failure(None);
         }
     }
 }

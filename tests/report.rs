@@ -231,6 +231,8 @@ fn out_file_is_written_whole_or_not_at_all() {
             .unwrap()
             .starts_with("invoice_number,")
     );
+    // A folder that cannot be made (a file stands in its place): the error names it,
+    // and nothing half-written is left.
     let r = env
         .run([
             "report",
@@ -238,14 +240,10 @@ fn out_file_is_written_whole_or_not_at_all() {
             "--period",
             "2026-10",
             "--out",
-            "missing-dir/inv.csv",
+            "inv.csv/inv.csv",
         ])
         .expect_code(1);
-    assert!(
-        r.stderr.contains("cannot write `missing-dir/inv.csv`"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("cannot write `inv.csv`"), "{}", r.stderr);
     assert!(
         std::fs::read_dir(env.dir.path()).unwrap().all(|e| !e
             .unwrap()
@@ -287,14 +285,16 @@ fn usage_errors_name_the_value() {
 }
 
 #[test]
-fn an_empty_store_says_what_to_do() {
+fn an_empty_store_says_how_to_fill_it() {
     let env = Env::new();
+    std::fs::create_dir_all(env.store()).unwrap();
     let r = env
         .run(["report", "contracts", "--period", "2026-10"])
         .expect_code(1);
     assert!(
-        r.stderr
-            .contains("holds no actions yet; run `halo-billing import"),
+        r.stderr.contains(
+            "holds no actions yet; fill it with `halo-billing sync --period YYYY-MM` (from Halo's API) or `halo-billing import PATH`"
+        ),
         "{}",
         r.stderr
     );

@@ -419,3 +419,65 @@ fn status_into_a_closed_pipe_exits_0_without_a_panic() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn copies_of_one_action_in_different_months_are_merged_in_input_order() {
+    let env = Env::new();
+    // No last_updated: the later copy in the input wins, though it is in an earlier month.
+    let p = env.write(
+        "moved.ndjson",
+        concat!(
+            r#"{"id":1,"ticket_id":5,"datetime":"2026-11-05T10:00:00Z","action_contract_id":3,"actionchargeamount":10}"#,
+            "\n",
+            r#"{"id":1,"ticket_id":5,"datetime":"2026-10-05T10:00:00Z","action_contract_id":3,"actionchargeamount":20}"#,
+            "\n"
+        ),
+    );
+    env.import(&[&p]).ok();
+    let oct = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(cell(&oct, row(&oct, "3"), "chargeable_amount"), "20.00");
+    let nov = env.report_csv("contracts", &["--period", "2026-11"]);
+    assert_eq!(nov.len(), 1, "the earlier copy is gone: {nov:?}");
+}
+
+#[test]
+fn two_imports_within_a_second_write_two_rejects_files() {
+    let env = Env::new();
+    for _ in 0..2 {
+        env.import(&[&data("bad-records.json")]).expect_code(3);
+    }
+    let n = std::fs::read_dir(env.store().join("rejects"))
+        .unwrap()
+        .count();
+    assert_eq!(n, 2, "each import keeps its own rejects file");
+}
+
+#[test]
+fn nonsense_durations_and_years_are_refused_not_panics() {
+    let env = Env::new();
+    let r = env
+        .run([
+            "sync",
+            "--period",
+            "2026-10",
+            "--window",
+            "999999999999999d",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("is too long: at most 100 years"),
+        "{}",
+        r.stderr
+    );
+    let r = env
+        .run([
+            "generate", "--from", "3000-01", "--to", "3000-02", "--out", "g",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("outside the years 1970 to 2199"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("panicked"));
+}

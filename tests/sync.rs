@@ -734,3 +734,90 @@ fn a_second_sync_of_a_period_sees_entries_logged_since_the_first() {
     let (c, _) = truth();
     assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);
 }
+
+#[test]
+fn a_retry_after_longer_than_15_minutes_fails_the_sync_instead_of_hanging() {
+    let env = Env::new();
+    let sim = Sim::start(&["--rate-limit", "3/600", "--retry-after", "1000"]);
+    let t0 = std::time::Instant::now();
+    let r = sync_env(
+        &env,
+        &sim,
+        "demo-secret",
+        &sync_args(&["--rate-limit", "0"]),
+    )
+    .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("Retry-After: 1000 s, more than the 900 s this client waits"),
+        "{}",
+        r.stderr
+    );
+    assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        !env.store().join("manifest.json").exists(),
+        "nothing committed"
+    );
+}
+
+#[test]
+fn ctrl_c_or_sigterm_during_a_sync_says_what_was_kept_and_exits_130_or_143() {
+    for (sig, code) in [("INT", 130), ("TERM", 143)] {
+        let env = Env::new();
+        let sim = Sim::start(&["--delay-ms", "100"]);
+        let child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args(sync_args(&["--workers", "1"]))
+            .current_dir(env.dir.path())
+            .env("HALO_BILLING_STORE", env.store())
+            .env("HALO_URL", &sim.url)
+            .env("HALO_CLIENT_ID", "demo")
+            .env("HALO_CLIENT_SECRET", "demo-secret")
+            .env("XDG_CONFIG_HOME", env.path("config"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pending = env.store().join("sync/pending");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::fs::read_dir(&pending)
+            .map(|d| {
+                d.filter(|e| {
+                    !e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with('.')
+                })
+                .count()
+            })
+            .unwrap_or(0)
+            < 3
+        {
+            assert!(std::time::Instant::now() < deadline, "no window fetched");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "SIG{sig}: {err}");
+        assert!(
+            err.contains(&format!("interrupted by SIG{sig}: nothing was committed;")),
+            "{err}"
+        );
+        assert!(
+            err.contains("running the same sync again resumes from them"),
+            "{err}"
+        );
+        assert!(err.contains("fetching windows: failed"), "{err}");
+        assert!(!env.store().join("manifest.json").exists());
+        let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[])).ok();
+        assert!(
+            !r.stderr.contains(" 0 resumed from an interrupted run"),
+            "{}",
+            r.stderr
+        );
+    }
+}

@@ -50,7 +50,7 @@ pub struct ReopenArgs {
 /// Runs `close`.
 pub fn close(args: CloseArgs, progress: &Progress) -> Result<(), Error> {
     let period = Period::from_args(Some(&args.period), None, None, &args.timezone)?;
-    let root = args.store.path();
+    let root = args.store.existing()?;
     let _lock = StoreLock::acquire(&root)?;
     let store = super::open_migrated(&root, progress)?;
     if store.manifest().files.is_empty() {
@@ -77,7 +77,7 @@ pub fn reopen(args: ReopenArgs, progress: &Progress) -> Result<(), Error> {
             "--reason must say why the period is reopened".into(),
         ));
     }
-    let root = args.store.path();
+    let root = args.store.existing()?;
     let _lock = StoreLock::acquire(&root)?;
     let store = Store::open(&root)?;
     let c = store.reopen_period(&period.label, period.timezone.name(), &args.reason)?;

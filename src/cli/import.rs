@@ -12,7 +12,8 @@ use std::path::PathBuf;
 /// Reads what `GET /api/Actions` returns: the wrapper `{"record_count": N, "actions":
 /// [...]}` (with full records in `actionsdetails` where present), a bare JSON array, or
 /// NDJSON; plain or gzip-compressed. Folders are read recursively (files ending .json,
-/// .ndjson or .jsonl, optionally .gz), in name order.
+/// .ndjson or .jsonl, optionally .gz, in any letter case), in name order; other files in
+/// them are counted in the summary as skipped (--verbose lists them).
 ///
 /// An action is identified by (ticket_id, id). When the input holds several copies, the
 /// one with the later last_updated is kept (without it, the later one in the input), and
@@ -37,6 +38,9 @@ pub struct Args {
     /// Where to write refused records (NDJSON) [default: STORE/rejects/import-<time>.ndjson].
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
+    /// List every file skipped in the folders given.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// How many refused records are printed before the rest are left to the rejects file.
@@ -154,7 +158,22 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
 /// Runs `import`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let store_path = args.store.path();
-    let files = ingest::discover(&args.paths)?;
+    let found = ingest::discover(&args.paths)?;
+    if !found.skipped.is_empty() {
+        let mut note = format!(
+            "{} file(s) in the folders given were skipped: their names do not end in .json, .ndjson or .jsonl (optionally .gz)",
+            found.skipped.len()
+        );
+        if args.verbose {
+            for p in &found.skipped {
+                note.push_str(&format!("\n  skipped {}", p.display()));
+            }
+        } else {
+            note.push_str(" (--verbose lists them)");
+        }
+        progress.note(&note);
+    }
+    let files = found.files;
     let out = pipeline::import_files(
         &files,
         &store_path,

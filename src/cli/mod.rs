@@ -33,7 +33,8 @@ Try it without any data of your own:
   halo-billing demo
 
 Exit codes: 0 success; 1 the run failed; 2 the command line was wrong;
-3 some input records were refused (the valid ones were imported; see the rejects file).";
+3 some input records were refused (the valid ones were imported; see the rejects file);
+4 a sync held back deletions (mass-deletion guard; see sync --help).";
 
 /// The parsed command line.
 #[derive(Debug, Parser)]
@@ -149,6 +150,17 @@ impl StoreArg {
     fn path(&self) -> PathBuf {
         self.store.clone().unwrap_or_else(default_store)
     }
+
+    /// The store folder, which must exist already (for commands that read a store or
+    /// change one that was filled before: they create nothing).
+    fn existing(&self) -> Result<PathBuf, Error> {
+        let path = self.path();
+        if path.is_dir() {
+            Ok(path)
+        } else {
+            Err(Error::NoStore(path))
+        }
+    }
 }
 
 /// Opens the store at `root` for a writer that holds its lock, first recomputing its
@@ -186,10 +198,26 @@ fn write_output(
     f: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), Error> {
     match out {
-        Some(path) => crate::fsutil::write_atomic(path, |w| f(w)).map_err(|source| Error::Output {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Some(path) => {
+            if path.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--out `{}` is a folder; give a file name in it, e.g. `{}`",
+                    path.display(),
+                    path.join("report.csv").display()
+                )));
+            }
+            // One rule for --out and --rejects: missing folders are created.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Output {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            crate::fsutil::write_atomic(path, |w| f(w)).map_err(|source| Error::Output {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
         None => {
             let stdout = io::stdout();
             let mut w = io::BufWriter::new(stdout.lock());
@@ -208,6 +236,15 @@ fn write_output(
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
     let progress = crate::progress::Progress::new(cli.quiet);
+    if matches!(
+        cli.command,
+        Command::Import(_) | Command::Sync(_) | Command::Demo(_)
+    ) {
+        crate::interrupt::install().map_err(|source| Error::Output {
+            path: PathBuf::from("<signal handlers>"),
+            source,
+        })?;
+    }
     match cli.command {
         Command::Import(a) => import::run(a, &progress),
         Command::Report(a) => report::run(a, &progress),
@@ -226,7 +263,18 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 pub fn main() -> i32 {
     use clap::{CommandFactory, FromArgMatches};
     // `sync --help` ends with where each setting currently comes from (never a value).
-    let command = Cli::command().mut_subcommand("sync", |c| c.after_help(sync::sources_help()));
+    // The config file the command line names, so that `sync --config F --help` describes F.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let named = args.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        match a.strip_prefix("--config=") {
+            Some(v) => Some(PathBuf::from(v)),
+            None if a == "--config" => args.get(i + 1).map(PathBuf::from),
+            None => None,
+        }
+    });
+    let command =
+        Cli::command().mut_subcommand("sync", |c| c.after_help(sync::sources_help(named)));
     let cli = match command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m))

@@ -24,9 +24,10 @@ use std::path::PathBuf;
 /// invoices: one row per invoice (work not yet invoiced: the row with an empty
 /// invoice_number). Columns: invoice_number,invoice_id,actions, then the same measures.
 ///
-/// Rows are sorted by key. Hours and mileage have 4 decimals, money 2. Every figure is
-/// the exact sum of the actions in the row, and both reports of one period have the same
-/// grand totals to the cent. An action belongs to the period by its `datetime`, read in
+/// Rows are sorted by key. Hours and mileage have 4 decimals, money 2. Money is the exact
+/// sum of the actions in the row, and every money total the exact sum of its rows; each
+/// hours figure (row or total) is its exact value rounded on its own. Both reports of one
+/// period have the same totals. An action belongs to the period by its `datetime`, read in
 /// --timezone. CSV text cells are made safe to open in a spreadsheet.
 ///
 /// Examples:
@@ -39,9 +40,10 @@ pub struct Args {
     /// Which report.
     #[arg(value_enum)]
     kind: Which,
-    /// For adjustments: one row per changed action, or net deltas per contract or invoice.
-    #[arg(long, value_enum, default_value_t = By::Action)]
-    by: By,
+    /// For adjustments only: one row per changed action (the default), or net deltas per
+    /// contract or invoice.
+    #[arg(long, value_enum)]
+    by: Option<By>,
     #[command(flatten)]
     period: super::PeriodArgs,
     /// IANA time zone the period is read in (e.g. Europe/London).
@@ -71,10 +73,15 @@ enum Which {
 /// Runs `report`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let period = args.period.resolve(&args.timezone)?;
-    let root = args.store.path();
+    let root = args.store.existing()?;
     let store = Store::open(&root)?;
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
+    }
+    if args.by.is_some() && args.kind != Which::Adjustments {
+        return Err(Error::Usage(
+            "--by applies to `report adjustments` only: `report contracts` and `report invoices` are already one row per contract and per invoice".into(),
+        ));
     }
     let kind = match args.kind {
         Which::Contracts => ReportKind::Contracts,
@@ -83,7 +90,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             if args.format != Format::Csv {
                 return Err(Error::Usage("adjustments are written as CSV only".into()));
             }
-            let text = report::adjust::adjustments(&store, &period, args.by)?;
+            let text = report::adjust::adjustments(&store, &period, args.by.unwrap_or(By::Action))?;
             return write_output(args.out.as_deref(), |w| w.write_all(text.as_bytes()));
         }
     };

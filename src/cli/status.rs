@@ -40,7 +40,7 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
 }
 
 fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
-    let root = args.store.path();
+    let root = args.store.existing()?;
     let store = Store::open(&root)?;
     let m = store.manifest();
     say!(out, "store      {}", root.display());

@@ -68,8 +68,8 @@ pub struct Args {
     /// Window length: 1d, 6h, 30m, 90s.
     #[arg(long, default_value = "1d", value_parser = parse_duration)]
     window: Duration,
-    /// Windows fetched in parallel.
-    #[arg(long, default_value_t = 2)]
+    /// Windows fetched in parallel (1 to 16).
+    #[arg(long, default_value_t = 2, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=16))]
     workers: usize,
     /// Requests allowed per --rate-window (0: no client-side limit). Halo's hosted
     /// limit is about 300 per rolling 5 minutes.
@@ -149,9 +149,10 @@ pub fn parse_share(s: &str) -> Result<u64, String> {
     u64::try_from(pm).map_err(|_| bad())
 }
 
-/// Where each setting currently comes from, for `--help` (never a value).
-pub fn sources_help() -> String {
-    let file = default_config_file();
+/// Where each setting currently comes from, for `--help` (never a value), with the config
+/// file `--config` names, else the default one.
+pub fn sources_help(named: Option<PathBuf>) -> String {
+    let file = named.or_else(default_config_file);
     let file_has = |key: &str| {
         file.as_ref()
             .and_then(|f| std::fs::read_to_string(f).ok())

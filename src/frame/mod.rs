@@ -105,7 +105,13 @@ macro_rules! define_frame {
         impl ActionColumns {
             /// Appends one action.
             pub fn push(&mut self, a: Action) {
-                self.content_hash.push(a.content_hash());
+                let h = a.content_hash();
+                self.push_hashed(a, h);
+            }
+
+            /// Appends one action whose content hash was computed already (in parallel).
+            pub fn push_hashed(&mut self, a: Action, content_hash: i64) {
+                self.content_hash.push(content_hash);
                 $( self.$field.push(a.$field); )*
             }
 

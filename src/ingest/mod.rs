@@ -35,18 +35,24 @@ pub enum IngestError {
     NoFiles(PathBuf),
 }
 
+/// Whether a file in a folder is read: `.json`, `.ndjson` or `.jsonl`, optionally `.gz`,
+/// in any letter case; hidden files (a leading dot) are not.
 fn is_input_name(p: &Path) -> bool {
-    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     if name.starts_with('.') {
         return false;
     }
-    let name = name.strip_suffix(".gz").unwrap_or(name);
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
     [".json", ".ndjson", ".jsonl"]
         .iter()
         .any(|ext| name.ends_with(ext))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
+fn walk(dir: &Path, out: &mut Discovered) -> Result<(), IngestError> {
     let io = |source| IngestError::Io {
         path: dir.to_path_buf(),
         source,
@@ -65,32 +71,44 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), IngestError> {
         if ft.is_dir() {
             walk(&p, out)?;
         } else if is_input_name(&p) {
-            out.push(p);
+            out.files.push(p);
+        } else {
+            out.skipped.push(p);
         }
     }
     Ok(())
 }
 
-/// Lists the input files: each file as given, each folder's matching files recursively,
-/// in name order (the input order that breaks ties between duplicate copies).
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, IngestError> {
-    let mut files = Vec::new();
+/// The input files of an import, and the files in its folders that were not read.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    /// Files to read, in input order.
+    pub files: Vec<PathBuf>,
+    /// Files found in folders whose names are not input names (listed, never silent).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Lists the input files: each file as given (whatever its name), each folder's input
+/// files recursively, in name order (the input order that breaks ties between duplicate
+/// copies); other files in folders are listed as skipped.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovered, IngestError> {
+    let mut found = Discovered::default();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|source| IngestError::Io {
             path: p.clone(),
             source,
         })?;
         if meta.is_dir() {
-            let before = files.len();
-            walk(p, &mut files)?;
-            if files.len() == before {
+            let before = found.files.len();
+            walk(p, &mut found)?;
+            if found.files.len() == before {
                 return Err(IngestError::NoFiles(p.clone()));
             }
         } else {
-            files.push(p.clone());
+            found.files.push(p.clone());
         }
     }
-    Ok(files)
+    Ok(found)
 }
 
 /// The most bytes one input file may hold, and the most its gzip may unpack to, unless

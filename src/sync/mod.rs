@@ -10,7 +10,7 @@
 //!   only when every window is in are they imported in one commit. An interrupted run
 //!   leaves the store unchanged, and the next run resumes its pending windows.
 //! - A window's answers count only when they are JSON pages of Halo's shape
-//!   ([`fetch::check_list_answer`]); anything else fails the request, then the sync.
+//!   ([`fetch::read_list_answer`]); anything else fails the request, then the sync.
 //! - Stored actions that a window no longer returns are tombstoned only when the window
 //!   is clean: read whole, its `record_count` reached, no record in it refused. A refused
 //!   record never displaces the stored copy of its action.
@@ -156,7 +156,7 @@ fn fetch_windows(
     std::thread::scope(|s| {
         for _ in 0..workers.max(1) {
             s.spawn(|| {
-                while !stop.load(Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) && crate::interrupt::requested().is_none() {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(f, t)) = todo.get(i) else { break };
                     match fetch_one(client, store, f, t) {
@@ -178,10 +178,23 @@ fn fetch_windows(
             });
         }
     });
-    bar.finish();
+    if let Some((signal, code)) = crate::interrupt::requested() {
+        bar.fail(&format!("stopped by {signal}"));
+        return Err(Error::Interrupted {
+            signal,
+            code,
+            detail: String::new(),
+        });
+    }
     match first_error.into_inner().expect("error slot") {
-        Some(e) => Err(e),
-        None => Ok(totals.into_inner().expect("totals")),
+        Some(e) => {
+            bar.fail(&e.to_string());
+            Err(e)
+        }
+        None => {
+            bar.finish();
+            Ok(totals.into_inner().expect("totals"))
+        }
     }
 }
 
@@ -235,9 +248,19 @@ pub fn sync(
             let kept = std::fs::read_dir(&pending_dir)
                 .map(|d| d.count())
                 .unwrap_or(0);
-            Error::SyncStopped {
-                cause: Box::new(e),
-                kept,
+            match e {
+                Error::Interrupted { signal, code, .. } => Error::Interrupted {
+                    signal,
+                    code,
+                    detail: format!(
+                        "nothing was committed; {kept} fetched window(s) are kept in `{}`, and running the same sync again resumes from them",
+                        pending_dir.display()
+                    ),
+                },
+                e => Error::SyncStopped {
+                    cause: Box::new(e),
+                    kept,
+                },
             }
         })?;
 

@@ -103,6 +103,14 @@ pub enum HttpError {
         /// Why.
         reason: String,
     },
+    /// A stop was requested (Ctrl-C or SIGTERM) while waiting to retry.
+    #[error("{url}: stopped while waiting to retry (last: {last})")]
+    Interrupted {
+        /// The URL.
+        url: String,
+        /// The last failure.
+        last: String,
+    },
     /// The HTTP client could not be built.
     #[error("cannot start the HTTP client: {0}")]
     Setup(String),
@@ -156,7 +164,9 @@ impl Limiter {
                 }
                 self.window - now.duration_since(*sent.front().expect("non-empty"))
             };
-            std::thread::sleep(wait);
+            if !crate::interrupt::sleep(wait) {
+                return start.elapsed();
+            }
         }
     }
 }
@@ -204,8 +214,8 @@ pub struct Client {
     pub stats: ClientStats,
 }
 
-enum Attempt {
-    Done(Vec<u8>),
+enum Attempt<T> {
+    Done(Vec<u8>, T),
     Unauthorized(String),
     Retry {
         why: String,
@@ -245,12 +255,12 @@ impl Client {
         u
     }
 
-    fn classify(
+    fn classify<T>(
         &self,
         url: &str,
         r: reqwest::Result<reqwest::blocking::Response>,
-        check: &Check,
-    ) -> Attempt {
+        check: &Check<'_, T>,
+    ) -> Attempt<T> {
         let resp = match r {
             Ok(r) => r,
             Err(e) => {
@@ -288,7 +298,7 @@ impl Client {
                     ),
                 }),
                 Ok(Some(b)) => match check(&b) {
-                    Ok(()) => Attempt::Done(b.to_vec()),
+                    Ok(read) => Attempt::Done(b, read),
                     Err(reason) => Attempt::Retry {
                         why: format!(
                             "HTTP {status} but {reason}; the answer starts with `{}`",
@@ -330,13 +340,13 @@ impl Client {
 
     /// Sends a request built by `build` with the retry policy. `token` is `None` for the
     /// token request itself.
-    fn send(
+    fn send<T>(
         &self,
         url: &str,
         with_token: bool,
         build: &dyn Fn(Option<&str>) -> reqwest::blocking::RequestBuilder,
-        check: &Check,
-    ) -> Result<Vec<u8>, HttpError> {
+        check: &Check<'_, T>,
+    ) -> Result<(Vec<u8>, T), HttpError> {
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
@@ -352,7 +362,7 @@ impl Client {
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = self.classify(url, build(token.as_deref()).send(), check);
             let (why, wait, rate_limited) = match outcome {
-                Attempt::Done(b) => return Ok(b),
+                Attempt::Done(b, read) => return Ok((b, read)),
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Unauthorized(body) if !with_token => {
                     return Err(HttpError::Status {
@@ -406,7 +416,12 @@ impl Client {
                     .fetch_add(backoff.as_millis() as u64, Ordering::Relaxed);
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            std::thread::sleep(backoff);
+            if !crate::interrupt::sleep(backoff) {
+                return Err(HttpError::Interrupted {
+                    url: url.to_string(),
+                    last: why,
+                });
+            }
             attempt += 1;
         }
     }
@@ -428,7 +443,7 @@ impl Client {
             encode(&self.cfg.scope.value)
         );
         self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
-        let bytes = self
+        let (bytes, ()) = self
             .send(
                 &url,
                 false,
@@ -485,15 +500,16 @@ impl Client {
         Ok(t.access_token)
     }
 
-    /// `GET {url}/api{path}?query`, returning the body, which `check` must accept: a
+    /// `GET {url}/api{path}?query`, returning the body and what `check` read from it: a
     /// body it refuses (with the reason) counts as a failed request and is retried like a
-    /// `5xx`, because a proxy's sign-in page or an empty answer is not "no data".
-    pub fn get_checked(
+    /// `5xx`, because a proxy's sign-in page or an empty answer is not "no data". Each
+    /// body is read once, by `check`.
+    pub fn get_checked<T>(
         &self,
         path: &str,
         query: &[(&str, String)],
-        check: &Check,
-    ) -> Result<Vec<u8>, HttpError> {
+        check: &Check<'_, T>,
+    ) -> Result<(Vec<u8>, T), HttpError> {
         let q: Vec<String> = query
             .iter()
             .map(|(k, v)| format!("{k}={}", encode(v)))
@@ -513,8 +529,9 @@ impl Client {
     }
 }
 
-/// A test of a `2xx` body: `Err(reason)` when it is not the answer asked for.
-pub type Check = dyn Fn(&[u8]) -> Result<(), String> + Sync;
+/// Reads a `2xx` body: what it holds, or `Err(reason)` when it is not the answer asked
+/// for.
+pub type Check<'a, T> = dyn Fn(&[u8]) -> Result<T, String> + Sync + 'a;
 
 /// The start of a body for an error message: at most 120 characters, control
 /// characters shown as spaces.

@@ -74,15 +74,11 @@ impl fmt::Debug for Secret {
 /// Settings could not be assembled.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A required setting is missing everywhere.
-    #[error("{what} is not set: set {env}, or `{key}` in the config file ({file})")]
+    /// Required settings are missing everywhere (all of them named at once).
+    #[error("{} not set: {} (config file: {file})", if .missing.len() == 1 { "a required setting is" } else { "required settings are" }, .missing.iter().map(|(what, env, key)| format!("{what}: set {env}, or `{key}` in the config file")).collect::<Vec<_>>().join("; "))]
     Missing {
-        /// What it is.
-        what: &'static str,
-        /// Its environment variable.
-        env: &'static str,
-        /// Its file key.
-        key: &'static str,
+        /// What is missing: description, environment variable, file key.
+        missing: Vec<(&'static str, &'static str, &'static str)>,
         /// Which file was (or would be) read.
         file: String,
     },
@@ -240,14 +236,25 @@ impl HaloConfig {
                 _ => None,
             }
         };
-        let missing = |what, env, key| ConfigError::Missing {
-            what,
-            env,
-            key,
-            file: file_label.clone(),
+        let url = pick("HALO_URL", "url", &fs.url);
+        let client_id = pick("HALO_CLIENT_ID", "client_id", &fs.client_id);
+        let secret = pick("HALO_CLIENT_SECRET", "client_secret", &fs.client_secret);
+        let mut missing = Vec::new();
+        if url.is_none() {
+            missing.push(("the tenant URL", "HALO_URL", "url"));
+        }
+        if client_id.is_none() {
+            missing.push(("the client id", "HALO_CLIENT_ID", "client_id"));
+        }
+        if secret.is_none() {
+            missing.push(("the client secret", "HALO_CLIENT_SECRET", "client_secret"));
+        }
+        let (Some(url), Some(client_id), Some(secret)) = (url, client_id, secret) else {
+            return Err(ConfigError::Missing {
+                missing,
+                file: file_label,
+            });
         };
-        let url = pick("HALO_URL", "url", &fs.url)
-            .ok_or_else(|| missing("the tenant URL", "HALO_URL", "url"))?;
         let url = Setting {
             value: check_url("HALO_URL", &url)?,
             source: url.source,
@@ -262,10 +269,6 @@ impl HaloConfig {
                 source: Source::Default,
             },
         };
-        let client_id = pick("HALO_CLIENT_ID", "client_id", &fs.client_id)
-            .ok_or_else(|| missing("the client id", "HALO_CLIENT_ID", "client_id"))?;
-        let secret = pick("HALO_CLIENT_SECRET", "client_secret", &fs.client_secret)
-            .ok_or_else(|| missing("the client secret", "HALO_CLIENT_SECRET", "client_secret"))?;
         let scope = pick("HALO_SCOPE", "scope", &fs.scope).unwrap_or(Setting {
             value: "all".into(),
             source: Source::Default,

@@ -3,7 +3,7 @@
 
 use super::client::{Client, HttpError};
 use crate::ingest::split::{self, PageKind};
-use crate::ingest::{parse_document, parse_pages};
+use crate::ingest::{FileResult, parse_pages};
 use crate::model::datetime::format_datetime;
 use std::collections::HashSet;
 
@@ -60,16 +60,37 @@ fn window_label(from: i64, to: i64) -> String {
     format!("{}Z..{}Z", halo_time(from), halo_time(to))
 }
 
-/// Why a body is not an answer to a list request, if it is not: only JSON of Halo's
-/// shape counts (the wrapper with an `actions` list, or a bare array). An empty body, an
-/// HTML page, an object without `actions` (Halo's error objects) or a cut-off document
-/// is a failed request, never "no actions".
-pub fn check_list_answer(body: &[u8]) -> Result<(), String> {
-    check_shape(
+/// One list answer, read once: its list rows (summaries or full rows, not
+/// `actionsdetails`), the `record_count` it announced, and its parsed records.
+pub struct ListPage {
+    /// Rows in its `actions` list (or bare array).
+    pub rows: usize,
+    /// The wrapper's `record_count`, when given.
+    pub record_count: Option<i64>,
+    /// The records, parsed.
+    pub parsed: FileResult,
+}
+
+/// Reads a list answer. Only JSON of Halo's shape counts (the wrapper with an `actions`
+/// list, or a bare array): an empty body, an HTML page, an object without `actions`
+/// (Halo's error objects) or a cut-off document is a failed request, never "no actions".
+pub fn read_list_answer(label: &str, body: &[u8]) -> Result<ListPage, String> {
+    let (pages, errs) = check_shape(
         body,
         &[PageKind::Wrapper, PageKind::Array],
         "an `actions` list",
-    )
+    )?;
+    let rows = pages
+        .iter()
+        .flat_map(|p| &p.elements)
+        .filter(|e| e.section != split::Section::Details)
+        .count();
+    let record_count = pages.first().and_then(|p| p.record_count);
+    Ok(ListPage {
+        rows,
+        record_count,
+        parsed: parse_pages(label, body, &pages, errs),
+    })
 }
 
 /// Why a body is not an answer to `GET /Actions/{id}` (one action record), if it is not.
@@ -79,9 +100,15 @@ pub fn check_record_answer(body: &[u8]) -> Result<(), String> {
         &[PageKind::Record, PageKind::Wrapper],
         "an action record",
     )
+    .map(|_| ())
 }
 
-fn check_shape(body: &[u8], kinds: &[PageKind], what: &str) -> Result<(), String> {
+/// Splits `body` and checks it is one JSON value of one of `kinds`, whole.
+fn check_shape(
+    body: &[u8],
+    kinds: &[PageKind],
+    what: &str,
+) -> Result<(Vec<split::Page>, Vec<split::SplitError>), String> {
     let start = body.iter().position(|c| !c.is_ascii_whitespace());
     let Some(start) = start else {
         return Err("the body is empty".into());
@@ -89,15 +116,15 @@ fn check_shape(body: &[u8], kinds: &[PageKind], what: &str) -> Result<(), String
     if !matches!(body[start], b'{' | b'[') && !body[start..].starts_with(&[0xEF, 0xBB, 0xBF]) {
         return Err("the body is not JSON".into());
     }
-    let (pages, err) = split::split(body);
-    if let Some(e) = err.first() {
+    let (pages, errs) = split::split(body);
+    if let Some(e) = errs.first() {
         return Err(format!(
             "the body is not complete JSON ({} at byte {})",
             e.message, e.offset
         ));
     }
     match pages.as_slice() {
-        [p] if kinds.contains(&p.kind) => Ok(()),
+        [p] if kinds.contains(&p.kind) => Ok((pages, errs)),
         [_] => Err(format!("the JSON is not {what} (an error object?)")),
         more => Err(format!(
             "the body holds {} JSON values, not one",
@@ -110,16 +137,23 @@ fn check_shape(body: &[u8], kinds: &[PageKind], what: &str) -> Result<(), String
 pub fn fetch_window(client: &Client, from_ns: i64, to_ns: i64) -> Result<WindowData, FetchError> {
     let mut data = WindowData::default();
     let mut seen = HashSet::new();
-    fetch_range(client, from_ns, to_ns, &mut data, &mut seen)?;
+    let mut incomplete = Vec::new();
+    fetch_range(
+        client,
+        from_ns,
+        to_ns,
+        &mut data,
+        &mut seen,
+        &mut incomplete,
+    )?;
     data.actions = seen.len() as u64;
     // Rows that came without billing fields: fetch the full record of each.
-    let parsed = parse_document("window", &data.bytes);
     let mut fetched = HashSet::new();
-    for (ticket, id) in parsed.incomplete {
+    for (ticket, id) in incomplete {
         if !fetched.insert((ticket, id)) {
             continue;
         }
-        let body = client
+        let (body, ()) = client
             .get_checked(
                 &format!("/Actions/{id}"),
                 &[
@@ -150,8 +184,10 @@ fn fetch_range(
     to: i64,
     data: &mut WindowData,
     seen: &mut HashSet<(i64, i64)>,
+    incomplete: &mut Vec<(i64, i64)>,
 ) -> Result<(), FetchError> {
     let label = window_label(from, to);
+    let mut missing_billing: Vec<(i64, i64)> = Vec::new();
     let mut bodies: Vec<Vec<u8>> = Vec::new();
     let mut keys: HashSet<(i64, i64)> = HashSet::new();
     let mut unkeyed = 0u64;
@@ -162,7 +198,7 @@ fn fetch_range(
             outcome = Outcome::Split;
             break;
         }
-        let body = client
+        let (body, page) = client
             .get_checked(
                 "/Actions",
                 &[
@@ -174,20 +210,19 @@ fn fetch_range(
                     ("page_size", PAGE_SIZE.to_string()),
                     ("page_no", page_no.to_string()),
                 ],
-                &check_list_answer,
+                &|b: &[u8]| read_list_answer(&label, b),
             )
             .map_err(|source| FetchError::Http {
                 window: label.clone(),
                 source,
             })?;
-        let (pages, split_err) = split::split(&body);
-        let rows = pages
-            .iter()
-            .flat_map(|p| &p.elements)
-            .filter(|e| e.section != split::Section::Details)
-            .count();
-        record_count = record_count.or(pages.first().and_then(|p| p.record_count));
-        let parsed = parse_pages(&label, &body, &pages, split_err);
+        let ListPage {
+            rows,
+            record_count: announced,
+            parsed,
+        } = page;
+        record_count = record_count.or(announced);
+        missing_billing.extend(parsed.incomplete.iter().copied());
         let before = keys.len();
         keys.extend(parsed.actions.iter().map(|a| a.key()));
         unkeyed += parsed.rejects.len() as u64;
@@ -215,6 +250,7 @@ fn fetch_range(
                 data.bytes.push(b'\n');
             }
             seen.extend(keys);
+            incomplete.extend(missing_billing);
             Ok(())
         }
         Outcome::Split => {
@@ -223,8 +259,8 @@ fn fetch_range(
             }
             let half = ((to - from) / 2 / MIN_WINDOW_NS).max(1) * MIN_WINDOW_NS;
             data.splits += 1;
-            fetch_range(client, from, from + half, data, seen)?;
-            fetch_range(client, from + half, to, data, seen)
+            fetch_range(client, from, from + half, data, seen, incomplete)?;
+            fetch_range(client, from + half, to, data, seen, incomplete)
         }
     }
 }
