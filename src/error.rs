@@ -66,7 +66,7 @@ pub enum Error {
     },
     /// A sync committed everything except deletions the guard held back.
     #[error(
-        "{held} deletion(s) held back: {reason}; everything else was committed and the actions stay in the store.          If Halo really deleted them, run the same sync again with --accept-deletions"
+        "{held} deletion(s) held back: {reason}; everything else was committed and the actions stay in the store. If Halo really deleted them, run the same sync again with --accept-deletions"
     )]
     DeletionsHeld {
         /// How many.
