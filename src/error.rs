@@ -7,6 +7,7 @@
 //! | 2 | the command line or the sync settings were wrong |
 //! | 3 | some input records were refused (all valid ones were imported; see the rejects file); `--allow-rejects` makes this 0 |
 //! | 4 | a sync held back deletions (mass-deletion guard): everything else was committed; `--accept-deletions` accepts them |
+//! | 5 | `report --strict`: the store does not cover the whole period (the report was written; the gaps are named) |
 //! | 130, 143 | an import or sync stopped by Ctrl-C (SIGINT) or SIGTERM before its commit: nothing committed; a sync keeps its fetched windows to resume |
 
 use std::path::PathBuf;
@@ -21,6 +22,8 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REJECTS: i32 = 3;
 /// Exit code when a sync held back deletions.
 pub const EXIT_DELETIONS_HELD: i32 = 4;
+/// Exit code when `report --strict` finds the period not wholly covered.
+pub const EXIT_INCOMPLETE: i32 = 5;
 
 /// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,9 @@ pub enum Error {
         /// What was kept and how to resume.
         detail: String,
     },
+    /// `report --strict` found parts of the period the store does not cover.
+    #[error("{0}")]
+    Incomplete(String),
     /// A command-line value that clap could not check.
     #[error("{0}")]
     Usage(String),
@@ -143,6 +149,7 @@ impl Error {
             Error::Rejected { .. } => EXIT_REJECTS,
             Error::DeletionsHeld { .. } => EXIT_DELETIONS_HELD,
             Error::Interrupted { code, .. } => *code,
+            Error::Incomplete(_) => EXIT_INCOMPLETE,
             _ => EXIT_FAILED,
         }
     }

@@ -24,6 +24,8 @@ pub struct ImportOutcome {
     pub details_merged: usize,
     /// Actions that arrived without any billing field (their billing figures are zero).
     pub without_billing: usize,
+    /// The first and last `datetime` among the actions read (what an import covers).
+    pub dated_range: Option<(i64, i64)>,
     /// The store's hash migration, when this import did one first.
     pub migrated: Option<crate::store::Migration>,
     /// Completed windows that deleted nothing because a record in them was refused or
@@ -94,6 +96,7 @@ pub fn import_files(
         details_merged: 0,
         without_billing: 0,
         unclean_windows: Vec::new(),
+        dated_range: None,
         migrated: writer.migrated.clone(),
     };
     let mut columns = ActionColumns::default();
@@ -136,6 +139,11 @@ pub fn import_files(
             out.without_billing += r.incomplete.len();
             out.rejects.extend(r.rejects);
             for (a, h) in r.actions.into_iter().zip(hashes) {
+                if let Some(t) = a.datetime {
+                    let (lo, hi) = out.dated_range.get_or_insert((t, t));
+                    *lo = (*lo).min(t);
+                    *hi = (*hi).max(t);
+                }
                 columns.push_hashed(a, h);
                 if columns.len() >= FRAME_ROWS {
                     let df = std::mem::take(&mut columns)

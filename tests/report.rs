@@ -42,7 +42,9 @@ fn money_columns_add_up_and_contracts_and_invoices_show_identical_totals() {
     assert_eq!(column_sum(&c, "actions"), rust_decimal::Decimal::from(2000));
     let totals = |kind: &str| -> Vec<String> {
         let t = env
-            .run(["report", kind, "--period", "2026-10", "--format", "table"])
+            .run([
+                "report", kind, "--period", "2026-10", "--format", "table", "--wide",
+            ])
             .ok();
         let total = t.stdout.lines().find(|l| l.starts_with("TOTAL")).unwrap();
         let cells: Vec<String> = total.split_whitespace().map(str::to_string).collect();
@@ -298,4 +300,184 @@ fn an_empty_store_says_how_to_fill_it() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn a_period_the_store_does_not_cover_is_named_with_the_command_that_fills_it() {
+    let env = Env::new();
+    env.generated("3000", "12"); // 2026-09 .. 2026-11
+    let r = env.run(["report", "contracts", "--period", "2026-12"]).ok();
+    assert!(
+        r.stderr.contains(
+            "the store does not cover 2026-12-01T00:00:00Z .. 2027-01-01T00:00:00Z of this period"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("halo-billing sync --from 2026-12-01 --to 2027-01-01"),
+        "{}",
+        r.stderr
+    );
+    // A covered period says so under the table and in JSON, and warns nothing.
+    let t = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "table",
+        ])
+        .ok();
+    assert!(
+        t.stdout
+            .contains("coverage: the store covers the whole period"),
+        "{}",
+        t.stdout
+    );
+    assert!(!t.stderr.contains("does not cover"), "{}", t.stderr);
+    let j = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-12",
+            "--format",
+            "json",
+        ])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(v["coverage"]["complete"], false);
+    assert_eq!(v["coverage"]["gaps"][0]["from"], "2026-12-01T00:00:00Z");
+    // --strict: the report is still written, and the exit code says it is incomplete.
+    let s = env
+        .run(["report", "contracts", "--period", "2026-12", "--strict"])
+        .expect_code(5);
+    assert!(s.stdout.starts_with("contract_id,"), "{}", s.stdout);
+    assert!(s.stderr.contains("does not cover"), "{}", s.stderr);
+    env.run(["report", "contracts", "--period", "2026-10", "--strict"])
+        .ok();
+}
+
+#[test]
+fn the_table_fits_the_terminal_width_unless_wide_and_labels_blank_keys() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    let narrow = env.run_with_env(
+        &[
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "table",
+        ],
+        &[("COLUMNS", "80")],
+    );
+    assert_eq!(narrow.code, 0, "{}", narrow.stderr);
+    for l in narrow.stdout.lines() {
+        assert!(l.chars().count() <= 80, "wider than 80: {l:?}");
+    }
+    assert!(narrow.stdout.contains("(no contract)"), "{}", narrow.stdout);
+    assert!(narrow.stdout.contains("--wide"), "{}", narrow.stdout);
+    let head = narrow.stdout.lines().nth(1).unwrap();
+    assert!(
+        head.contains("charge") && !head.contains("time h"),
+        "{head}"
+    );
+    let wide = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "table",
+            "--wide",
+        ])
+        .ok();
+    assert!(wide.stdout.contains("time_taken_hours"), "{}", wide.stdout);
+    let inv = env
+        .run([
+            "report", "invoices", "--period", "2026-10", "--format", "table",
+        ])
+        .ok();
+    assert!(inv.stdout.contains("(not invoiced)"), "{}", inv.stdout);
+}
+
+#[test]
+fn csv_gets_a_totals_row_another_delimiter_and_a_decimal_comma() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let plain = env.report_csv("contracts", &["--period", "2026-10"]);
+    let with = env.report_csv("contracts", &["--period", "2026-10", "--totals"]);
+    let last = with.last().unwrap();
+    assert_eq!(last[0], "TOTAL");
+    assert_eq!(
+        cell(&with, last, "chargeable_amount")
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        column_sum(&plain, "chargeable_amount")
+    );
+    let eu = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--delimiter",
+            ";",
+            "--decimal-comma",
+        ])
+        .ok();
+    assert!(eu.stdout.contains(";125,01;"), "{}", eu.stdout);
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--decimal-comma",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("--decimal-comma needs another delimiter"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn json_labels_blank_keys_and_says_when_figures_come_from_a_close() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let json = |env: &Env| -> serde_json::Value {
+        let r = env
+            .run([
+                "report",
+                "contracts",
+                "--period",
+                "2026-10",
+                "--format",
+                "json",
+            ])
+            .ok();
+        serde_json::from_str(&r.stdout).unwrap()
+    };
+    let v = json(&env);
+    assert_eq!(v["closed"], false);
+    let blank = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["contract_id"].is_null())
+        .unwrap();
+    assert_eq!(blank["label"], "(no contract)");
+    let c = env.run(["close", "--period", "2026-10"]).ok();
+    let hash = c.stderr.split("sha256 ").nth(1).unwrap().trim().to_string();
+    let v = json(&env);
+    assert_eq!(v["closed"], true);
+    assert_eq!(v["closes"][0]["sha256"], hash.as_str());
 }

@@ -821,3 +821,60 @@ fn ctrl_c_or_sigterm_during_a_sync_says_what_was_kept_and_exits_130_or_143() {
         );
     }
 }
+
+#[test]
+fn a_time_zone_reaching_past_the_synced_days_warns_with_the_gap_and_the_sync_that_fills_it() {
+    let env = synced_october();
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--timezone",
+            "America/New_York",
+        ])
+        .ok();
+    assert!(
+        r.stderr
+            .contains("does not cover 2026-11-01T00:00:00Z .. 2026-11-01T04:00:00Z"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("halo-billing sync --from 2026-11-01 --to 2026-11-02"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_long_wait_on_the_rate_limit_says_what_it_waits_for() {
+    let env = Env::new();
+    let sim = Sim::start(&[]);
+    let args: Vec<String> = [
+        "sync",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-10-03",
+        "--rate-limit",
+        "2",
+        "--rate-window",
+        "3s",
+        "--workers",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let r = sync_env(&env, &sim, "demo-secret", &args).ok();
+    assert!(
+        r.stderr.contains(
+            "for the client-side rate limit (2 requests per 3 s; --rate-limit, --rate-window)"
+        ),
+        "{}",
+        r.stderr
+    );
+}

@@ -182,6 +182,10 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         Default::default(),
         progress,
     )?;
+    if let Some((first, last)) = out.dated_range {
+        let _lock = crate::store::StoreLock::acquire(&store_path)?;
+        crate::store::Store::open(&store_path)?.record_import(first, last)?;
+    }
     progress.note(&describe(&store_path, &out));
     finish_rejects(&out, args.allow_rejects)
 }

@@ -34,7 +34,9 @@ Try it without any data of your own:
 
 Exit codes: 0 success; 1 the run failed; 2 the command line was wrong;
 3 some input records were refused (the valid ones were imported; see the rejects file);
-4 a sync held back deletions (mass-deletion guard; see sync --help).";
+4 a sync held back deletions (mass-deletion guard; see sync --help);
+5 report --strict found part of the period not covered by the store;
+130/143 an import or sync stopped by Ctrl-C/SIGTERM before its commit.";
 
 /// The parsed command line.
 #[derive(Debug, Parser)]

@@ -30,6 +30,11 @@ use std::path::PathBuf;
 /// period have the same totals. An action belongs to the period by its `datetime`, read in
 /// --timezone. CSV text cells are made safe to open in a spreadsheet.
 ///
+/// Coverage: every report says whether the store covers its whole range (committed sync
+/// windows, imports' date ranges, closes); a gap is named with the command that fills
+/// it (on standard error, in the JSON's "coverage", under the table). --strict makes a
+/// gap exit 5 after writing the report, for scheduled jobs.
+///
 /// Examples:
 ///   halo-billing report contracts --period 2026-10
 ///   halo-billing report invoices --period 2026-10 --format table
@@ -52,11 +57,71 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
+    /// Table: every column (by default the table fits the terminal, COLUMNS or 120
+    /// characters, with the key, reference, actions and the three hours/amount pairs).
+    #[arg(long)]
+    wide: bool,
+    /// CSV: a last row labelled TOTAL.
+    #[arg(long)]
+    totals: bool,
+    /// CSV: the field delimiter: `,` (default), `;` or `tab`.
+    #[arg(long, value_name = "CHAR", default_value = ",")]
+    delimiter: String,
+    /// CSV: a comma as the decimal mark (needs --delimiter ';' or tab).
+    #[arg(long)]
+    decimal_comma: bool,
+    /// Exit 5 (after writing the report) when the store does not cover the whole period,
+    /// for scheduled jobs that must not send incomplete figures.
+    #[arg(long)]
+    strict: bool,
     /// Write to FILE (atomically: complete or not at all) instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArg,
+}
+
+/// The layout options, checked together.
+fn layout(args: &Args) -> Result<report::format::Options, Error> {
+    let delimiter = match args.delimiter.as_str() {
+        "," => b',',
+        ";" => b';',
+        "tab" | "\t" => b'\t',
+        other => {
+            return Err(Error::Usage(format!(
+                "--delimiter `{other}` is not one of `,`, `;` or `tab`"
+            )));
+        }
+    };
+    if args.decimal_comma && delimiter == b',' {
+        return Err(Error::Usage(
+            "--decimal-comma needs another delimiter: add --delimiter ';' (or tab)".into(),
+        ));
+    }
+    if args.format != Format::Csv && (args.totals || args.decimal_comma || delimiter != b',') {
+        return Err(Error::Usage(
+            "--totals, --delimiter and --decimal-comma apply to --format csv (the table and JSON always carry totals)".into(),
+        ));
+    }
+    if args.wide && args.format != Format::Table {
+        return Err(Error::Usage("--wide applies to --format table".into()));
+    }
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .or_else(|| {
+            console::Term::stdout()
+                .size_checked()
+                .map(|(_, w)| w as usize)
+        })
+        .unwrap_or(120);
+    Ok(report::format::Options {
+        wide: args.wide,
+        width,
+        totals: args.totals,
+        delimiter,
+        decimal_comma: args.decimal_comma,
+    })
 }
 
 /// The reports.
@@ -110,8 +175,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     for c in &report.conflicts {
         progress.note(c);
     }
+    let layout = layout(&args)?;
     write_output(args.out.as_deref(), |w| {
-        report::format::write(&report, args.format, w)
+        report::format::write_with(&report, args.format, &layout, w)
     })?;
     if let Some(out) = &args.out {
         progress.note(&format!(
@@ -119,6 +185,14 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             report.rows.len(),
             out.display()
         ));
+    }
+    if !report.gaps.is_empty() {
+        // Said even with --quiet: figures with a hole in them must not go out unnoticed.
+        let line = report::format::coverage_line(&report);
+        if args.strict {
+            return Err(Error::Incomplete(line));
+        }
+        eprintln!("halo-billing: {line}");
     }
     Ok(())
 }

@@ -204,7 +204,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             max_retries: args.max_retries,
             timeout: args.timeout,
         },
-    )?;
+    )?
+    .on_wait({
+        let p = *progress;
+        move |m| p.note(m)
+    });
     let store_path = args.store.path();
     let opts = SyncOptions {
         from_ns: period.from_ns,

@@ -43,6 +43,38 @@ fn figures(report: &Report) -> Figures {
     }
 }
 
+fn utc(ns: i64) -> String {
+    crate::model::datetime::format_datetime(ns)
+}
+
+/// One line on what part of the period the store covers, and how to fill the gaps.
+pub fn coverage_line(report: &Report) -> String {
+    if report.gaps.is_empty() {
+        return "coverage: the store covers the whole period (synced windows, imports, closes)"
+            .into();
+    }
+    let gaps: Vec<String> = report
+        .gaps
+        .iter()
+        .map(|&(f, t)| format!("{} .. {}", utc(f), utc(t)))
+        .collect();
+    let fills: Vec<String> = report
+        .gaps
+        .iter()
+        .map(|&(f, t)| {
+            let day = |ns: i64| utc(ns).chars().take(10).collect::<String>();
+            let day_ns: i64 = 86_400 * 1_000_000_000;
+            let end = (t - 1).div_euclid(day_ns) * day_ns + day_ns;
+            format!("halo-billing sync --from {} --to {}", day(f), day(end))
+        })
+        .collect();
+    format!(
+        "coverage: WARNING: the store does not cover {} of this period (no synced window, import or close there), so actions there are missing from these figures; fill with: {} (or import the saved responses for it)",
+        gaps.join(", "),
+        fills.join("; ")
+    )
+}
+
 fn key_names(kind: ReportKind) -> [&'static str; 2] {
     match kind {
         ReportKind::Contracts => ["contract_id", "contract_ref"],
@@ -68,18 +100,65 @@ pub fn header(kind: ReportKind) -> Vec<&'static str> {
     h
 }
 
-/// Writes `report` in `format`.
-pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
-    match format {
-        Format::Csv => write_csv(report, out),
-        Format::Json => write_json(report, out),
-        Format::Table => write_table(report, out),
+/// How a report is laid out beyond its format.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Table: every column, whatever the width.
+    pub wide: bool,
+    /// Table: the width to fit (terminal columns).
+    pub width: usize,
+    /// CSV: a last row labelled `TOTAL`.
+    pub totals: bool,
+    /// CSV: the field delimiter.
+    pub delimiter: u8,
+    /// CSV: a comma as the decimal mark (European spreadsheets and accounting).
+    pub decimal_comma: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            wide: false,
+            width: 120,
+            totals: false,
+            delimiter: b',',
+            decimal_comma: false,
+        }
     }
 }
 
-fn write_csv(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+/// Writes `report` in `format` with the default layout.
+pub fn write(report: &Report, format: Format, out: &mut dyn Write) -> io::Result<()> {
+    write_with(report, format, &Options::default(), out)
+}
+
+/// Writes `report` in `format`, laid out as `opts` says.
+pub fn write_with(
+    report: &Report,
+    format: Format,
+    opts: &Options,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Csv => write_csv(report, opts, out),
+        Format::Json => write_json(report, out),
+        Format::Table => write_table(report, opts, out),
+    }
+}
+
+/// What a blank key means, for people: the row of actions without a contract, or of
+/// work not yet invoiced.
+pub fn blank_key_label(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::Contracts => "(no contract)",
+        ReportKind::Invoices => "(not invoiced)",
+    }
+}
+
+fn write_csv(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
+        .delimiter(opts.delimiter)
         .from_writer(out);
     w.write_record(header(report.kind))?;
     let text_at = match report.kind {
@@ -87,6 +166,13 @@ fn write_csv(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         ReportKind::Invoices => 0,
     };
     let figs = figures(report);
+    let mark = |v: &String| {
+        if opts.decimal_comma {
+            v.replace('.', ",")
+        } else {
+            v.clone()
+        }
+    };
     for (row, shown) in report.rows.iter().zip(&figs.rows) {
         let keys = key_cells(report.kind, row);
         let mut rec: Vec<String> = Vec::with_capacity(3 + MEASURES);
@@ -98,7 +184,13 @@ fn write_csv(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             });
         }
         rec.push(row.totals.actions.to_string());
-        rec.extend(shown.iter().cloned());
+        rec.extend(shown.iter().map(mark));
+        w.write_record(&rec)?;
+    }
+    if opts.totals {
+        let mut rec = vec!["TOTAL".to_string(), String::new()];
+        rec.push(report.total.actions.to_string());
+        rec.extend(figs.total.iter().map(mark));
         w.write_record(&rec)?;
     }
     w.flush()?;
@@ -137,6 +229,26 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             report.period.to_ns
         )),
     )?;
+    let closes: Vec<String> = report
+        .closed
+        .iter()
+        .map(|c| {
+            format!(
+                "{{\"period\": {}, \"timezone\": {}, \"closed_at\": {}, \"actions\": {}, \"sha256\": {}}}",
+                json_str(&c.period),
+                json_str(&c.timezone),
+                json_str(&c.closed_at),
+                c.actions,
+                json_str(&c.sha256)
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "  \"closed\": {}, \"closes\": [{}],",
+        !report.closed.is_empty(),
+        closes.join(", ")
+    )?;
     writeln!(out, "  \"rows\": [")?;
     let figs = figures(report);
     for (i, (row, shown)) in report.rows.iter().zip(&figs.rows).enumerate() {
@@ -152,9 +264,18 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             }
         };
         let sep = if i + 1 < report.rows.len() { "," } else { "" };
+        let blank = match report.kind {
+            ReportKind::Contracts => row.id.is_none(),
+            ReportKind::Invoices => row.text.is_none(),
+        };
+        let label = if blank {
+            format!("\"label\": {}, ", json_str(blank_key_label(report.kind)))
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "    {{\"{k1}\": {}, \"{k2}\": {}, {}}}{sep}",
+            "    {{\"{k1}\": {}, \"{k2}\": {}, {label}{}}}{sep}",
             cell(k1, c1),
             cell(k2, c2),
             json_totals(row.totals.actions, shown)
@@ -167,20 +288,97 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         json_totals(report.total.actions, &figs.total)
     )?;
     writeln!(out, "  \"rounding\": {},", json_str(exact::HOURS_NOTE))?;
+    let gaps: Vec<String> = report
+        .gaps
+        .iter()
+        .map(|&(f, t)| {
+            format!(
+                "{{\"from\": {}, \"to\": {}}}",
+                json_str(&utc(f)),
+                json_str(&utc(t))
+            )
+        })
+        .collect();
+    writeln!(
+        out,
+        "  \"coverage\": {{\"complete\": {}, \"gaps\": [{}]}},",
+        report.gaps.is_empty(),
+        gaps.join(", ")
+    )?;
     writeln!(out, "  \"undated_actions_in_store\": {}", report.undated)?;
     writeln!(out, "}}")?;
     Ok(())
 }
 
-fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
-    let head = header(report.kind);
-    let mut cells: Vec<Vec<String>> = Vec::with_capacity(report.rows.len() + 1);
+/// A column's short label in a table that must fit the terminal.
+fn short_label(name: &str) -> &str {
+    match name {
+        "contract_id" => "contract",
+        "contract_ref" => "ref",
+        "invoice_number" => "invoice",
+        "invoice_id" => "id",
+        "time_taken_hours" => "time h",
+        "non_bill_hours" => "non-bill h",
+        "travel_hours" => "travel h",
+        "chargeable_hours" => "charge h",
+        "chargeable_amount" => "charge",
+        "non_chargeable_hours" => "non-charge h",
+        "non_chargeable_amount" => "non-charge",
+        "prepay_hours" => "prepay h",
+        "prepay_amount" => "prepay",
+        other => other,
+    }
+}
+
+/// The order in which a table that must fit the terminal gives up columns (the last
+/// ones first): the key, actions, the three amounts, the reference, the three hours.
+const FIT_PRIORITY: [&str; 6] = [
+    "chargeable_amount",
+    "prepay_amount",
+    "non_chargeable_amount",
+    "chargeable_hours",
+    "prepay_hours",
+    "non_chargeable_hours",
+];
+
+/// Breaks prose into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// Shortens `s` to `w` characters with an ellipsis.
+fn shorten(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn write_table(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
+    let full = header(report.kind);
     let figs = figures(report);
+    let mut all: Vec<Vec<String>> = Vec::with_capacity(report.rows.len());
     for (row, shown) in report.rows.iter().zip(&figs.rows) {
         let [a, b] = key_cells(report.kind, row);
         let mut r = vec![
             if a.is_empty() {
-                "(none)".to_string()
+                blank_key_label(report.kind).to_string()
             } else {
                 a
             },
@@ -188,31 +386,81 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             row.totals.actions.to_string(),
         ];
         r.extend(shown.iter().cloned());
-        cells.push(r);
+        all.push(r);
     }
-    let mut total = vec![
+    let mut total_all = vec![
         "TOTAL".to_string(),
         String::new(),
         report.total.actions.to_string(),
     ];
-    total.extend(figs.total.iter().cloned());
-    let widths: Vec<usize> = (0..head.len())
-        .map(|c| {
-            cells
-                .iter()
-                .chain([&total])
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(head[c].len())
+    total_all.extend(figs.total.iter().cloned());
+    let label = |c: usize| -> String {
+        if opts.wide {
+            full[c].to_string()
+        } else {
+            short_label(full[c]).to_string()
+        }
+    };
+    let width_of = |c: usize| -> usize {
+        all.iter()
+            .chain([&total_all])
+            .map(|r| r[c].chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(label(c).chars().count())
+    };
+    let find = |name: &str| full.iter().position(|h| *h == name).expect("a column");
+    // Which columns: all with --wide; else the key and actions, then by priority what
+    // fits (the reference, shortened to at most 16 characters, after the amounts).
+    let keep: Vec<usize> = if opts.wide {
+        (0..full.len()).collect()
+    } else {
+        let mut keep = vec![0, 2];
+        let mut used = width_of(0) + 2 + width_of(2);
+        let mut order: Vec<usize> = FIT_PRIORITY[..3].iter().map(|n| find(n)).collect();
+        order.push(1);
+        order.extend(FIT_PRIORITY[3..].iter().map(|n| find(n)));
+        for c in order {
+            let w = if c == 1 {
+                width_of(1).min(16)
+            } else {
+                width_of(c)
+            };
+            if used + 2 + w <= opts.width {
+                used += 2 + w;
+                keep.push(c);
+            }
+        }
+        keep.sort_unstable();
+        keep
+    };
+    let head: Vec<String> = keep.iter().map(|&c| label(c)).collect();
+    let mut cells: Vec<Vec<String>> = all
+        .iter()
+        .map(|r| keep.iter().map(|&c| r[c].clone()).collect())
+        .collect();
+    let total: Vec<String> = keep.iter().map(|&c| total_all[c].clone()).collect();
+    let widths: Vec<usize> = keep
+        .iter()
+        .map(|&c| {
+            if c == 1 && !opts.wide {
+                width_of(1).min(16)
+            } else {
+                width_of(c)
+            }
         })
         .collect();
+    if let Some(k) = keep.iter().position(|&c| c == 1) {
+        for r in cells.iter_mut() {
+            r[k] = shorten(&r[k], widths[k]);
+        }
+    }
     let line = |r: &[String], out: &mut dyn Write| -> io::Result<()> {
         let parts: Vec<String> = r
             .iter()
             .enumerate()
             .map(|(c, v)| {
-                if c < 2 {
+                if keep[c] < 2 {
                     format!("{v:<w$}", w = widths[c])
                 } else {
                     format!("{v:>w$}", w = widths[c])
@@ -231,7 +479,7 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         report.period.label,
         report.period.timezone.name()
     )?;
-    line(&head.iter().map(|s| s.to_string()).collect::<Vec<_>>(), out)?;
+    line(&head, out)?;
     writeln!(
         out,
         "{}",
@@ -246,6 +494,23 @@ fn write_table(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1))
     )?;
     line(&total, out)?;
-    writeln!(out, "({})", exact::HOURS_NOTE)?;
+    let mut notes = vec![format!("({})", exact::HOURS_NOTE)];
+    let left: Vec<&str> = (3..full.len())
+        .filter(|c| !keep.contains(c))
+        .map(|c| full[c])
+        .collect();
+    if !left.is_empty() {
+        notes.push(format!(
+            "(not shown at this width: {}; --wide shows every column)",
+            left.join(", ")
+        ));
+    }
+    notes.push(coverage_line(report));
+    let width = if opts.wide { usize::MAX } else { opts.width };
+    for n in notes {
+        for l in wrap(&n, width) {
+            writeln!(out, "{l}")?;
+        }
+    }
     Ok(())
 }

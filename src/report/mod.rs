@@ -54,6 +54,9 @@ pub struct Report {
     /// The closes whose frozen copies the figures come from (a closed period asked for
     /// as itself, or closed periods inside the range).
     pub closed: Vec<crate::store::ClosedPeriod>,
+    /// The parts of the period the store does not cover (no committed sync window, no
+    /// import's date range, no close): empty when it covers the whole period.
+    pub gaps: Vec<(i64, i64)>,
 }
 
 /// A report could not be made.
@@ -322,6 +325,7 @@ fn finish(
         undated,
         closed,
         conflicts,
+        gaps: Vec::new(),
     })
 }
 
@@ -347,7 +351,13 @@ pub fn build_current(
         }
         match build(&store, kind, period) {
             Err(e) if e.is_vanished_file() && tries < 20 => tries += 1,
-            r => return r.map(|rep| (store, rep)),
+            Err(e) => return Err(e),
+            Ok(mut rep) => {
+                let covered = store.coverage()?;
+                rep.gaps =
+                    crate::store::coverage_gaps(rep.period.from_ns, rep.period.to_ns, &covered);
+                return Ok((store, rep));
+            }
         }
     }
 }

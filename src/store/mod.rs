@@ -11,6 +11,7 @@
 //! STORE/rejects/import-<time>.ndjson                    records refused by an import
 //! STORE/tombstones/part-g....parquet                    actions Halo stopped returning
 //! STORE/sync/windows.json                               windows `sync` has committed
+//! STORE/coverage.json                                   date ranges `import` brought
 //! STORE/sync/pending/<from>_<to>.json                   fetched windows not yet committed
 //! ```
 //!
@@ -25,12 +26,14 @@
 //! writes nothing.
 
 mod closed;
+mod coverage;
 mod lock;
 mod manifest;
 mod migrate;
 mod write;
 
 pub use closed::{ClosedPeriod, digest, key_hashes};
+pub use coverage::{gaps as coverage_gaps, merge as merge_ranges};
 pub use lock::StoreLock;
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
 pub use migrate::Migration;

@@ -78,6 +78,19 @@ impl Env {
         Run::from(o)
     }
 
+    /// Runs the binary with `args` and extra environment variables.
+    pub fn run_with_env(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HALO_BILLING_STORE", self.store())
+            .env_remove("RUST_BACKTRACE")
+            .envs(vars.iter().copied())
+            .output()
+            .expect("binary runs");
+        Run::from(o)
+    }
+
     /// `generate` of `actions` actions with `seed` over 2026-09..2026-11 into `gen/`.
     pub fn generate(&self, actions: &str, seed: &str) {
         self.run([

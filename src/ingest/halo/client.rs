@@ -143,11 +143,12 @@ struct Limiter {
 
 impl Limiter {
     /// Blocks until a request may be sent; returns how long it waited.
-    fn acquire(&self) -> Duration {
+    fn acquire(&self, notify: &dyn Fn(&str)) -> Duration {
         if self.budget == 0 {
             return Duration::ZERO;
         }
         let start = Instant::now();
+        let mut said = false;
         loop {
             let now = Instant::now();
             let wait = {
@@ -164,6 +165,15 @@ impl Limiter {
                 }
                 self.window - now.duration_since(*sent.front().expect("non-empty"))
             };
+            if !said && wait >= NOTIFY_AFTER {
+                said = true;
+                notify(&format!(
+                    "waiting {} s for the client-side rate limit ({} requests per {} s; --rate-limit, --rate-window)",
+                    wait.as_secs().max(1),
+                    self.budget,
+                    self.window.as_secs()
+                ));
+            }
             if !crate::interrupt::sleep(wait) {
                 return start.elapsed();
             }
@@ -212,7 +222,12 @@ pub struct Client {
     token: Mutex<Option<(String, Instant)>>,
     /// What it did so far.
     pub stats: ClientStats,
+    /// Told of every wait of [`NOTIFY_AFTER`] or more (retry back-offs, the rate limit).
+    notify: Box<dyn Fn(&str) + Send + Sync>,
 }
+
+/// Waits at least this long are announced, so a run never sits silent for long.
+pub const NOTIFY_AFTER: Duration = Duration::from_secs(2);
 
 enum Attempt<T> {
     Done(Vec<u8>, T),
@@ -244,7 +259,14 @@ impl Client {
             opts,
             token: Mutex::new(None),
             stats: ClientStats::default(),
+            notify: Box::new(|_| {}),
         })
+    }
+
+    /// Sets who is told of long waits (a progress line, a log).
+    pub fn on_wait(mut self, notify: impl Fn(&str) + Send + Sync + 'static) -> Client {
+        self.notify = Box::new(notify);
+        self
     }
 
     fn token_url(&self) -> String {
@@ -355,7 +377,7 @@ impl Client {
             } else {
                 None
             };
-            let waited = self.limiter.acquire();
+            let waited = self.limiter.acquire(&*self.notify);
             self.stats
                 .rate_wait_ms
                 .fetch_add(waited.as_millis() as u64, Ordering::Relaxed);
@@ -416,6 +438,15 @@ impl Client {
                     .fetch_add(backoff.as_millis() as u64, Ordering::Relaxed);
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            if backoff >= NOTIFY_AFTER {
+                (self.notify)(&format!(
+                    "waiting {} s before retry {} of {} of {}: {why}",
+                    backoff.as_secs(),
+                    attempt + 1,
+                    self.opts.max_retries,
+                    url.split('?').next().unwrap_or(url)
+                ));
+            }
             if !crate::interrupt::sleep(backoff) {
                 return Err(HttpError::Interrupted {
                     url: url.to_string(),
