@@ -179,3 +179,21 @@ fn a_stage_that_fails_says_failed_with_the_reason_never_done() {
     assert!(err.contains("connection failed"), "{err}");
     assert!(!err.contains("fetching windows: done"), "{err}");
 }
+
+#[test]
+fn from_without_to_asks_for_to_only_and_no_period_asks_for_either() {
+    let env = Env::new();
+    env.import(&[&data("twenty-minutes.ndjson")]).ok();
+    let r = env
+        .run(["report", "contracts", "--from", "2026-10-01"])
+        .expect_code(2);
+    assert!(r.stderr.contains("--to <DATE>"), "{}", r.stderr);
+    assert!(!r.stderr.contains("  --period"), "{}", r.stderr);
+    let r = env.run(["report", "contracts"]).expect_code(2);
+    assert!(
+        r.stderr
+            .contains("give either --period YYYY-MM, or both --from and --to"),
+        "{}",
+        r.stderr
+    );
+}

@@ -217,12 +217,31 @@ fn a_late_edit_after_close_leaves_the_report_identical_and_shows_as_an_adjustmen
         .run(["report", "adjustments", "--period", "2026-10"])
         .ok();
     let rows = parse_csv(&adj.stdout);
-    assert_eq!(rows.len(), 3, "{}", adj.stdout);
-    let changed = rows
+    // The moved action is a credit to its old contract and a charge to the new one.
+    assert_eq!(rows.len(), 4, "{}", adj.stdout);
+    let from = rows
         .iter()
-        .find(|r| r[0] == "changed")
-        .expect("changed row");
-    assert_eq!((changed[1].as_str(), changed[2].as_str()), ("10200", "1"));
+        .find(|r| r[0] == "moved from")
+        .expect("credit row");
+    let to = rows
+        .iter()
+        .find(|r| r[0] == "moved to")
+        .expect("charge row");
+    assert_eq!((from[1].as_str(), from[2].as_str()), ("10200", "1"));
+    assert_eq!(cell(&rows, from, "actions"), "-1");
+    assert_ne!(cell(&rows, from, "contract_id"), "101");
+    for m in ["time_taken_hours", "chargeable_amount", "prepay_amount"] {
+        let v: rust_decimal::Decimal = cell(&rows, from, m).parse().unwrap();
+        assert!(v <= rust_decimal::Decimal::ZERO, "{m} of the credit: {v}");
+    }
+    let credited: rust_decimal::Decimal = cell(&rows, from, "time_taken_hours").parse().unwrap();
+    assert!(
+        credited < rust_decimal::Decimal::ZERO,
+        "the credit carries the old figures"
+    );
+    assert_eq!(cell(&rows, to, "contract_id"), "101");
+    assert_eq!(cell(&rows, to, "actions"), "1");
+    assert_eq!(cell(&rows, to, "chargeable_amount"), "250.00");
     let new = rows.iter().find(|r| r[0] == "new").expect("new row");
     assert_eq!(cell(&rows, new, "chargeable_amount"), "62.50");
     assert_eq!(cell(&rows, new, "actions"), "1");
@@ -312,5 +331,75 @@ fn adjustments_need_a_closed_period() {
     let r = env
         .run(["report", "adjustments", "--period", "2026-10"])
         .expect_code(1);
-    assert!(r.stderr.contains("is not closed"), "{}", r.stderr);
+    assert!(r.stderr.contains("has never been closed"), "{}", r.stderr);
+}
+
+#[test]
+fn adjustments_come_in_every_format_with_totals_and_stay_available_after_a_reopen() {
+    let env = closed_october_with_a_late_edit();
+    env.run(["reopen", "--period", "2026-10", "--reason", "late edit"])
+        .ok();
+    let csv = |by: &str| {
+        parse_csv(
+            &env.run([
+                "report",
+                "adjustments",
+                "--period",
+                "2026-10",
+                "--by",
+                by,
+                "--totals",
+            ])
+            .ok()
+            .stdout,
+        )
+    };
+    // The net of the per-action rows equals the net per contract and per invoice.
+    let totals: Vec<Vec<String>> = ["action", "contract", "invoice"]
+        .iter()
+        .map(|by| {
+            let rows = csv(by);
+            let last = rows.last().unwrap().clone();
+            assert_eq!(last[0], "TOTAL", "{rows:?}");
+            let n = rows[0].iter().position(|h| h == "actions").unwrap();
+            last[n..].to_vec()
+        })
+        .collect();
+    assert_eq!(totals[0], totals[1]);
+    assert_eq!(totals[0], totals[2]);
+    let j = env
+        .run([
+            "report",
+            "adjustments",
+            "--period",
+            "2026-10",
+            "--format",
+            "json",
+        ])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert!(
+        v["title"].as_str().unwrap().contains("reopened"),
+        "{}",
+        j.stdout
+    );
+    assert_eq!(v["rows"].as_array().unwrap().len(), 2, "{}", j.stdout);
+    assert!(v["totals"]["chargeable_amount"].is_number());
+    let t = env
+        .run([
+            "report",
+            "adjustments",
+            "--period",
+            "2026-10",
+            "--format",
+            "table",
+            "--by",
+            "contract",
+        ])
+        .ok();
+    assert!(
+        t.stdout.lines().any(|l| l.starts_with("TOTAL")),
+        "{}",
+        t.stdout
+    );
 }

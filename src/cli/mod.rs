@@ -117,7 +117,7 @@ impl DataSetArgs {
 #[derive(Debug, clap::Args)]
 struct PeriodArgs {
     /// A calendar month, e.g. 2026-10.
-    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+    #[arg(long, value_name = "YYYY-MM", conflicts_with_all = ["from", "to"])]
     period: Option<String>,
     /// Start of the period (included): 2026-10-01 or 2026-10-01T08:00.
     #[arg(long, value_name = "DATE", requires = "to")]

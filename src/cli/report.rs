@@ -152,11 +152,12 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         Which::Contracts => ReportKind::Contracts,
         Which::Invoices => ReportKind::Invoices,
         Which::Adjustments => {
-            if args.format != Format::Csv {
-                return Err(Error::Usage("adjustments are written as CSV only".into()));
-            }
-            let text = report::adjust::adjustments(&store, &period, args.by.unwrap_or(By::Action))?;
-            return write_output(args.out.as_deref(), |w| w.write_all(text.as_bytes()));
+            let grid = report::adjust::adjustments(&store, &period, args.by.unwrap_or(By::Action))?;
+            let layout = layout(&args)?;
+            progress.note(&grid.title);
+            return write_output(args.out.as_deref(), |w| {
+                report::format::write_grid(&grid, args.format, &layout, w)
+            });
         }
     };
     let (_, report) = report::build_current(&root, kind, &period)?;

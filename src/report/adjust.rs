@@ -11,8 +11,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::ReportError;
+use super::format::{Grid, GridRow};
 use crate::aggregate::{MEASURE_NAMES, MEASURES};
-use crate::exact;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::{Store, StoreError};
@@ -81,18 +81,26 @@ fn side(df: &DataFrame) -> PolarsResult<Side> {
     })
 }
 
-/// Builds the adjustments of a closed period as CSV.
-pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, ReportError> {
+/// The adjustments of a closed period, as a grid for [`super::format::write_grid`].
+///
+/// Compares the live store with the frozen copy of the period's latest close, in force
+/// or reopened (so the history of a reopened close stays available).
+pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Grid, ReportError> {
     let tz = period.timezone.name();
-    let closed = store.closed(&period.label, tz)?.ok_or_else(|| {
-        ReportError::Store(StoreError::Manifest {
-            path: store.root().join("closed.json"),
-            reason: format!(
-                "period {} ({tz}) is not closed; `halo-billing close --period {}` first",
-                period.label, period.label
-            ),
-        })
-    })?;
+    let closed = store
+        .closed_periods()?
+        .into_iter()
+        .rev()
+        .find(|c| c.period == period.label && c.timezone == tz)
+        .ok_or_else(|| {
+            ReportError::Store(StoreError::Manifest {
+                path: store.root().join("closed.json"),
+                reason: format!(
+                    "period {} ({tz}) has never been closed; `halo-billing close --period {}` first",
+                    period.label, period.label
+                ),
+            })
+        })?;
     store.verify_close(&closed)?;
     let frozen_path = store.root().join(&closed.file);
     let frozen = crate::store::read_parquet_all(&frozen_path)?;
@@ -120,134 +128,162 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<String, Rep
         }
     }
     changes.sort_by_key(|c| c.1);
-
-    let mut out = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    let fig = |m: usize, v: i64| -> String {
-        match MEASURE_NAMES[m] {
-            "mileage" => exact::format_mileage(v),
-            n if n.ends_with("_amount") => exact::format_money(v),
-            _ => exact::format_hours(v),
-        }
+    let rows = match by {
+        By::Action => action_rows(&changes, &old, &new)?,
+        By::Contract | By::Invoice => group_rows(by, &changes, &old, &new)?,
     };
-    let text = |s: &Option<String>| super::safe::cell(s.as_deref().unwrap_or("")).into_owned();
+    let keys = match by {
+        By::Action => vec![
+            "change",
+            "ticket_id",
+            "id",
+            "contract_id",
+            "contract_ref",
+            "invoice_number",
+            "invoice_id",
+        ],
+        By::Contract => vec!["contract_id", "contract_ref"],
+        By::Invoice => vec!["invoice_number", "invoice_id"],
+    };
+    let mut total = GridRow::default();
+    for r in &rows {
+        total.actions += r.actions;
+        for m in 0..MEASURES {
+            total.sums[m] = total.sums[m]
+                .checked_add(r.sums[m])
+                .ok_or_else(|| overflow(m))?;
+        }
+    }
+    let state = match &closed.reopened_at {
+        None => "closed".to_string(),
+        Some(at) => format!("reopened {at}"),
+    };
+    Ok(Grid {
+        title: format!(
+            "Adjustments of {} ({tz}) since its close of {} ({state}, sha256 {}), by {}",
+            closed.period,
+            closed.closed_at,
+            closed.sha256,
+            match by {
+                By::Action => "action",
+                By::Contract => "contract",
+                By::Invoice => "invoice",
+            }
+        ),
+        keys,
+        text_keys: vec!["contract_ref", "invoice_number"],
+        rows,
+        total,
+    })
+}
+
+/// One row per new, changed or deleted action; an action moved to another contract is a
+/// credit to the old contract (−1, its figures at the close negated) and a charge to the
+/// new one (+1, its figures now), as in the per-contract view.
+fn action_rows(changes: &[Change], old: &Side, new: &Side) -> Result<Vec<GridRow>, ReportError> {
     let num = |v: &Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-    match by {
-        By::Action => {
-            let mut h = vec![
-                "change",
-                "ticket_id",
-                "id",
-                "contract_id",
-                "contract_ref",
-                "invoice_number",
-                "invoice_id",
-                "actions",
-            ];
-            h.extend(MEASURE_NAMES);
-            out.write_record(&h).map_err(csv_err)?;
-            for (change, (t, id), o, n) in &changes {
-                let at = n
-                    .map(|r| (&new, r))
-                    .or(o.map(|r| (&old, r)))
-                    .expect("a side");
-                let (c, i) = (&at.0.contract[at.1], &at.0.invoice[at.1]);
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    let row = |change: &str, (t, id): (i64, i64), s: &Side, r: usize, actions: i64| GridRow {
+        keys: vec![
+            change.to_string(),
+            t.to_string(),
+            id.to_string(),
+            num(&s.contract[r].0),
+            text(&s.contract[r].1),
+            text(&s.invoice[r].0),
+            num(&s.invoice[r].1),
+        ],
+        actions,
+        sums: [0; MEASURES],
+    };
+    let mut rows = Vec::new();
+    for &(change, key, o, n) in changes {
+        match (o, n) {
+            (Some(o), Some(n)) if old.contract[o].0 != new.contract[n].0 => {
+                let mut credit = row("moved from", key, old, o, -1);
+                let mut charge = row("moved to", key, new, n, 1);
+                for m in 0..MEASURES {
+                    credit.sums[m] = old.measures[m][o]
+                        .checked_neg()
+                        .ok_or_else(|| overflow(m))?;
+                    charge.sums[m] = new.measures[m][n];
+                }
+                rows.push(credit);
+                rows.push(charge);
+            }
+            _ => {
+                let (s, r) = n.map(|r| (new, r)).or(o.map(|r| (old, r))).expect("a side");
                 let count = match (o, n) {
                     (None, Some(_)) => 1,
                     (Some(_), None) => -1,
                     _ => 0,
                 };
-                let mut rec = vec![
-                    change.to_string(),
-                    t.to_string(),
-                    id.to_string(),
-                    num(&c.0),
-                    text(&c.1),
-                    text(&i.0),
-                    num(&i.1),
-                    count.to_string(),
-                ];
+                let mut x = row(change, key, s, r, count);
                 for m in 0..MEASURES {
-                    let d = n
+                    x.sums[m] = n
                         .map(|r| new.measures[m][r])
                         .unwrap_or(0)
                         .checked_sub(o.map(|r| old.measures[m][r]).unwrap_or(0))
                         .ok_or_else(|| overflow(m))?;
-                    rec.push(fig(m, d));
                 }
-                out.write_record(&rec).map_err(csv_err)?;
-            }
-        }
-        By::Contract | By::Invoice => {
-            // key -> (actions delta, measure deltas); old copies credited, new charged.
-            let mut groups: BTreeMap<GroupKey, (i64, [i64; MEASURES])> = BTreeMap::new();
-            let key = |s: &Side, r: usize| match by {
-                By::Contract => (None, s.contract[r].0, s.contract[r].1.clone()),
-                _ => (s.invoice[r].0.clone(), s.invoice[r].1, None),
-            };
-            for (_, _, o, n) in &changes {
-                if let Some(r) = o {
-                    let g = groups.entry(key(&old, *r)).or_default();
-                    g.0 -= 1;
-                    for m in 0..MEASURES {
-                        g.1[m] = g.1[m]
-                            .checked_sub(old.measures[m][*r])
-                            .ok_or_else(|| overflow(m))?;
-                    }
-                }
-                if let Some(r) = n {
-                    let g = groups.entry(key(&new, *r)).or_default();
-                    g.0 += 1;
-                    for m in 0..MEASURES {
-                        g.1[m] = g.1[m]
-                            .checked_add(new.measures[m][*r])
-                            .ok_or_else(|| overflow(m))?;
-                    }
-                }
-            }
-            let mut h = if by == By::Contract {
-                vec!["contract_id", "contract_ref"]
-            } else {
-                vec!["invoice_number", "invoice_id"]
-            };
-            h.push("actions");
-            h.extend(MEASURE_NAMES);
-            out.write_record(&h).map_err(csv_err)?;
-            let rows: Vec<_> = groups.into_iter().collect();
-            let shown: Vec<Vec<String>> = rows
-                .iter()
-                .map(|(_, v)| (0..MEASURES).map(|m| fig(m, v.1[m])).collect())
-                .collect();
-            for (((inum, id, cref), (count, _)), figs) in rows.iter().zip(shown) {
-                let mut rec = if by == By::Contract {
-                    vec![num(id), text(cref)]
-                } else {
-                    vec![text(inum), num(id)]
-                };
-                rec.push(count.to_string());
-                rec.extend(figs);
-                out.write_record(&rec).map_err(csv_err)?;
+                rows.push(x);
             }
         }
     }
-    let bytes = out
-        .into_inner()
-        .map_err(|e| csv_err(e.into_error().into()))?;
-    Ok(String::from_utf8(bytes).expect("CSV of UTF-8 text"))
+    Ok(rows)
+}
+
+/// Net deltas per contract or invoice: old copies credited, new copies charged.
+fn group_rows(
+    by: By,
+    changes: &[Change],
+    old: &Side,
+    new: &Side,
+) -> Result<Vec<GridRow>, ReportError> {
+    let mut groups: BTreeMap<GroupKey, (i64, [i64; MEASURES])> = BTreeMap::new();
+    let key = |s: &Side, r: usize| match by {
+        By::Contract => (None, s.contract[r].0, s.contract[r].1.clone()),
+        _ => (s.invoice[r].0.clone(), s.invoice[r].1, None),
+    };
+    for (_, _, o, n) in changes {
+        if let Some(r) = o {
+            let g = groups.entry(key(old, *r)).or_default();
+            g.0 -= 1;
+            for m in 0..MEASURES {
+                g.1[m] = g.1[m]
+                    .checked_sub(old.measures[m][*r])
+                    .ok_or_else(|| overflow(m))?;
+            }
+        }
+        if let Some(r) = n {
+            let g = groups.entry(key(new, *r)).or_default();
+            g.0 += 1;
+            for m in 0..MEASURES {
+                g.1[m] = g.1[m]
+                    .checked_add(new.measures[m][*r])
+                    .ok_or_else(|| overflow(m))?;
+            }
+        }
+    }
+    let num = |v: &Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let text = |s: &Option<String>| s.clone().unwrap_or_default();
+    Ok(groups
+        .into_iter()
+        .map(|((inum, id, cref), (actions, sums))| GridRow {
+            keys: if by == By::Contract {
+                vec![num(&id), text(&cref)]
+            } else {
+                vec![text(&inum), num(&id)]
+            },
+            actions,
+            sums,
+        })
+        .collect())
 }
 
 /// A delta that does not fit in 64 bits: an error, never a wrap.
 fn overflow(m: usize) -> ReportError {
     ReportError::Overflow(crate::aggregate::Overflow {
         measure: MEASURE_NAMES[m],
-    })
-}
-
-fn csv_err(e: csv::Error) -> ReportError {
-    ReportError::Store(StoreError::Io {
-        action: "cannot format",
-        path: "adjustments".into(),
-        source: std::io::Error::other(e.to_string()),
     })
 }
