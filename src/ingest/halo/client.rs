@@ -440,7 +440,7 @@ impl Client {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             if backoff >= NOTIFY_AFTER {
                 (self.notify)(&format!(
-                    "waiting {} s before retry {} of {} of {}: {why}",
+                    "waiting {} s before retry {} of {} ({}): {why}",
                     backoff.as_secs(),
                     attempt + 1,
                     self.opts.max_retries,
