@@ -123,11 +123,28 @@ struct PeriodArgs {
     #[arg(long, value_name = "DATE", requires = "to")]
     from: Option<String>,
     /// End of the period (excluded).
-    #[arg(long, value_name = "DATE", requires = "from")]
+    #[arg(long, value_name = "DATE")]
     to: Option<String>,
 }
 
 impl PeriodArgs {
+    /// The period, where `--to` alone means everything before that date (`report
+    /// unbilled`: the work in progress of every earlier month).
+    fn resolve_open_start(&self, timezone: &str) -> Result<crate::period::Period, Error> {
+        match (&self.period, &self.from, &self.to) {
+            (None, None, Some(to)) => {
+                let tz = crate::period::parse_zone(timezone)?;
+                let end = crate::period::Period::range("1970-01-01", to, tz)?;
+                Ok(crate::period::Period {
+                    from_ns: i64::MIN,
+                    label: format!("everything before {to}"),
+                    ..end
+                })
+            }
+            _ => self.resolve(timezone),
+        }
+    }
+
     /// The period, read in the IANA zone `timezone`.
     fn resolve(&self, timezone: &str) -> Result<crate::period::Period, Error> {
         Ok(crate::period::Period::from_args(

@@ -57,6 +57,22 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
+    /// For actions: only this contract's (`none`: actions without a contract).
+    #[arg(long, value_name = "ID|none")]
+    contract: Option<String>,
+    /// For actions: only this invoice's (`none`: not invoiced).
+    #[arg(long, value_name = "NUMBER|none")]
+    invoice: Option<String>,
+    /// For actions: only this agent's (`none`: actions without an agent).
+    #[arg(long, value_name = "ID|none")]
+    agent: Option<String>,
+    /// For actions: only chargeable work not yet invoiced.
+    #[arg(long)]
+    unbilled: bool,
+    /// For actions: figures in their integer units (ms, cents, 1/10,000), exact to the
+    /// millisecond when summed.
+    #[arg(long)]
+    raw: bool,
     /// Table: every column (by default the table fits the terminal, COLUMNS or 120
     /// characters, with the key, reference, actions and the three hours/amount pairs).
     #[arg(long)]
@@ -124,6 +140,36 @@ fn layout(args: &Args) -> Result<report::format::Options, Error> {
     })
 }
 
+/// The drill-down filter from --contract, --invoice, --agent and --unbilled.
+fn drill_filter(args: &Args) -> Result<report::pack::Filter, Error> {
+    let id = |flag: &str, v: &str| -> Result<Option<i64>, Error> {
+        if v.eq_ignore_ascii_case("none") {
+            return Ok(None);
+        }
+        v.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Usage(format!("{flag} `{v}` is not a whole number (or `none`)")))
+    };
+    Ok(report::pack::Filter {
+        contract: args
+            .contract
+            .as_deref()
+            .map(|v| id("--contract", v))
+            .transpose()?,
+        invoice: args
+            .invoice
+            .as_deref()
+            .map(|v| (!v.eq_ignore_ascii_case("none")).then(|| v.to_string())),
+        agent: args
+            .agent
+            .as_deref()
+            .map(|v| id("--agent", v))
+            .transpose()?,
+        unbilled: args.unbilled,
+    })
+}
+
 /// The reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Which {
@@ -131,13 +177,35 @@ enum Which {
     Contracts,
     /// Totals per invoice.
     Invoices,
-    /// What changed after a period was closed (CSV; see --by).
+    /// What changed after a period was closed (see --by).
     Adjustments,
+    /// Chargeable work not yet invoiced, per contract, with its age (--to DATE alone:
+    /// everything before that date).
+    Unbilled,
+    /// Per agent: hours, amounts, billable share and effective rate.
+    Agents,
+    /// The actions behind a line of another report (--contract, --invoice, --agent,
+    /// --unbilled; --raw for integer units).
+    Actions,
 }
 
 /// Runs `report`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let period = args.period.resolve(&args.timezone)?;
+    let period = if args.kind == Which::Unbilled {
+        args.period.resolve_open_start(&args.timezone)?
+    } else {
+        args.period.resolve(&args.timezone)?
+    };
+    let drill = args.contract.is_some()
+        || args.invoice.is_some()
+        || args.agent.is_some()
+        || args.unbilled
+        || args.raw;
+    if drill && args.kind != Which::Actions {
+        return Err(Error::Usage(
+            "--contract, --invoice, --agent, --unbilled and --raw apply to `report actions` (the drill-down)".into(),
+        ));
+    }
     let root = args.store.existing()?;
     let store = Store::open(&root)?;
     if store.manifest().files.is_empty() {
@@ -148,9 +216,37 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             "--by applies to `report adjustments` only: `report contracts` and `report invoices` are already one row per contract and per invoice".into(),
         ));
     }
+    if matches!(args.kind, Which::Unbilled | Which::Agents | Which::Actions) {
+        let layout = layout(&args)?;
+        let mut sheet = match args.kind {
+            Which::Unbilled => report::pack::unbilled(&store, &period)?,
+            Which::Agents => report::pack::agents(&store, &period)?,
+            _ => report::pack::actions(&store, &period, &drill_filter(&args)?, args.raw)?,
+        };
+        let covered = store.coverage()?;
+        let from = if period.from_ns == i64::MIN {
+            covered.first().map_or(period.from_ns, |c| c.0)
+        } else {
+            period.from_ns
+        };
+        let gaps = crate::store::coverage_gaps(from, period.to_ns, &covered);
+        let line = report::format::coverage_text(&gaps);
+        sheet.notes.push(line.clone());
+        write_output(args.out.as_deref(), |w| {
+            report::sheet::write(&sheet, args.format, &layout, w)
+        })?;
+        if !gaps.is_empty() {
+            if args.strict {
+                return Err(Error::Incomplete(line));
+            }
+            eprintln!("halo-billing: {line}");
+        }
+        return Ok(());
+    }
     let kind = match args.kind {
         Which::Contracts => ReportKind::Contracts,
         Which::Invoices => ReportKind::Invoices,
+        Which::Unbilled | Which::Agents | Which::Actions => unreachable!("handled above"),
         Which::Adjustments => {
             let grid = report::adjust::adjustments(&store, &period, args.by.unwrap_or(By::Action))?;
             let layout = layout(&args)?;

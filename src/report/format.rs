@@ -49,17 +49,16 @@ fn utc(ns: i64) -> String {
 
 /// One line on what part of the period the store covers, and how to fill the gaps.
 pub fn coverage_line(report: &Report) -> String {
-    if report.gaps.is_empty() {
+    coverage_text(&report.gaps)
+}
+
+/// The coverage line for the `gaps` of a period.
+pub fn coverage_text(gaps: &[(i64, i64)]) -> String {
+    if gaps.is_empty() {
         return "coverage: the store covers the whole period (synced windows, imports, closes)"
             .into();
     }
-    let gaps: Vec<String> = report
-        .gaps
-        .iter()
-        .map(|&(f, t)| format!("{} .. {}", utc(f), utc(t)))
-        .collect();
-    let fills: Vec<String> = report
-        .gaps
+    let fills: Vec<String> = gaps
         .iter()
         .map(|&(f, t)| {
             let day = |ns: i64| utc(ns).chars().take(10).collect::<String>();
@@ -67,6 +66,10 @@ pub fn coverage_line(report: &Report) -> String {
             let end = (t - 1).div_euclid(day_ns) * day_ns + day_ns;
             format!("halo-billing sync --from {} --to {}", day(f), day(end))
         })
+        .collect();
+    let gaps: Vec<String> = gaps
+        .iter()
+        .map(|&(f, t)| format!("{} .. {}", utc(f), utc(t)))
         .collect();
     format!(
         "coverage: WARNING: the store does not cover {} of this period (no synced window, import or close there), so actions there are missing from these figures; fill with: {} (or import the saved responses for it)",

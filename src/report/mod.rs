@@ -6,7 +6,10 @@
 
 pub mod adjust;
 pub mod format;
+pub mod pack;
 pub mod safe;
+pub mod select;
+pub mod sheet;
 
 use crate::aggregate::{self, Input, MEASURES, Overflow, Totals};
 use crate::frame::col;

@@ -1,0 +1,466 @@
+//! The month-end pack: unbilled work with its age, agents' billable share and rate, and
+//! the drill-down to the actions behind any line. Each reads the columns it needs
+//! through [`super::select`] (closed periods honoured as everywhere), sums exact integer
+//! units with checked arithmetic, and rounds each shown figure once ([`crate::exact`]).
+
+use super::ReportError;
+use super::select;
+use super::sheet::{Cell, Sheet};
+use crate::aggregate::Overflow;
+use crate::exact;
+use crate::frame::col;
+use crate::period::Period;
+use crate::store::Store;
+use chrono::TimeZone;
+use std::collections::{BTreeMap, HashMap};
+
+const CHARGE_H: &str = "actionchargehours_ms";
+const CHARGE_A: &str = "actionchargeamount_cents";
+const NONCHARGE_H: &str = "actionnonchargehours_ms";
+const PREPAY_H: &str = "actionprepayhours_ms";
+const PREPAY_A: &str = "actionprepayamount_cents";
+const TIME: &str = "timetaken_ms";
+const WHO: &str = "who";
+const WHO_ID: &str = "who_agentid";
+const NOTE: &str = "note";
+
+fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
+    *a = a.checked_add(b).ok_or(Overflow { measure })?;
+    Ok(())
+}
+
+/// The value most entries carry (the greater on a tie), for names and references.
+fn most_common(counts: &HashMap<Option<String>, u64>) -> String {
+    counts
+        .iter()
+        .filter(|(k, _)| k.is_some())
+        .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
+        .and_then(|(k, _)| k.clone())
+        .unwrap_or_default()
+}
+
+fn num(v: Option<i64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Whether an action has been invoiced: an invoice number, or an invoice id above zero.
+fn invoiced(number: &Option<String>, id: Option<i64>) -> bool {
+    number.as_deref().is_some_and(|n| !n.trim().is_empty()) || id.is_some_and(|i| i > 0)
+}
+
+/// The local calendar date of `ns` in the period's zone.
+fn local_date(period: &Period, ns: i64) -> chrono::NaiveDate {
+    period.timezone.timestamp_nanos(ns).date_naive()
+}
+
+#[derive(Default)]
+struct Unbilled {
+    refs: HashMap<Option<String>, u64>,
+    actions: i64,
+    oldest: Option<i64>,
+    newest: Option<i64>,
+    hours: i64,
+    amount: i64,
+    ages: [i64; 4],
+}
+
+/// `report unbilled`: chargeable work (chargeable hours or amount above zero) with no
+/// invoice, per contract, with the amount by age: whole days from the action's local
+/// date to the last day of the range (0-30, 31-60, 61-90, over 90), in the period's zone.
+pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
+    let (parts, _) = select::parts(store, period)?;
+    let last_day = local_date(period, period.to_ns - 1);
+    let mut groups: BTreeMap<Option<i64>, Unbilled> = BTreeMap::new();
+    let cols = [
+        col::CONTRACT_ID,
+        col::CONTRACT_REF,
+        col::INVOICE_NUMBER,
+        col::INVOICE_ID,
+        CHARGE_H,
+        CHARGE_A,
+    ];
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let (cid, cref) = (
+            select::ints(df, col::CONTRACT_ID)?,
+            select::texts(df, col::CONTRACT_REF)?,
+        );
+        let (inum, iid) = (
+            select::texts(df, col::INVOICE_NUMBER)?,
+            select::ints(df, col::INVOICE_ID)?,
+        );
+        let (h, a) = (select::units(df, CHARGE_H)?, select::units(df, CHARGE_A)?);
+        let dt = select::datetimes(df)?;
+        for i in 0..df.height() {
+            if (h[i] <= 0 && a[i] <= 0) || invoiced(&inum[i], iid[i]) {
+                continue;
+            }
+            let Some(t) = dt[i] else { continue };
+            let g = groups.entry(cid[i]).or_default();
+            *g.refs.entry(cref[i].clone()).or_default() += 1;
+            g.actions += 1;
+            g.oldest = Some(g.oldest.map_or(t, |o| o.min(t)));
+            g.newest = Some(g.newest.map_or(t, |o| o.max(t)));
+            add(&mut g.hours, h[i], "chargeable_hours")?;
+            add(&mut g.amount, a[i], "chargeable_amount")?;
+            let age = (last_day - local_date(period, t)).num_days();
+            let bucket = match age {
+                ..=30 => 0,
+                31..=60 => 1,
+                61..=90 => 2,
+                _ => 3,
+            };
+            add(&mut g.ages[bucket], a[i], "age")?;
+        }
+        Ok(())
+    })?;
+    let date = |ns: Option<i64>| {
+        ns.map(|t| local_date(period, t).to_string())
+            .unwrap_or_default()
+    };
+    let mut total = Unbilled::default();
+    let mut rows = Vec::new();
+    for (cid, g) in &groups {
+        total.actions += g.actions;
+        total.oldest = total.oldest.min(g.oldest).or(g.oldest);
+        total.newest = total.newest.max(g.newest);
+        add(&mut total.hours, g.hours, "chargeable_hours")?;
+        add(&mut total.amount, g.amount, "chargeable_amount")?;
+        for b in 0..4 {
+            add(&mut total.ages[b], g.ages[b], "age")?;
+        }
+        let mut r = vec![
+            num(*cid),
+            if cid.is_some() {
+                most_common(&g.refs)
+            } else {
+                String::new()
+            },
+            g.actions.to_string(),
+            date(g.oldest),
+            date(g.newest),
+            exact::format_hours(g.hours),
+            exact::format_money(g.amount),
+        ];
+        r.extend(g.ages.iter().map(|v| exact::format_money(*v)));
+        rows.push(r);
+    }
+    let mut t = vec![
+        String::new(),
+        String::new(),
+        total.actions.to_string(),
+        date(total.oldest),
+        date(total.newest),
+        exact::format_hours(total.hours),
+        exact::format_money(total.amount),
+    ];
+    t.extend(total.ages.iter().map(|v| exact::format_money(*v)));
+    let columns = vec![
+        ("contract_id", Cell::Number),
+        ("contract_ref", Cell::Text),
+        ("actions", Cell::Number),
+        ("oldest", Cell::Text),
+        ("newest", Cell::Text),
+        ("chargeable_hours", Cell::Number),
+        ("chargeable_amount", Cell::Number),
+        ("age_0_30_amount", Cell::Number),
+        ("age_31_60_amount", Cell::Number),
+        ("age_61_90_amount", Cell::Number),
+        ("age_over_90_amount", Cell::Number),
+    ];
+    Ok(Sheet {
+        title: format!(
+            "Unbilled chargeable work, {} ({}); ages in days to {last_day}",
+            period.label,
+            period.timezone.name()
+        ),
+        columns,
+        rows,
+        total: Some(t),
+        notes: vec![format!("({})", exact::HOURS_NOTE)],
+    })
+}
+
+#[derive(Default)]
+struct Agent {
+    names: HashMap<Option<String>, u64>,
+    actions: i64,
+    time: i64,
+    charge_h: i64,
+    noncharge_h: i64,
+    prepay_h: i64,
+    charge_a: i64,
+    prepay_a: i64,
+}
+
+impl Agent {
+    fn cells(&self, id: String, name: String) -> Vec<String> {
+        let billable_h = self.charge_h + self.prepay_h;
+        let billable_a = self.charge_a + self.prepay_a;
+        vec![
+            id,
+            name,
+            self.actions.to_string(),
+            exact::format_hours(self.time),
+            exact::format_hours(self.charge_h),
+            exact::format_hours(self.noncharge_h),
+            exact::format_hours(self.prepay_h),
+            exact::format_money(self.charge_a),
+            exact::format_money(self.prepay_a),
+            // Tenths of a percent, and cents per hour, each rounded once.
+            if self.time > 0 {
+                exact::format_fixed(exact::round_to(billable_h, self.time, 1000), 10, 1)
+            } else {
+                String::new()
+            },
+            if billable_h > 0 {
+                exact::format_money(exact::round_to(billable_a, billable_h, exact::MS_PER_HOUR))
+            } else {
+                String::new()
+            },
+        ]
+    }
+
+    fn merge(&mut self, o: &Agent) -> Result<(), ReportError> {
+        self.actions += o.actions;
+        add(&mut self.time, o.time, "time_taken_hours")?;
+        add(&mut self.charge_h, o.charge_h, "chargeable_hours")?;
+        add(&mut self.noncharge_h, o.noncharge_h, "non_chargeable_hours")?;
+        add(&mut self.prepay_h, o.prepay_h, "prepay_hours")?;
+        add(&mut self.charge_a, o.charge_a, "chargeable_amount")?;
+        add(&mut self.prepay_a, o.prepay_a, "prepay_amount")
+    }
+}
+
+/// `report agents`: per agent (`who_agentid`), hours and amounts, the billable share
+/// ((chargeable + prepay hours) / time taken, percent with 1 decimal) and the effective
+/// rate ((chargeable + prepay amount) / (chargeable + prepay hours), per hour), each
+/// computed from the exact integer units and rounded once; empty when the divisor is 0.
+pub fn agents(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
+    let (parts, _) = select::parts(store, period)?;
+    let mut groups: BTreeMap<Option<i64>, Agent> = BTreeMap::new();
+    let cols = [
+        WHO_ID,
+        WHO,
+        TIME,
+        CHARGE_H,
+        NONCHARGE_H,
+        PREPAY_H,
+        CHARGE_A,
+        PREPAY_A,
+    ];
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let (id, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
+        let m: Vec<Vec<i64>> = [TIME, CHARGE_H, NONCHARGE_H, PREPAY_H, CHARGE_A, PREPAY_A]
+            .iter()
+            .map(|c| select::units(df, c))
+            .collect::<Result<_, _>>()?;
+        for i in 0..df.height() {
+            let one = Agent {
+                actions: 1,
+                time: m[0][i],
+                charge_h: m[1][i],
+                noncharge_h: m[2][i],
+                prepay_h: m[3][i],
+                charge_a: m[4][i],
+                prepay_a: m[5][i],
+                ..Default::default()
+            };
+            let g = groups.entry(id[i]).or_default();
+            *g.names.entry(who[i].clone()).or_default() += 1;
+            g.merge(&one)?;
+        }
+        Ok(())
+    })?;
+    let mut total = Agent::default();
+    let mut rows = Vec::new();
+    for (id, g) in &groups {
+        total.merge(g)?;
+        rows.push(g.cells(num(*id), most_common(&g.names)));
+    }
+    let columns = vec![
+        ("agent_id", Cell::Number),
+        ("agent", Cell::Text),
+        ("actions", Cell::Number),
+        ("time_taken_hours", Cell::Number),
+        ("chargeable_hours", Cell::Number),
+        ("non_chargeable_hours", Cell::Number),
+        ("prepay_hours", Cell::Number),
+        ("chargeable_amount", Cell::Number),
+        ("prepay_amount", Cell::Number),
+        ("billable_percent", Cell::Number),
+        ("effective_rate", Cell::Number),
+    ];
+    Ok(Sheet {
+        title: format!("Agents, {} ({})", period.label, period.timezone.name()),
+        columns,
+        rows,
+        total: Some(total.cells(String::new(), String::new())),
+        notes: vec![format!(
+            "({}; billable_percent and effective_rate are computed from exact totals and rounded once)",
+            exact::HOURS_NOTE
+        )],
+    })
+}
+
+/// One listed action: datetime, ticket, id, the text cells (agent id and name, contract
+/// id and reference, invoice number and id, note's first line), the measures.
+type Listed = (i64, i64, i64, Vec<String>, [i64; 10]);
+
+/// Which actions `report actions` lists: every filter given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// `Some(None)`: actions without a contract.
+    pub contract: Option<Option<i64>>,
+    /// `Some(None)`: actions not invoiced (by number).
+    pub invoice: Option<Option<String>>,
+    /// `Some(None)`: actions without an agent.
+    pub agent: Option<Option<i64>>,
+    /// Only chargeable work not yet invoiced (as `report unbilled` counts it).
+    pub unbilled: bool,
+}
+
+/// `report actions`: the actions behind a line of another report, one row each, with the
+/// first line of the note. `raw` shows figures in their integer units (ms, cents,
+/// 1/10,000), whose sums are exact to the millisecond.
+pub fn actions(
+    store: &Store,
+    period: &Period,
+    filter: &Filter,
+    raw: bool,
+) -> Result<Sheet, ReportError> {
+    let (parts, _) = select::parts(store, period)?;
+    let mut cols: Vec<&str> = vec![
+        col::TICKET_ID,
+        col::ID,
+        WHO_ID,
+        WHO,
+        col::CONTRACT_ID,
+        col::CONTRACT_REF,
+        col::INVOICE_NUMBER,
+        col::INVOICE_ID,
+        NOTE,
+    ];
+    cols.extend(col::MEASURES);
+    let mut found: Vec<Listed> = Vec::new();
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let (t, id) = (
+            select::ints(df, col::TICKET_ID)?,
+            select::ints(df, col::ID)?,
+        );
+        let (aid, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
+        let (cid, cref) = (
+            select::ints(df, col::CONTRACT_ID)?,
+            select::texts(df, col::CONTRACT_REF)?,
+        );
+        let (inum, iid) = (
+            select::texts(df, col::INVOICE_NUMBER)?,
+            select::ints(df, col::INVOICE_ID)?,
+        );
+        let note = select::texts(df, NOTE)?;
+        let m: Vec<Vec<i64>> = col::MEASURES
+            .iter()
+            .map(|c| select::units(df, c))
+            .collect::<Result<_, _>>()?;
+        let dt = select::datetimes(df)?;
+        for i in 0..df.height() {
+            let inv = inum[i].clone().filter(|n| !n.trim().is_empty());
+            let keep = filter.contract.is_none_or(|c| c == cid[i])
+                && filter.invoice.as_ref().is_none_or(|n| *n == inv)
+                && filter.agent.is_none_or(|a| a == aid[i])
+                && (!filter.unbilled
+                    || ((m[4][i] > 0 || m[5][i] > 0) && !invoiced(&inum[i], iid[i])));
+            if !keep {
+                continue;
+            }
+            let first_line = note[i]
+                .as_deref()
+                .and_then(|n| n.lines().next())
+                .unwrap_or("")
+                .to_string();
+            found.push((
+                dt[i].unwrap_or_default(),
+                t[i].unwrap_or_default(),
+                id[i].unwrap_or_default(),
+                vec![
+                    num(aid[i]),
+                    who[i].clone().unwrap_or_default(),
+                    num(cid[i]),
+                    if cid[i].is_some() {
+                        cref[i].clone().unwrap_or_default()
+                    } else {
+                        String::new()
+                    },
+                    inv.unwrap_or_default(),
+                    num(iid[i]),
+                    first_line,
+                ],
+                std::array::from_fn(|k| m[k][i]),
+            ));
+        }
+        Ok(())
+    })?;
+    found.sort_by_key(|f| (f.0, f.1, f.2));
+    let show = |k: usize, v: i64| -> String {
+        if raw {
+            return v.to_string();
+        }
+        match crate::aggregate::MEASURE_NAMES[k] {
+            "mileage" => exact::format_mileage(v),
+            n if n.ends_with("_hours") => exact::format_hours(v),
+            _ => exact::format_money(v),
+        }
+    };
+    let mut total = [0i64; 10];
+    let mut rows = Vec::with_capacity(found.len());
+    for (dt, t, id, keys, m) in &found {
+        for k in 0..10 {
+            add(&mut total[k], m[k], crate::aggregate::MEASURE_NAMES[k])?;
+        }
+        let mut r = vec![
+            t.to_string(),
+            id.to_string(),
+            crate::model::datetime::format_datetime(*dt),
+        ];
+        r.extend(keys[..6].iter().cloned());
+        r.extend((0..10).map(|k| show(k, m[k])));
+        r.push(keys[6].clone());
+        rows.push(r);
+    }
+    let mut t = vec![String::new(); 9];
+    t.extend((0..10).map(|k| show(k, total[k])));
+    t.push(format!("{} actions", rows.len()));
+    let mut columns: Vec<(&'static str, Cell)> = vec![
+        ("ticket_id", Cell::Number),
+        ("id", Cell::Number),
+        ("datetime", Cell::Text),
+        ("agent_id", Cell::Number),
+        ("agent", Cell::Text),
+        ("contract_id", Cell::Number),
+        ("contract_ref", Cell::Text),
+        ("invoice_number", Cell::Text),
+        ("invoice_id", Cell::Number),
+    ];
+    let names: [&'static str; 10] = if raw {
+        col::MEASURES
+    } else {
+        crate::aggregate::MEASURE_NAMES
+    };
+    columns.extend(names.iter().map(|n| (*n, Cell::Number)));
+    columns.push(("note", Cell::Text));
+    Ok(Sheet {
+        title: format!(
+            "Actions, {} ({}), {} listed",
+            period.label,
+            period.timezone.name(),
+            rows.len()
+        ),
+        columns,
+        rows,
+        total: Some(t),
+        notes: if raw {
+            vec!["(figures in their integer units: hours in ms, money in cents, mileage in 1/10,000)".into()]
+        } else {
+            vec![format!("({})", exact::HOURS_NOTE)]
+        },
+    })
+}

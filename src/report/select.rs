@@ -1,0 +1,143 @@
+//! The one selection step every report shares: which files (live partitions or closed
+//! periods' frozen copies) and which UTC range of each make up a period, and reading the
+//! columns a report needs from them, rows outside the range left out.
+//!
+//! Closed periods hold for every way of asking (see [`super::build`]): a period equal to
+//! a close reads its frozen copy; closes inside the period contribute their copies and
+//! the live store the rest; a period cutting through a close is refused.
+
+use super::ReportError;
+use crate::frame::col;
+use crate::period::Period;
+use crate::store::{ClosedPeriod, FileEntry, Store, month_bounds};
+use polars::prelude::*;
+
+/// One file and the UTC range `[from_ns, to_ns)` of its rows that belong to the period.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The file (a partition, or a frozen copy).
+    pub file: FileEntry,
+    /// Start (UTC nanoseconds).
+    pub from_ns: i64,
+    /// End (excluded).
+    pub to_ns: i64,
+}
+
+/// The parts of `period`, and the closes whose frozen copies they use.
+pub fn parts(
+    store: &Store,
+    period: &Period,
+) -> Result<(Vec<Part>, Vec<ClosedPeriod>), ReportError> {
+    let closes = store.closes_overlapping(period.from_ns, period.to_ns)?;
+    if let Some(c) = closes
+        .iter()
+        .find(|c| c.from_ns < period.from_ns || c.to_ns > period.to_ns)
+    {
+        return Err(ReportError::CutsClosed(super::cut_message(period, c)));
+    }
+    let mut out = Vec::new();
+    let mut from = period.from_ns;
+    let mut live: Vec<(i64, i64)> = Vec::new();
+    for c in &closes {
+        store.verify_close(c)?;
+        live.push((from, c.from_ns));
+        from = c.to_ns;
+        out.push(Part {
+            file: c.entry(c.actions),
+            from_ns: c.from_ns,
+            to_ns: c.to_ns,
+        });
+    }
+    live.push((from, period.to_ns));
+    for (f, t) in live.into_iter().filter(|(f, t)| f < t) {
+        for file in store.files_overlapping(f, t) {
+            out.push(Part {
+                file: file.clone(),
+                from_ns: f,
+                to_ns: t,
+            });
+        }
+    }
+    Ok((out, closes))
+}
+
+/// Reads `columns` (and `datetime`) of every part, keeping the rows in its range, and
+/// hands each frame to `f`, one file at a time.
+pub fn for_each_frame(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+    mut f: impl FnMut(&DataFrame) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    let mut cols: Vec<&str> = columns.to_vec();
+    if !cols.contains(&col::DATETIME) {
+        cols.push(col::DATETIME);
+    }
+    for p in parts {
+        let df = store.read_slice(&p.file, &cols, 0, p.file.rows as usize)?;
+        let (mf, mt) = month_bounds(p.file.month());
+        let whole = p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns;
+        if whole {
+            f(&df)?;
+            continue;
+        }
+        let dt = datetimes(&df)?;
+        let keep: Vec<IdxSize> = dt
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_some_and(|t| t >= p.from_ns && t < p.to_ns))
+            .map(|(i, _)| i as IdxSize)
+            .collect();
+        let part = df
+            .take(&IdxCa::from_vec("".into(), keep))
+            .map_err(|source| ReportError::Column {
+                column: col::DATETIME,
+                source,
+            })?;
+        f(&part)?;
+    }
+    Ok(())
+}
+
+fn bad(column: &'static str) -> impl FnOnce(PolarsError) -> ReportError {
+    move |source| ReportError::Column { column, source }
+}
+
+/// A whole-number column (nulls as `None`).
+pub fn ints(df: &DataFrame, name: &'static str) -> Result<Vec<Option<i64>>, ReportError> {
+    df.column(name)
+        .and_then(|c| c.i64().map(|a| a.iter().collect()))
+        .map_err(bad(name))
+}
+
+/// A figure column in integer units (nulls as 0).
+pub fn units(df: &DataFrame, name: &'static str) -> Result<Vec<i64>, ReportError> {
+    Ok(ints(df, name)?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
+/// A text column.
+pub fn texts(df: &DataFrame, name: &'static str) -> Result<Vec<Option<String>>, ReportError> {
+    df.column(name)
+        .and_then(|c| {
+            c.str()
+                .map(|a| a.iter().map(|v| v.map(str::to_string)).collect())
+        })
+        .map_err(bad(name))
+}
+
+/// A flag column.
+pub fn flags(df: &DataFrame, name: &'static str) -> Result<Vec<Option<bool>>, ReportError> {
+    df.column(name)
+        .and_then(|c| c.bool().map(|a| a.iter().collect()))
+        .map_err(bad(name))
+}
+
+/// The `datetime` column (UTC nanoseconds).
+pub fn datetimes(df: &DataFrame) -> Result<Vec<Option<i64>>, ReportError> {
+    df.column(col::DATETIME)
+        .and_then(|c| c.datetime().map(|d| d.physical().iter().collect()))
+        .map_err(bad(col::DATETIME))
+}

@@ -1,0 +1,203 @@
+//! The month-end pack: `report unbilled`, `report agents`, `report actions` (drill-down).
+
+mod common;
+use common::*;
+use rust_decimal::Decimal;
+
+fn fixture(env: &Env) {
+    let lines = [
+        // Contract 7: unbilled work of several ages (to 2026-10-31), one invoiced, one free.
+        r#"{"id":1,"ticket_id":1,"datetime":"2026-10-31T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","actionchargehours":1,"actionchargeamount":100,"timetaken":1,"who_agentid":5,"who":"Ann"}"#,
+        r#"{"id":2,"ticket_id":1,"datetime":"2026-09-15T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","actionchargehours":0.5,"actionchargeamount":50,"timetaken":2,"who_agentid":5,"who":"Ann"}"#,
+        r#"{"id":3,"ticket_id":1,"datetime":"2026-07-01T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","actionchargehours":0.25,"actionchargeamount":25.5,"timetaken":0.25,"who_agentid":6,"who":"Bo"}"#,
+        r#"{"id":4,"ticket_id":1,"datetime":"2026-10-02T10:00:00Z","action_contract_id":7,"actionchargehours":3,"actionchargeamount":300,"actioninvoicenumber":"INV-1","invoice_id":9,"timetaken":3,"who_agentid":6,"who":"Bo"}"#,
+        r#"{"id":5,"ticket_id":1,"datetime":"2026-10-03T10:00:00Z","action_contract_id":7,"actionnonchargehours":1,"timetaken":1,"who_agentid":5,"who":"Ann B."}"#,
+        r#"{"id":6,"ticket_id":2,"datetime":"2026-10-04T10:00:00Z","actionprepayhours":1,"actionprepayamount":50,"timetaken":1,"who_agentid":5,"who":"Ann"}"#,
+    ];
+    let p = env.write("pack.ndjson", &(lines.join("\n") + "\n"));
+    env.import(&[&p]).ok();
+}
+
+#[test]
+fn unbilled_lists_chargeable_uninvoiced_work_by_contract_with_ages_that_add_up() {
+    let env = Env::new();
+    fixture(&env);
+    let rows = env.report_csv("unbilled", &["--to", "2026-11-01"]);
+    assert_eq!(
+        rows[0].join(","),
+        "contract_id,contract_ref,actions,oldest,newest,chargeable_hours,chargeable_amount,age_0_30_amount,age_31_60_amount,age_61_90_amount,age_over_90_amount"
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let r = row(&rows, "7");
+    assert_eq!(cell(&rows, r, "contract_ref"), "C-7");
+    assert_eq!(cell(&rows, r, "actions"), "3");
+    assert_eq!(cell(&rows, r, "oldest"), "2026-07-01");
+    assert_eq!(cell(&rows, r, "newest"), "2026-10-31");
+    assert_eq!(cell(&rows, r, "chargeable_hours"), "1.7500");
+    assert_eq!(cell(&rows, r, "chargeable_amount"), "175.50");
+    // 0 days, 46 days, 122 days before 2026-10-31.
+    assert_eq!(cell(&rows, r, "age_0_30_amount"), "100.00");
+    assert_eq!(cell(&rows, r, "age_31_60_amount"), "50.00");
+    assert_eq!(cell(&rows, r, "age_61_90_amount"), "0.00");
+    assert_eq!(cell(&rows, r, "age_over_90_amount"), "25.50");
+    // A month alone holds only its own work.
+    let oct = env.report_csv("unbilled", &["--period", "2026-10"]);
+    assert_eq!(cell(&oct, row(&oct, "7"), "actions"), "1");
+}
+
+#[test]
+fn agents_show_billable_share_and_effective_rate_from_exact_totals() {
+    let env = Env::new();
+    fixture(&env);
+    let rows = env.report_csv("agents", &["--from", "2026-07-01", "--to", "2026-11-01"]);
+    assert_eq!(
+        rows[0].join(","),
+        "agent_id,agent,actions,time_taken_hours,chargeable_hours,non_chargeable_hours,prepay_hours,chargeable_amount,prepay_amount,billable_percent,effective_rate"
+    );
+    let ann = row(&rows, "5");
+    assert_eq!(
+        cell(&rows, ann, "agent"),
+        "Ann",
+        "the name most actions carry"
+    );
+    assert_eq!(cell(&rows, ann, "time_taken_hours"), "5.0000");
+    // (1 + 0.5 + 1 prepay) / 5 = 50.0 %; (100 + 50 + 50) / 2.5 h = 80.00 per hour.
+    assert_eq!(cell(&rows, ann, "billable_percent"), "50.0");
+    assert_eq!(cell(&rows, ann, "effective_rate"), "80.00");
+    let bo = row(&rows, "6");
+    // (0.25 + 3) / 3.25 = 100.0 %; 325.50 / 3.25 h = 100.15 per hour (100.1538...).
+    assert_eq!(cell(&rows, bo, "billable_percent"), "100.0");
+    assert_eq!(cell(&rows, bo, "effective_rate"), "100.15");
+}
+
+#[test]
+fn the_actions_behind_every_line_sum_to_that_line_to_the_cent_and_the_millisecond() {
+    let env = Env::new();
+    env.generated("3000", "21");
+    let period = ["--period", "2026-10"];
+    // The drill-down's TOTAL row in integer units, for a filter.
+    let behind = |filter: &[&str]| -> (Decimal, Vec<(String, i64)>) {
+        let mut args = vec!["actions", "--raw", "--totals"];
+        args.extend(period);
+        args.extend(filter);
+        let rows = env.report_csv(args[0], &args[1..]);
+        let total = rows.last().unwrap();
+        assert_eq!(total[0], "TOTAL");
+        let sums = rows[0]
+            .iter()
+            .zip(total)
+            .filter(|(h, _)| h.ends_with("_ms") || h.ends_with("_cents") || h.ends_with("_e4"))
+            .map(|(h, v)| (h.clone(), v.parse::<i64>().unwrap()))
+            .collect();
+        (Decimal::from(rows.len() - 2), sums)
+    };
+    let shown = |name: &str, units: i64| -> String {
+        let (scale, dp) = if name.ends_with("_ms") {
+            (3_600_000i64, 4)
+        } else if name.ends_with("_cents") {
+            (100, 2)
+        } else {
+            (10_000, 4)
+        };
+        (Decimal::from(units) / Decimal::from(scale))
+            .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+            .to_string()
+    };
+    let report_name = |units_col: &str| -> &'static str {
+        match units_col {
+            "timetaken_ms" => "time_taken_hours",
+            "nonbilltime_ms" => "non_bill_hours",
+            "traveltime_ms" => "travel_hours",
+            "mileage_e4" => "mileage",
+            "actionchargehours_ms" => "chargeable_hours",
+            "actionchargeamount_cents" => "chargeable_amount",
+            "actionnonchargehours_ms" => "non_chargeable_hours",
+            "actionnonchargeamount_cents" => "non_chargeable_amount",
+            "actionprepayhours_ms" => "prepay_hours",
+            "actionprepayamount_cents" => "prepay_amount",
+            _ => unreachable!(),
+        }
+    };
+    let mut checked = 0;
+    let mut check = |rows: &Vec<Vec<String>>, line: &Vec<String>, filter: Vec<&str>| {
+        let (count, sums) = behind(&filter);
+        assert_eq!(
+            Decimal::from_str_exact(cell(rows, line, "actions")).unwrap(),
+            count,
+            "{filter:?}"
+        );
+        for (units_col, v) in sums {
+            let name = report_name(&units_col);
+            if let Some(i) = rows[0].iter().position(|h| h == name) {
+                let want: Decimal = line[i].parse().unwrap();
+                assert_eq!(
+                    shown(&units_col, v).parse::<Decimal>().unwrap(),
+                    want,
+                    "{name} {filter:?}"
+                );
+            }
+        }
+        checked += 1;
+    };
+    let id = |v: &str| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let contracts = env.report_csv("contracts", &period);
+    for line in &contracts[1..] {
+        let c = id(&line[0]);
+        check(&contracts, line, vec!["--contract", c.as_str()]);
+    }
+    let invoices = env.report_csv("invoices", &period);
+    for line in &invoices[1..] {
+        let n = id(&line[0]);
+        check(&invoices, line, vec!["--invoice", n.as_str()]);
+    }
+    let unbilled = env.report_csv("unbilled", &period);
+    for line in &unbilled[1..] {
+        let c = id(&line[0]);
+        check(
+            &unbilled,
+            line,
+            vec!["--contract", c.as_str(), "--unbilled"],
+        );
+    }
+    let agents = env.report_csv("agents", &period);
+    for line in &agents[1..] {
+        let a = id(&line[0]);
+        check(&agents, line, vec!["--agent", a.as_str()]);
+    }
+    assert!(checked > 20, "{checked} lines checked");
+}
+
+#[test]
+fn drill_down_options_outside_report_actions_are_refused() {
+    let env = Env::new();
+    fixture(&env);
+    let r = env
+        .run(["report", "contracts", "--period", "2026-10", "--unbilled"])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("apply to `report actions`"),
+        "{}",
+        r.stderr
+    );
+    let r = env
+        .run([
+            "report",
+            "actions",
+            "--period",
+            "2026-10",
+            "--contract",
+            "x",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("--contract `x` is not a whole number"),
+        "{}",
+        r.stderr
+    );
+}
