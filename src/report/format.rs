@@ -553,167 +553,60 @@ fn shown_measures(sums: &[i64; MEASURES]) -> [String; MEASURES] {
     })
 }
 
-/// Writes `grid` in `format`.
+impl Grid {
+    /// The grid as a sheet of named columns; `narrow` leaves out the measures only
+    /// `--wide` tables show.
+    fn sheet(&self, narrow: bool) -> super::sheet::Sheet {
+        use super::sheet::{Cell, Sheet};
+        let keep: Vec<usize> = (0..MEASURES)
+            .filter(|&m| !narrow || !WIDE_ONLY.contains(&MEASURE_NAMES[m]))
+            .collect();
+        let mut columns: Vec<(&'static str, Cell)> = self
+            .keys
+            .iter()
+            .map(|k| {
+                let numeric = k.ends_with("_id") || *k == "id";
+                (*k, if numeric { Cell::Number } else { Cell::Text })
+            })
+            .collect();
+        columns.push(("actions", Cell::Number));
+        columns.extend(keep.iter().map(|&m| (MEASURE_NAMES[m], Cell::Number)));
+        let cells = |r: &GridRow, keys: Vec<String>| -> Vec<String> {
+            let shown = shown_measures(&r.sums);
+            let mut v = keys;
+            v.push(r.actions.to_string());
+            v.extend(keep.iter().map(|&m| shown[m].clone()));
+            v
+        };
+        let mut notes = Vec::new();
+        if narrow {
+            notes.push(format!(
+                "(not shown: {}; --wide shows every column)",
+                WIDE_ONLY.join(", ")
+            ));
+        }
+        if self.rows.is_empty() {
+            notes.push("(no changes since the close)".into());
+        }
+        Sheet {
+            title: self.title.clone(),
+            rows: self.rows.iter().map(|r| cells(r, r.keys.clone())).collect(),
+            total: Some(cells(&self.total, vec![String::new(); self.keys.len()])),
+            columns,
+            notes,
+        }
+    }
+}
+
+/// Writes `grid` in `format` (through [`super::sheet::write`]).
 pub fn write_grid(
     grid: &Grid,
     format: Format,
     opts: &Options,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let mark = |v: &str| {
-        if opts.decimal_comma {
-            v.replace('.', ",")
-        } else {
-            v.to_string()
-        }
-    };
-    match format {
-        Format::Csv => {
-            let mut w = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::CRLF)
-                .delimiter(opts.delimiter)
-                .from_writer(out);
-            let mut head: Vec<&str> = grid.keys.clone();
-            head.push("actions");
-            head.extend(MEASURE_NAMES);
-            w.write_record(&head)?;
-            let mut rec_of = |r: &GridRow, label: Option<&str>| -> io::Result<()> {
-                let mut rec: Vec<String> = grid
-                    .keys
-                    .iter()
-                    .zip(&r.keys)
-                    .map(|(k, v)| {
-                        if grid.text_keys.contains(k) {
-                            safe::cell(v).into_owned()
-                        } else {
-                            v.clone()
-                        }
-                    })
-                    .collect();
-                if let Some(l) = label {
-                    rec = vec![String::new(); grid.keys.len()];
-                    rec[0] = l.to_string();
-                }
-                rec.push(r.actions.to_string());
-                rec.extend(shown_measures(&r.sums).iter().map(|v| mark(v)));
-                w.write_record(&rec)?;
-                Ok(())
-            };
-            for r in &grid.rows {
-                rec_of(r, None)?;
-            }
-            if opts.totals {
-                rec_of(&grid.total, Some("TOTAL"))?;
-            }
-            w.flush()
-        }
-        Format::Json => {
-            let obj = |r: &GridRow, keys: bool| -> String {
-                let mut parts: Vec<String> = Vec::new();
-                if keys {
-                    for (k, v) in grid.keys.iter().zip(&r.keys) {
-                        let numeric = k.ends_with("_id") || *k == "id";
-                        parts.push(if v.is_empty() {
-                            format!("\"{k}\": null")
-                        } else if numeric {
-                            format!("\"{k}\": {v}")
-                        } else {
-                            format!("\"{k}\": {}", json_str(v))
-                        });
-                    }
-                }
-                parts.push(json_totals(r.actions, &shown_measures(&r.sums)));
-                format!("{{{}}}", parts.join(", "))
-            };
-            writeln!(out, "{{")?;
-            writeln!(out, "  \"title\": {},", json_str(&grid.title))?;
-            writeln!(out, "  \"rows\": [")?;
-            for (i, r) in grid.rows.iter().enumerate() {
-                let sep = if i + 1 < grid.rows.len() { "," } else { "" };
-                writeln!(out, "    {}{sep}", obj(r, true))?;
-            }
-            writeln!(out, "  ],")?;
-            writeln!(out, "  \"totals\": {}", obj(&grid.total, false))?;
-            writeln!(out, "}}")
-        }
-        Format::Table => {
-            let keep: Vec<usize> = (0..MEASURES)
-                .filter(|&m| opts.wide || !WIDE_ONLY.contains(&MEASURE_NAMES[m]))
-                .collect();
-            let mut head: Vec<String> = grid.keys.iter().map(|k| k.to_string()).collect();
-            head.push("actions".into());
-            head.extend(keep.iter().map(|&m| {
-                if opts.wide {
-                    MEASURE_NAMES[m].to_string()
-                } else {
-                    short_label(MEASURE_NAMES[m]).to_string()
-                }
-            }));
-            let line_of = |r: &GridRow, label: Option<&str>| -> Vec<String> {
-                let mut v: Vec<String> = match label {
-                    Some(l) => {
-                        let mut v = vec![String::new(); grid.keys.len()];
-                        v[0] = l.to_string();
-                        v
-                    }
-                    None => r.keys.clone(),
-                };
-                v.push(r.actions.to_string());
-                let shown = shown_measures(&r.sums);
-                v.extend(keep.iter().map(|&m| shown[m].clone()));
-                v
-            };
-            let lines: Vec<Vec<String>> = grid.rows.iter().map(|r| line_of(r, None)).collect();
-            let total = line_of(&grid.total, Some("TOTAL"));
-            let widths: Vec<usize> = (0..head.len())
-                .map(|c| {
-                    lines
-                        .iter()
-                        .chain([&total, &head])
-                        .map(|r| r[c].chars().count())
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let nkeys = grid.keys.len();
-            let fmt = |r: &[String]| -> String {
-                r.iter()
-                    .enumerate()
-                    .map(|(c, v)| {
-                        if c < nkeys {
-                            format!("{v:<w$}", w = widths[c])
-                        } else {
-                            format!("{v:>w$}", w = widths[c])
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            };
-            let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
-            writeln!(out, "{}", grid.title)?;
-            writeln!(out, "{}", fmt(&head))?;
-            writeln!(out, "{rule}")?;
-            if lines.is_empty() {
-                writeln!(out, "(no changes since the close)")?;
-            } else {
-                for l in &lines {
-                    writeln!(out, "{}", fmt(l))?;
-                }
-            }
-            writeln!(out, "{rule}")?;
-            writeln!(out, "{}", fmt(&total))?;
-            if !opts.wide {
-                writeln!(
-                    out,
-                    "(not shown: {}; --wide shows every column)",
-                    WIDE_ONLY.join(", ")
-                )?;
-            }
-            Ok(())
-        }
-    }
+    let narrow = format == Format::Table && !opts.wide;
+    super::sheet::write(&grid.sheet(narrow), format, opts, out)
 }
 
 /// The measures a table of adjustments shows only with `--wide` (the others are the

@@ -130,10 +130,12 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
                         .unwrap_or(0)
                 })
                 .collect();
-            let fmt = |r: &[String]| -> String {
+            // Text left, figures right; the TOTAL label left.
+            let fmt = |r: &[String], total: bool| -> String {
                 r.iter()
                     .enumerate()
                     .map(|(c, v)| match sheet.columns[c].1 {
+                        _ if total && c == 0 => format!("{v:<w$}", w = widths[c]),
                         Cell::Text => format!("{v:<w$}", w = widths[c]),
                         Cell::Number => format!("{v:>w$}", w = widths[c]),
                     })
@@ -144,14 +146,14 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
             };
             let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
             writeln!(out, "{}", sheet.title)?;
-            writeln!(out, "{}", fmt(&head))?;
+            writeln!(out, "{}", fmt(&head, false))?;
             writeln!(out, "{rule}")?;
             for r in &rows {
-                writeln!(out, "{}", fmt(r))?;
+                writeln!(out, "{}", fmt(r, false))?;
             }
             if let Some(t) = &total {
                 writeln!(out, "{rule}")?;
-                writeln!(out, "{}", fmt(t))?;
+                writeln!(out, "{}", fmt(t, true))?;
             }
             for n in &sheet.notes {
                 writeln!(out, "{n}")?;
