@@ -150,7 +150,7 @@ fn values_that_make_no_sense_are_refused_with_what_to_write() {
         .expect_code(2);
     assert!(
         r.stderr
-            .contains("--by applies to `report adjustments` only"),
+            .contains("--by applies to `report adjustments` and `report leakage` only"),
         "{}",
         r.stderr
     );

@@ -201,3 +201,61 @@ fn drill_down_options_outside_report_actions_are_refused() {
         r.stderr
     );
 }
+
+#[test]
+fn leakage_lists_actions_that_may_leak_revenue_with_the_reason() {
+    let env = Env::new();
+    let lines = [
+        r#"{"id":1,"ticket_id":3,"datetime":"2026-10-05T10:00:00Z","action_contract_id":8,"action_contract_ref":"C-8","actionchargehours":1.5,"actionchargeamount":0,"timetaken":1.5,"who_agentid":5,"who":"Ann"}"#,
+        r#"{"id":2,"ticket_id":3,"datetime":"2026-10-06T10:00:00Z","action_contract_id":8,"action_contract_ref":"C-8","actisbillable":true,"timetaken":2,"who_agentid":5,"who":"Ann"}"#,
+        r#"{"id":3,"ticket_id":3,"datetime":"2026-10-07T10:00:00Z","action_contract_id":8,"actisbillable":true,"timetaken":1,"actionprepayhours":1,"actionprepayamount":90}"#,
+        r#"{"id":4,"ticket_id":3,"datetime":"2026-10-08T10:00:00Z","action_contract_id":8,"actisbillable":true,"timetaken":1,"actionchargehours":1,"actionchargeamount":120}"#,
+        r#"{"id":5,"ticket_id":4,"datetime":"2026-10-09T10:00:00Z","actisbillable":true,"timetaken":0.5}"#,
+    ];
+    let p = env.write("leak.ndjson", &(lines.join("\n") + "\n"));
+    env.import(&[&p]).ok();
+    let rows = env.report_csv("leakage", &["--period", "2026-10"]);
+    assert_eq!(
+        rows[0].join(","),
+        "ticket_id,id,datetime,agent_id,agent,contract_id,contract_ref,time_taken_hours,chargeable_hours,chargeable_amount,prepay_hours,prepay_amount,reason"
+    );
+    let reasons: Vec<(String, String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[12].clone()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                "3".into(),
+                "1".into(),
+                "charged_hours_without_amount".into()
+            ),
+            ("3".into(), "2".into(), "billable_not_charged".into()),
+            ("4".into(), "5".into(), "billable_not_charged".into()),
+        ]
+    );
+    let by = env.report_csv("leakage", &["--period", "2026-10", "--by", "contract"]);
+    assert_eq!(
+        by[0].join(","),
+        "contract_id,contract_ref,reason,actions,time_taken_hours,chargeable_hours"
+    );
+    assert_eq!(by.len(), 4, "{by:?}");
+    let c8: Vec<&Vec<String>> = by.iter().filter(|r| r[0] == "8").collect();
+    assert_eq!(c8.len(), 2);
+    assert!(
+        c8.iter()
+            .any(|r| r[2] == "billable_not_charged" && r[4] == "2.0000")
+    );
+    let r = env
+        .run([
+            "report", "leakage", "--period", "2026-10", "--by", "invoice",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr
+            .contains("--by action (the default) or --by contract"),
+        "{}",
+        r.stderr
+    );
+}

@@ -187,6 +187,9 @@ enum Which {
     /// The actions behind a line of another report (--contract, --invoice, --agent,
     /// --unbilled; --raw for integer units).
     Actions,
+    /// Actions that may leak revenue, with the reason (--by contract: counts per
+    /// contract and reason).
+    Leakage,
 }
 
 /// Runs `report`.
@@ -211,16 +214,31 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
     }
-    if args.by.is_some() && args.kind != Which::Adjustments {
-        return Err(Error::Usage(
-            "--by applies to `report adjustments` only: `report contracts` and `report invoices` are already one row per contract and per invoice".into(),
-        ));
+    match (args.kind, args.by) {
+        (_, None) | (Which::Adjustments, _) => {}
+        (Which::Leakage, Some(By::Action | By::Contract)) => {}
+        (Which::Leakage, Some(_)) => {
+            return Err(Error::Usage(
+                "`report leakage` takes --by action (the default) or --by contract".into(),
+            ));
+        }
+        _ => {
+            return Err(Error::Usage(
+                "--by applies to `report adjustments` and `report leakage` only: `report contracts` and `report invoices` are already one row per contract and per invoice".into(),
+            ));
+        }
     }
-    if matches!(args.kind, Which::Unbilled | Which::Agents | Which::Actions) {
+    if matches!(
+        args.kind,
+        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage
+    ) {
         let layout = layout(&args)?;
         let mut sheet = match args.kind {
             Which::Unbilled => report::pack::unbilled(&store, &period)?,
             Which::Agents => report::pack::agents(&store, &period)?,
+            Which::Leakage => {
+                report::pack::leakage(&store, &period, args.by == Some(By::Contract))?
+            }
             _ => report::pack::actions(&store, &period, &drill_filter(&args)?, args.raw)?,
         };
         let covered = store.coverage()?;
@@ -246,7 +264,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let kind = match args.kind {
         Which::Contracts => ReportKind::Contracts,
         Which::Invoices => ReportKind::Invoices,
-        Which::Unbilled | Which::Agents | Which::Actions => unreachable!("handled above"),
+        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage => {
+            unreachable!("handled above")
+        }
         Which::Adjustments => {
             let grid = report::adjust::adjustments(&store, &period, args.by.unwrap_or(By::Action))?;
             let layout = layout(&args)?;

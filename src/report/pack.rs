@@ -464,3 +464,207 @@ pub fn actions(
         },
     })
 }
+
+/// Why an action may leak revenue.
+fn leak_reason(
+    charge_h: i64,
+    charge_a: i64,
+    billable: Option<bool>,
+    time: i64,
+    prepay_h: i64,
+) -> Option<&'static str> {
+    if charge_h > 0 && charge_a == 0 {
+        Some("charged_hours_without_amount")
+    } else if billable == Some(true) && time > 0 && charge_h == 0 && prepay_h == 0 {
+        Some("billable_not_charged")
+    } else {
+        None
+    }
+}
+
+/// `report leakage`: actions that may leak revenue, one row each with the reason
+/// (`charged_hours_without_amount`: chargeable hours but no chargeable amount;
+/// `billable_not_charged`: marked billable, time taken, but neither chargeable nor
+/// prepay hours); `by_contract` gives counts and hours per contract and reason.
+pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Sheet, ReportError> {
+    let (parts, _) = select::parts(store, period)?;
+    let cols = [
+        col::TICKET_ID,
+        col::ID,
+        WHO_ID,
+        WHO,
+        col::CONTRACT_ID,
+        col::CONTRACT_REF,
+        "actisbillable",
+        TIME,
+        CHARGE_H,
+        CHARGE_A,
+        PREPAY_H,
+        PREPAY_A,
+    ];
+    // (datetime, ticket, id, agent id, agent, contract id, ref, reason, figures)
+    type Leak = (
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        String,
+        Option<i64>,
+        String,
+        &'static str,
+        [i64; 5],
+    );
+    let mut found: Vec<Leak> = Vec::new();
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let (t, id) = (
+            select::ints(df, col::TICKET_ID)?,
+            select::ints(df, col::ID)?,
+        );
+        let (aid, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
+        let cid = select::ints(df, col::CONTRACT_ID)?;
+        let cref = select::texts(df, col::CONTRACT_REF)?;
+        let billable = select::flags(df, "actisbillable")?;
+        let m: Vec<Vec<i64>> = [TIME, CHARGE_H, CHARGE_A, PREPAY_H, PREPAY_A]
+            .iter()
+            .map(|c| select::units(df, c))
+            .collect::<Result<_, _>>()?;
+        let dt = select::datetimes(df)?;
+        for i in 0..df.height() {
+            let Some(reason) = leak_reason(m[1][i], m[2][i], billable[i], m[0][i], m[3][i]) else {
+                continue;
+            };
+            found.push((
+                dt[i].unwrap_or_default(),
+                t[i].unwrap_or_default(),
+                id[i].unwrap_or_default(),
+                aid[i],
+                who[i].clone().unwrap_or_default(),
+                cid[i],
+                if cid[i].is_some() {
+                    cref[i].clone().unwrap_or_default()
+                } else {
+                    String::new()
+                },
+                reason,
+                std::array::from_fn(|k| m[k][i]),
+            ));
+        }
+        Ok(())
+    })?;
+    found.sort_by_key(|f| (f.0, f.1, f.2));
+    let title = format!(
+        "Possible revenue leakage, {} ({}), {} action(s)",
+        period.label,
+        period.timezone.name(),
+        found.len()
+    );
+    let notes = vec![format!("({})", exact::HOURS_NOTE)];
+    if by_contract {
+        // (contract, reason) -> (refs, actions, time, chargeable hours)
+        type Acc = (HashMap<Option<String>, u64>, i64, i64, i64);
+        let mut groups: BTreeMap<(Option<i64>, &'static str), Acc> = BTreeMap::new();
+        for f in &found {
+            let g = groups.entry((f.5, f.7)).or_default();
+            *g.0.entry(Some(f.6.clone()).filter(|r| !r.is_empty()))
+                .or_default() += 1;
+            g.1 += 1;
+            add(&mut g.2, f.8[0], "time_taken_hours")?;
+            add(&mut g.3, f.8[1], "chargeable_hours")?;
+        }
+        let mut total = (0i64, 0i64, 0i64);
+        let mut rows = Vec::new();
+        for ((cid, reason), g) in &groups {
+            total.0 += g.1;
+            add(&mut total.1, g.2, "time_taken_hours")?;
+            add(&mut total.2, g.3, "chargeable_hours")?;
+            rows.push(vec![
+                num(*cid),
+                if cid.is_some() {
+                    most_common(&g.0)
+                } else {
+                    String::new()
+                },
+                reason.to_string(),
+                g.1.to_string(),
+                exact::format_hours(g.2),
+                exact::format_hours(g.3),
+            ]);
+        }
+        return Ok(Sheet {
+            title,
+            columns: vec![
+                ("contract_id", Cell::Number),
+                ("contract_ref", Cell::Text),
+                ("reason", Cell::Text),
+                ("actions", Cell::Number),
+                ("time_taken_hours", Cell::Number),
+                ("chargeable_hours", Cell::Number),
+            ],
+            rows,
+            total: Some(vec![
+                String::new(),
+                String::new(),
+                String::new(),
+                total.0.to_string(),
+                exact::format_hours(total.1),
+                exact::format_hours(total.2),
+            ]),
+            notes,
+        });
+    }
+    let mut sums = [0i64; 5];
+    let mut rows = Vec::new();
+    for f in &found {
+        for (sum, v) in sums.iter_mut().zip(f.8) {
+            add(sum, v, "leakage")?;
+        }
+        rows.push(figure_row(
+            vec![
+                f.1.to_string(),
+                f.2.to_string(),
+                crate::model::datetime::format_datetime(f.0),
+                num(f.3),
+                f.4.clone(),
+                num(f.5),
+                f.6.clone(),
+            ],
+            &f.8,
+            f.7,
+        ));
+    }
+    Ok(Sheet {
+        title,
+        columns: vec![
+            ("ticket_id", Cell::Number),
+            ("id", Cell::Number),
+            ("datetime", Cell::Text),
+            ("agent_id", Cell::Number),
+            ("agent", Cell::Text),
+            ("contract_id", Cell::Number),
+            ("contract_ref", Cell::Text),
+            ("time_taken_hours", Cell::Number),
+            ("chargeable_hours", Cell::Number),
+            ("chargeable_amount", Cell::Number),
+            ("prepay_hours", Cell::Number),
+            ("prepay_amount", Cell::Number),
+            ("reason", Cell::Text),
+        ],
+        rows,
+        total: Some(figure_row(vec![String::new(); 7], &sums, "")),
+        notes,
+    })
+}
+
+/// Key cells, then time, chargeable hours and amount, prepay hours and amount, then the
+/// reason.
+fn figure_row(mut keys: Vec<String>, m: &[i64; 5], reason: &str) -> Vec<String> {
+    keys.extend([
+        exact::format_hours(m[0]),
+        exact::format_hours(m[1]),
+        exact::format_money(m[2]),
+        exact::format_hours(m[3]),
+        exact::format_money(m[4]),
+        reason.to_string(),
+    ]);
+    keys
+}
