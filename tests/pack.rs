@@ -259,3 +259,89 @@ fn leakage_lists_actions_that_may_leak_revenue_with_the_reason() {
         r.stderr
     );
 }
+
+#[test]
+fn prepay_burns_down_per_month_and_balances_say_which_blocks_to_top_up() {
+    let env = Env::new();
+    let lines = [
+        r#"{"id":1,"ticket_id":9,"datetime":"2026-09-10T10:00:00Z","action_contract_id":101,"action_contract_ref":"C-101-BLK","actionprepayhours":4,"actionprepayamount":400}"#,
+        r#"{"id":2,"ticket_id":9,"datetime":"2026-10-05T10:00:00Z","action_contract_id":101,"action_contract_ref":"C-101-BLK","actionprepayhours":6,"actionprepayamount":600}"#,
+        r#"{"id":3,"ticket_id":9,"datetime":"2026-10-20T10:00:00Z","action_contract_id":101,"action_contract_ref":"C-101-BLK","actionprepayhours":5,"actionprepayamount":500}"#,
+        r#"{"id":4,"ticket_id":9,"datetime":"2026-10-21T10:00:00Z","action_contract_id":103,"actionprepayhours":3,"actionprepayamount":300}"#,
+    ];
+    let p = env.write("prepay.ndjson", &(lines.join("\n") + "\n"));
+    env.import(&[&p]).ok();
+    let rows = env.report_csv("prepay", &["--period", "2026-10"]);
+    assert_eq!(
+        rows[0].join(","),
+        "contract_id,contract_ref,month,prepay_hours,prepay_amount,running_hours,running_amount"
+    );
+    let c101 = row(&rows, "101");
+    assert_eq!(cell(&rows, c101, "month"), "2026-10");
+    assert_eq!(cell(&rows, c101, "prepay_hours"), "11.0000");
+    assert_eq!(cell(&rows, c101, "running_amount"), "1100.00");
+    let balances = env.write(
+        "balances.csv",
+        "contract_id,date,hours,amount\n101,2026-01-01,20,2000\n102,2026-10-01,10,1000\n103,2026-08-01,2,200\n",
+    );
+    let b = balances.to_str().unwrap();
+    let rows = env.report_csv("prepay", &["--period", "2026-10", "--balances", b]);
+    let c101 = row(&rows, "101");
+    // Every draw so far counts against the block: 4 h in September + 11 h in October.
+    assert_eq!(cell(&rows, c101, "running_hours"), "15.0000");
+    assert_eq!(cell(&rows, c101, "purchased_hours"), "20.0000");
+    assert_eq!(cell(&rows, c101, "remaining_hours"), "5.0000");
+    assert_eq!(cell(&rows, c101, "remaining_amount"), "500.00");
+    assert_eq!(
+        cell(&rows, c101, "status"),
+        "ok",
+        "5 h left is not below 20% of 20 h"
+    );
+    assert_eq!(cell(&rows, row(&rows, "102"), "status"), "ok");
+    assert_eq!(cell(&rows, row(&rows, "103"), "status"), "overdrawn");
+    let rows = env.report_csv(
+        "prepay",
+        &["--period", "2026-10", "--balances", b, "--low-below", "30%"],
+    );
+    assert_eq!(cell(&rows, row(&rows, "101"), "status"), "low");
+    // A bad line is named with the file and the line.
+    let bad = env.write(
+        "bad.csv",
+        "contract_id,date,hours,amount\n101,2026-01-01,20,2000\n101,2026-13-01,5,500\n",
+    );
+    let r = env
+        .run([
+            "report",
+            "prepay",
+            "--period",
+            "2026-10",
+            "--balances",
+            bad.to_str().unwrap(),
+        ])
+        .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("bad.csv`, line 3: date `2026-13-01` is not a date"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn the_example_balances_file_is_valid() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("reports/prepay-balances.example.csv");
+    let rows = env.report_csv(
+        "prepay",
+        &[
+            "--period",
+            "2026-10",
+            "--balances",
+            example.to_str().unwrap(),
+        ],
+    );
+    assert!(rows[0].contains(&"status".to_string()));
+    assert!(rows.len() > 1);
+}

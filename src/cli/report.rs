@@ -69,6 +69,14 @@ pub struct Args {
     /// For actions: only chargeable work not yet invoiced.
     #[arg(long)]
     unbilled: bool,
+    /// For prepay: a CSV of purchases, top-ups and expiries (contract_id,date,hours,amount;
+    /// see reports/prepay-balances.example.csv).
+    #[arg(long, value_name = "FILE")]
+    balances: Option<PathBuf>,
+    /// For prepay with --balances: a block is `low` when its remaining hours are below
+    /// this share of the hours purchased.
+    #[arg(long, value_name = "PERCENT", default_value = "20%", value_parser = super::sync::parse_share)]
+    low_below: u64,
     /// For actions: figures in their integer units (ms, cents, 1/10,000), exact to the
     /// millisecond when summed.
     #[arg(long)]
@@ -190,6 +198,9 @@ enum Which {
     /// Actions that may leak revenue, with the reason (--by contract: counts per
     /// contract and reason).
     Leakage,
+    /// Prepaid blocks per contract and month: drawn, running totals; with --balances,
+    /// purchased, remaining and a status (ok, low, overdrawn).
+    Prepay,
 }
 
 /// Runs `report`.
@@ -204,6 +215,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         || args.agent.is_some()
         || args.unbilled
         || args.raw;
+    if args.balances.is_some() && args.kind != Which::Prepay {
+        return Err(Error::Usage("--balances applies to `report prepay`".into()));
+    }
     if drill && args.kind != Which::Actions {
         return Err(Error::Usage(
             "--contract, --invoice, --agent, --unbilled and --raw apply to `report actions` (the drill-down)".into(),
@@ -230,12 +244,19 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     }
     if matches!(
         args.kind,
-        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage
+        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay
     ) {
         let layout = layout(&args)?;
         let mut sheet = match args.kind {
             Which::Unbilled => report::pack::unbilled(&store, &period)?,
             Which::Agents => report::pack::agents(&store, &period)?,
+            Which::Prepay => {
+                let balances = match &args.balances {
+                    Some(f) => Some(report::prepay::read_balances(f, &period)?),
+                    None => None,
+                };
+                report::prepay::prepay(&store, &period, balances.as_deref(), args.low_below as i64)?
+            }
             Which::Leakage => {
                 report::pack::leakage(&store, &period, args.by == Some(By::Contract))?
             }
@@ -264,7 +285,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let kind = match args.kind {
         Which::Contracts => ReportKind::Contracts,
         Which::Invoices => ReportKind::Invoices,
-        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage => {
+        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay => {
             unreachable!("handled above")
         }
         Which::Adjustments => {

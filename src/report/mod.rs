@@ -7,6 +7,7 @@
 pub mod adjust;
 pub mod format;
 pub mod pack;
+pub mod prepay;
 pub mod safe;
 pub mod select;
 pub mod sheet;
@@ -82,6 +83,9 @@ pub enum ReportError {
     /// The range cuts through a closed period.
     #[error("{0}")]
     CutsClosed(String),
+    /// An input file of a report (e.g. prepay balances) is wrong.
+    #[error("{0}")]
+    Input(String),
 }
 
 fn i64_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked, ReportError> {

@@ -1,0 +1,319 @@
+//! `report prepay`: how prepaid (block) hours burn down, per contract and month, and,
+//! with a balances file of purchases, top-ups and expiries, what remains of each block
+//! and whether it is running low or overdrawn.
+//!
+//! The balances file is CSV with the header `contract_id,date,hours,amount`: one line
+//! per purchase or top-up (positive) or expiry (negative), `date` as `YYYY-MM-DD` in the
+//! report's time zone; hours and money are read exactly. An example is
+//! `reports/prepay-balances.example.csv`.
+//!
+//! With balances, the draws counted against a block are all the prepay hours and amounts
+//! the store holds for the contract up to each month's end (not only the report's
+//! range), so `remaining` is purchases minus every draw so far. Status: `overdrawn` when
+//! remaining hours or amount are below zero, `low` when remaining hours are below the
+//! `--low-below` share of the hours purchased (default 20%, an 80% burn alert), else `ok`.
+
+use super::ReportError;
+use super::select;
+use super::sheet::{Cell, Sheet};
+use crate::aggregate::Overflow;
+use crate::exact;
+use crate::frame::col;
+use crate::period::Period;
+use crate::store::Store;
+use chrono::{Datelike, TimeZone};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+/// One line of the balances file.
+#[derive(Debug, Clone)]
+pub struct Balance {
+    /// The contract.
+    pub contract_id: i64,
+    /// When (UTC nanoseconds of local midnight).
+    pub at_ns: i64,
+    /// Hours, in ms (negative: an expiry).
+    pub hours_ms: i64,
+    /// Money, in cents.
+    pub amount_cents: i64,
+}
+
+/// Reads a balances file; every bad line is an error naming the file, line and value.
+pub fn read_balances(path: &Path, period: &Period) -> Result<Vec<Balance>, ReportError> {
+    let bad = |line: u64, reason: String| {
+        ReportError::Input(format!(
+            "balances file `{}`, line {line}: {reason}",
+            path.display()
+        ))
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| bad(0, e.to_string()))?;
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| bad(1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    if header != ["contract_id", "date", "hours", "amount"] {
+        return Err(bad(
+            1,
+            format!(
+                "the header is `{}`, expected `contract_id,date,hours,amount`",
+                header.join(",")
+            ),
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| bad(line, e.to_string()))?;
+        let field = |k: usize| rec.get(k).unwrap_or("").trim().to_string();
+        let contract_id: i64 = field(0).parse().map_err(|_| {
+            bad(
+                line,
+                format!("contract_id `{}` is not a whole number", field(0)),
+            )
+        })?;
+        let date = chrono::NaiveDate::parse_from_str(&field(1), "%Y-%m-%d").map_err(|_| {
+            bad(
+                line,
+                format!("date `{}` is not a date like 2026-10-01", field(1)),
+            )
+        })?;
+        let at_ns = period
+            .timezone
+            .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
+            .earliest()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .ok_or_else(|| {
+                bad(
+                    line,
+                    format!("date `{}` cannot be placed in time", field(1)),
+                )
+            })?;
+        let number = |k: usize, per: i64, what: &str| -> Result<i64, ReportError> {
+            exact::parse_units(&field(k), per)
+                .map_err(|e| bad(line, format!("{what} `{}`: {e}", field(k))))?
+                .ok_or_else(|| bad(line, format!("{what} is empty")))
+        };
+        out.push(Balance {
+            contract_id,
+            at_ns,
+            hours_ms: number(2, exact::MS_PER_HOUR, "hours")?,
+            amount_cents: number(3, exact::CENTS_PER_UNIT, "amount")?,
+        });
+    }
+    Ok(out)
+}
+
+/// A contract's prepay drawn per local month: (hours in ms, amount in cents).
+type Draws = BTreeMap<(i32, u32), (i64, i64)>;
+
+fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
+    *a = a.checked_add(b).ok_or(Overflow { measure })?;
+    Ok(())
+}
+
+/// `report prepay` (see the module doc). `low_below` is in per mille of the purchased
+/// hours.
+pub fn prepay(
+    store: &Store,
+    period: &Period,
+    balances: Option<&[Balance]>,
+    low_below_per_mille: i64,
+) -> Result<Sheet, ReportError> {
+    let local_month = |ns: i64| {
+        let d = period.timezone.timestamp_nanos(ns).date_naive();
+        (d.year(), d.month())
+    };
+    // With balances, every draw so far counts: read from the store's beginning.
+    let read_from = if balances.is_some() {
+        i64::MIN
+    } else {
+        period.from_ns
+    };
+    let reading = Period {
+        from_ns: read_from,
+        ..period.clone()
+    };
+    let (parts, _) = select::parts(store, &reading)?;
+    let mut drawn: BTreeMap<i64, Draws> = BTreeMap::new();
+    let mut refs: HashMap<i64, HashMap<String, u64>> = HashMap::new();
+    let cols = [
+        col::CONTRACT_ID,
+        col::CONTRACT_REF,
+        "actionprepayhours_ms",
+        "actionprepayamount_cents",
+    ];
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let cid = select::ints(df, col::CONTRACT_ID)?;
+        let cref = select::texts(df, col::CONTRACT_REF)?;
+        let h = select::units(df, "actionprepayhours_ms")?;
+        let a = select::units(df, "actionprepayamount_cents")?;
+        let dt = select::datetimes(df)?;
+        for i in 0..df.height() {
+            let (Some(c), Some(t)) = (cid[i], dt[i]) else {
+                continue;
+            };
+            if h[i] == 0 && a[i] == 0 {
+                continue;
+            }
+            let m = drawn
+                .entry(c)
+                .or_default()
+                .entry(local_month(t))
+                .or_default();
+            add(&mut m.0, h[i], "prepay_hours")?;
+            add(&mut m.1, a[i], "prepay_amount")?;
+            if let Some(r) = &cref[i] {
+                *refs.entry(c).or_default().entry(r.clone()).or_default() += 1;
+            }
+        }
+        Ok(())
+    })?;
+    // The months of the range, in order.
+    let mut months = Vec::new();
+    let (mut y, mut m) = local_month(period.from_ns);
+    let last = local_month(period.to_ns - 1);
+    while (y, m) <= last {
+        months.push((y, m));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    let month_end = |(y, m): (i32, u32)| -> i64 {
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        period
+            .timezone
+            .with_ymd_and_hms(ny, nm, 1, 0, 0, 0)
+            .earliest()
+            .and_then(|t| t.timestamp_nanos_opt())
+            .unwrap_or(i64::MAX)
+    };
+    let in_range: BTreeSet<(i32, u32)> = months.iter().copied().collect();
+    let mut contracts: BTreeSet<i64> = drawn
+        .iter()
+        .filter(|(_, by)| by.keys().any(|k| in_range.contains(k)))
+        .map(|(c, _)| *c)
+        .collect();
+    if let Some(b) = balances {
+        contracts.extend(b.iter().map(|x| x.contract_id));
+    }
+    let mut rows = Vec::new();
+    let mut total = (0i64, 0i64);
+    for c in contracts {
+        let by = drawn.get(&c);
+        let cref = refs
+            .get(&c)
+            .and_then(|r| r.iter().max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0))))
+            .map(|(r, _)| r.clone())
+            .unwrap_or_default();
+        // Draws before the range start the running totals when balances are given.
+        let mut running = (0i64, 0i64);
+        if balances.is_some() {
+            for (k, v) in by.into_iter().flatten() {
+                if *k < months[0] {
+                    add(&mut running.0, v.0, "prepay_hours")?;
+                    add(&mut running.1, v.1, "prepay_amount")?;
+                }
+            }
+        }
+        for &mo in &months {
+            let d = by.and_then(|b| b.get(&mo)).copied().unwrap_or((0, 0));
+            add(&mut running.0, d.0, "prepay_hours")?;
+            add(&mut running.1, d.1, "prepay_amount")?;
+            add(&mut total.0, d.0, "prepay_hours")?;
+            add(&mut total.1, d.1, "prepay_amount")?;
+            let mut r = vec![
+                c.to_string(),
+                cref.clone(),
+                format!("{:04}-{:02}", mo.0, mo.1),
+                exact::format_hours(d.0),
+                exact::format_money(d.1),
+                exact::format_hours(running.0),
+                exact::format_money(running.1),
+            ];
+            if let Some(b) = balances {
+                let end = month_end(mo);
+                let mut bought = (0i64, 0i64);
+                for x in b.iter().filter(|x| x.contract_id == c && x.at_ns < end) {
+                    add(&mut bought.0, x.hours_ms, "purchased_hours")?;
+                    add(&mut bought.1, x.amount_cents, "purchased_amount")?;
+                }
+                let left = (
+                    bought.0.checked_sub(running.0).ok_or(Overflow {
+                        measure: "remaining_hours",
+                    })?,
+                    bought.1.checked_sub(running.1).ok_or(Overflow {
+                        measure: "remaining_amount",
+                    })?,
+                );
+                let status = if left.0 < 0 || left.1 < 0 {
+                    "overdrawn"
+                } else if i128::from(left.0) * 1000
+                    < i128::from(bought.0) * i128::from(low_below_per_mille)
+                {
+                    "low"
+                } else {
+                    "ok"
+                };
+                r.extend([
+                    exact::format_hours(bought.0),
+                    exact::format_money(bought.1),
+                    exact::format_hours(left.0),
+                    exact::format_money(left.1),
+                    status.to_string(),
+                ]);
+            }
+            rows.push(r);
+        }
+    }
+    let mut columns = vec![
+        ("contract_id", Cell::Number),
+        ("contract_ref", Cell::Text),
+        ("month", Cell::Text),
+        ("prepay_hours", Cell::Number),
+        ("prepay_amount", Cell::Number),
+        ("running_hours", Cell::Number),
+        ("running_amount", Cell::Number),
+    ];
+    let mut t = vec![
+        String::new(),
+        String::new(),
+        String::new(),
+        exact::format_hours(total.0),
+        exact::format_money(total.1),
+        String::new(),
+        String::new(),
+    ];
+    if balances.is_some() {
+        columns.extend([
+            ("purchased_hours", Cell::Number),
+            ("purchased_amount", Cell::Number),
+            ("remaining_hours", Cell::Number),
+            ("remaining_amount", Cell::Number),
+            ("status", Cell::Text),
+        ]);
+        t.extend(std::iter::repeat_n(String::new(), 5));
+    }
+    Ok(Sheet {
+        title: format!(
+            "Prepaid blocks, {} ({}){}",
+            period.label,
+            period.timezone.name(),
+            if balances.is_some() {
+                format!(
+                    "; low below {}.{}% of the hours purchased",
+                    low_below_per_mille / 10,
+                    low_below_per_mille % 10
+                )
+            } else {
+                String::new()
+            }
+        ),
+        columns,
+        rows,
+        total: Some(t),
+        notes: vec![format!("({})", exact::HOURS_NOTE)],
+    })
+}
