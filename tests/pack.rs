@@ -345,3 +345,47 @@ fn the_example_balances_file_is_valid() {
     assert!(rows[0].contains(&"status".to_string()));
     assert!(rows.len() > 1);
 }
+
+#[test]
+fn the_demo_shows_the_contracts_table_and_a_month_end_summary_and_writes_every_report() {
+    let env = Env::new();
+    let r = env.run(["-q", "demo"]).ok();
+    assert!(
+        r.stdout.contains("Contracts, period 2026-10"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("Month-end summary, 2026-10:"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("unbilled chargeable work: "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("possible revenue leakage: "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("prepaid blocks low or overdrawn: "),
+        "{}",
+        r.stdout
+    );
+    for name in [
+        "contracts",
+        "invoices",
+        "unbilled",
+        "agents",
+        "leakage",
+        "prepay",
+    ] {
+        let f = env.path(&format!("halo-billing-demo/{name}-2026-10.csv"));
+        let text =
+            std::fs::read_to_string(&f).unwrap_or_else(|_| panic!("{} missing", f.display()));
+        assert!(text.lines().count() >= 1, "{name}");
+    }
+}

@@ -18,8 +18,10 @@ use std::time::Duration;
 ///
 /// Starts the Halo simulator on a free loopback port with a year of generated time
 /// entries, syncs one month through the real HTTP client (OAuth, paging, rate limit),
-/// prints the contracts and invoices reports as tables with totals, and writes both as
-/// CSV to OUT (./halo-billing-demo/ by default).
+/// prints the contracts report as a table and a month-end summary (unbilled work and its
+/// age, possible leakage, prepaid blocks low or overdrawn), and writes every report
+/// (contracts, invoices, unbilled, agents, leakage, prepay) as CSV to OUT
+/// (./halo-billing-demo/ by default).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Folder for the demo's store and CSV reports.
@@ -91,19 +93,102 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     sim.stop();
     progress.note(&super::sync::summary_line(&summary));
     progress.note(&super::import::describe(&store_path, &summary.import));
+    // The month-end pack: the contracts table on screen, every report as CSV.
+    let written = |name: &str| args.out.join(format!("{name}-{}.csv", args.period));
+    let mut files = Vec::new();
     for (kind, name) in [
         (ReportKind::Contracts, "contracts"),
         (ReportKind::Invoices, "invoices"),
     ] {
         let (_, rep) = report::build_current(&store_path, kind, &period)?;
-        write_output(None, |w| {
-            report::format::write(&rep, Format::Table, w)?;
-            writeln!(w)
-        })?;
-        let csv = args.out.join(format!("{name}-{}.csv", args.period));
+        if kind == ReportKind::Contracts {
+            write_output(None, |w| {
+                report::format::write(&rep, Format::Table, w)?;
+                writeln!(w)
+            })?;
+        }
+        let csv = written(name);
         write_output(Some(&csv), |w| report::format::write(&rep, Format::Csv, w))?;
-        println!("wrote {}", csv.display());
-        println!();
+        files.push(csv);
+    }
+    let store = crate::store::Store::open(&store_path)?;
+    let balances_file = args.out.join("prepay-balances.csv");
+    write_output(Some(&balances_file), |w| {
+        w.write_all(DEMO_BALANCES.as_bytes())
+    })?;
+    let balances = report::prepay::read_balances(&balances_file, &period)?;
+    let sheets = [
+        ("unbilled", report::pack::unbilled(&store, &period)?),
+        ("agents", report::pack::agents(&store, &period)?),
+        ("leakage", report::pack::leakage(&store, &period, false)?),
+        (
+            "prepay",
+            report::prepay::prepay(&store, &period, Some(&balances), 200)?,
+        ),
+    ];
+    let layout = report::format::Options::default();
+    for (name, sheet) in &sheets {
+        let csv = written(name);
+        write_output(Some(&csv), |w| {
+            report::sheet::write(sheet, Format::Csv, &layout, w)
+        })?;
+        files.push(csv);
+    }
+    println!("{}", month_end_summary(&sheets, &period));
+    println!();
+    for f in &files {
+        println!("wrote {}", f.display());
     }
     Ok(())
+}
+
+/// The balances of the demo tenant's prepaid blocks (the generator's `-BLK` contracts).
+const DEMO_BALANCES: &str = include_str!("../../reports/prepay-balances.example.csv");
+
+/// Unbilled amount and its oldest age, leakage count, blocks low or overdrawn.
+fn month_end_summary(sheets: &[(&str, report::sheet::Sheet)], period: &Period) -> String {
+    let get = |name: &str| &sheets.iter().find(|s| s.0 == name).expect("a sheet").1;
+    let col = |s: &report::sheet::Sheet, name: &str| {
+        s.columns
+            .iter()
+            .position(|c| c.0 == name)
+            .expect("a column")
+    };
+    let unbilled = get("unbilled");
+    let total = unbilled.total.clone().unwrap_or_default();
+    let amount = total
+        .get(col(unbilled, "chargeable_amount"))
+        .cloned()
+        .unwrap_or_default();
+    let oldest = total
+        .get(col(unbilled, "oldest"))
+        .cloned()
+        .unwrap_or_default();
+    let last_day =
+        chrono::TimeZone::timestamp_nanos(&period.timezone, period.to_ns - 1).date_naive();
+    let age = chrono::NaiveDate::parse_from_str(&oldest, "%Y-%m-%d")
+        .map(|d| format!("{} days", (last_day - d).num_days()))
+        .unwrap_or_else(|_| "none".into());
+    let leaks = get("leakage").rows.len();
+    let prepay = get("prepay");
+    let status = col(prepay, "status");
+    let month = period.label.clone();
+    let flagged: Vec<String> = prepay
+        .rows
+        .iter()
+        .filter(|r| {
+            r[col(prepay, "month")] == month && matches!(r[status].as_str(), "low" | "overdrawn")
+        })
+        .map(|r| format!("contract {} {}", r[0], r[status]))
+        .collect();
+    format!(
+        "Month-end summary, {}:\n  unbilled chargeable work: {amount} (oldest {age})\n  possible revenue leakage: {leaks} action(s) (see leakage-{}.csv)\n  prepaid blocks low or overdrawn: {}",
+        period.label,
+        period.label,
+        if flagged.is_empty() {
+            "none".to_string()
+        } else {
+            flagged.join(", ")
+        }
+    )
 }

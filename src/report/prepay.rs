@@ -12,6 +12,8 @@
 //! range), so `remaining` is purchases minus every draw so far. Status: `overdrawn` when
 //! remaining hours or amount are below zero, `low` when remaining hours are below the
 //! `--low-below` share of the hours purchased (default 20%, an 80% burn alert), else `ok`.
+//! A contract without any line in the balances file shows its draws with the balance
+//! columns empty.
 
 use super::ReportError;
 use super::select;
@@ -233,7 +235,11 @@ pub fn prepay(
                 exact::format_hours(running.0),
                 exact::format_money(running.1),
             ];
-            if let Some(b) = balances {
+            if let Some(b) = balances.filter(|b| !b.iter().any(|x| x.contract_id == c)) {
+                // No line for this contract in the balances file: no balance to show.
+                let _ = b;
+                r.extend(std::iter::repeat_n(String::new(), 5));
+            } else if let Some(b) = balances {
                 let end = month_end(mo);
                 let mut bought = (0i64, 0i64);
                 for x in b.iter().filter(|x| x.contract_id == c && x.at_ns < end) {
