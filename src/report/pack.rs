@@ -30,13 +30,24 @@ fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
 }
 
 /// The value most entries carry (the greater on a tie), for names and references.
-fn most_common(counts: &HashMap<Option<String>, u64>) -> String {
+fn most_common(counts: &HashMap<String, u64>) -> String {
     counts
         .iter()
-        .filter(|(k, _)| k.is_some())
         .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
-        .and_then(|(k, _)| k.clone())
+        .map(|(k, _)| k.clone())
         .unwrap_or_default()
+}
+
+/// Counts one more entry carrying `value` (none: not counted), copying it only the
+/// first time it is seen.
+fn count(counts: &mut HashMap<String, u64>, value: Option<&str>) {
+    let Some(v) = value else { return };
+    match counts.get_mut(v) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(v.to_string(), 1);
+        }
+    }
 }
 
 fn num(v: Option<i64>) -> String {
@@ -44,8 +55,8 @@ fn num(v: Option<i64>) -> String {
 }
 
 /// Whether an action has been invoiced: an invoice number, or an invoice id above zero.
-fn invoiced(number: &Option<String>, id: Option<i64>) -> bool {
-    number.as_deref().is_some_and(|n| !n.trim().is_empty()) || id.is_some_and(|i| i > 0)
+fn invoiced(number: Option<&str>, id: Option<i64>) -> bool {
+    number.is_some_and(|n| !n.trim().is_empty()) || id.is_some_and(|i| i > 0)
 }
 
 /// The local calendar date of `ns` in the period's zone.
@@ -55,7 +66,7 @@ fn local_date(period: &Period, ns: i64) -> chrono::NaiveDate {
 
 #[derive(Default)]
 struct Unbilled {
-    refs: HashMap<Option<String>, u64>,
+    refs: HashMap<String, u64>,
     actions: i64,
     oldest: Option<i64>,
     newest: Option<i64>,
@@ -91,12 +102,12 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         let (h, a) = (select::units(df, CHARGE_H)?, select::units(df, CHARGE_A)?);
         let dt = select::datetimes(df)?;
         for i in 0..df.height() {
-            if (h[i] <= 0 && a[i] <= 0) || invoiced(&inum[i], iid[i]) {
+            if (h[i] <= 0 && a[i] <= 0) || invoiced(inum[i], iid[i]) {
                 continue;
             }
             let Some(t) = dt[i] else { continue };
             let g = groups.entry(cid[i]).or_default();
-            *g.refs.entry(cref[i].clone()).or_default() += 1;
+            count(&mut g.refs, cref[i]);
             g.actions += 1;
             g.oldest = Some(g.oldest.map_or(t, |o| o.min(t)));
             g.newest = Some(g.newest.map_or(t, |o| o.max(t)));
@@ -182,7 +193,7 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
 
 #[derive(Default)]
 struct Agent {
-    names: HashMap<Option<String>, u64>,
+    names: HashMap<String, u64>,
     actions: i64,
     time: i64,
     charge_h: i64,
@@ -266,7 +277,7 @@ pub fn agents(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
                 ..Default::default()
             };
             let g = groups.entry(id[i]).or_default();
-            *g.names.entry(who[i].clone()).or_default() += 1;
+            count(&mut g.names, who[i]);
             g.merge(&one)?;
         }
         Ok(())
@@ -363,17 +374,16 @@ pub fn actions(
             .collect::<Result<_, _>>()?;
         let dt = select::datetimes(df)?;
         for i in 0..df.height() {
-            let inv = inum[i].clone().filter(|n| !n.trim().is_empty());
+            let inv = inum[i].filter(|n| !n.trim().is_empty());
             let keep = filter.contract.is_none_or(|c| c == cid[i])
-                && filter.invoice.as_ref().is_none_or(|n| *n == inv)
+                && filter.invoice.as_ref().is_none_or(|n| n.as_deref() == inv)
                 && filter.agent.is_none_or(|a| a == aid[i])
                 && (!filter.unbilled
-                    || ((m[4][i] > 0 || m[5][i] > 0) && !invoiced(&inum[i], iid[i])));
+                    || ((m[4][i] > 0 || m[5][i] > 0) && !invoiced(inum[i], iid[i])));
             if !keep {
                 continue;
             }
             let first_line = note[i]
-                .as_deref()
                 .and_then(|n| n.lines().next())
                 .unwrap_or("")
                 .to_string();
@@ -383,14 +393,14 @@ pub fn actions(
                 id[i].unwrap_or_default(),
                 vec![
                     num(aid[i]),
-                    who[i].clone().unwrap_or_default(),
+                    who[i].unwrap_or_default().to_string(),
                     num(cid[i]),
                     if cid[i].is_some() {
-                        cref[i].clone().unwrap_or_default()
+                        cref[i].unwrap_or_default().to_string()
                     } else {
                         String::new()
                     },
-                    inv.unwrap_or_default(),
+                    inv.unwrap_or_default().to_string(),
                     num(iid[i]),
                     first_line,
                 ],
@@ -538,10 +548,10 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
                 t[i].unwrap_or_default(),
                 id[i].unwrap_or_default(),
                 aid[i],
-                who[i].clone().unwrap_or_default(),
+                who[i].unwrap_or_default().to_string(),
                 cid[i],
                 if cid[i].is_some() {
-                    cref[i].clone().unwrap_or_default()
+                    cref[i].unwrap_or_default().to_string()
                 } else {
                     String::new()
                 },
@@ -561,12 +571,11 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
     let notes = vec![format!("({})", exact::HOURS_NOTE)];
     if by_contract {
         // (contract, reason) -> (refs, actions, time, chargeable hours)
-        type Acc = (HashMap<Option<String>, u64>, i64, i64, i64);
+        type Acc = (HashMap<String, u64>, i64, i64, i64);
         let mut groups: BTreeMap<(Option<i64>, &'static str), Acc> = BTreeMap::new();
         for f in &found {
             let g = groups.entry((f.5, f.7)).or_default();
-            *g.0.entry(Some(f.6.clone()).filter(|r| !r.is_empty()))
-                .or_default() += 1;
+            count(&mut g.0, Some(f.6.as_str()).filter(|r| !r.is_empty()));
             g.1 += 1;
             add(&mut g.2, f.8[0], "time_taken_hours")?;
             add(&mut g.3, f.8[1], "chargeable_hours")?;

@@ -169,8 +169,14 @@ pub fn prepay(
                 .or_default();
             add(&mut m.0, h[i], "prepay_hours")?;
             add(&mut m.1, a[i], "prepay_amount")?;
-            if let Some(r) = &cref[i] {
-                *refs.entry(c).or_default().entry(r.clone()).or_default() += 1;
+            if let Some(r) = cref[i] {
+                let counts = refs.entry(c).or_default();
+                match counts.get_mut(r) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(r.to_string(), 1);
+                    }
+                }
             }
         }
         Ok(())

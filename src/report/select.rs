@@ -62,7 +62,9 @@ pub fn parts(
 }
 
 /// Reads `columns` (and `datetime`) of every part, keeping the rows in its range, and
-/// hands each frame to `f`, one file at a time.
+/// hands each frame to `f`. Files are decoded on two reader threads (as the contracts
+/// report does) while `f` runs on this one, in no particular file order; at most two
+/// decoded files wait at a time, which bounds memory.
 pub fn for_each_frame(
     store: &Store,
     parts: &[Part],
@@ -73,30 +75,48 @@ pub fn for_each_frame(
     if !cols.contains(&col::DATETIME) {
         cols.push(col::DATETIME);
     }
-    for p in parts {
-        let df = store.read_slice(&p.file, &cols, 0, p.file.rows as usize)?;
-        let (mf, mt) = month_bounds(p.file.month());
-        let whole = p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns;
-        if whole {
-            f(&df)?;
-            continue;
+    let readers = 2.min(parts.len()).max(1);
+    std::thread::scope(|s| -> Result<(), ReportError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame, ReportError>>(2);
+        for r in 0..readers {
+            let tx = tx.clone();
+            let cols = &cols;
+            s.spawn(move || {
+                for p in parts.iter().skip(r).step_by(readers) {
+                    if tx.send(read_part(store, p, cols)).is_err() {
+                        return; // the consumer stopped on an error
+                    }
+                }
+            });
         }
-        let dt = datetimes(&df)?;
-        let keep: Vec<IdxSize> = dt
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.is_some_and(|t| t >= p.from_ns && t < p.to_ns))
-            .map(|(i, _)| i as IdxSize)
-            .collect();
-        let part = df
-            .take(&IdxCa::from_vec("".into(), keep))
-            .map_err(|source| ReportError::Column {
-                column: col::DATETIME,
-                source,
-            })?;
-        f(&part)?;
+        drop(tx);
+        for frame in rx {
+            f(&frame?)?;
+        }
+        Ok(())
+    })
+}
+
+/// One part's frame: its rows in the part's range.
+fn read_part(store: &Store, p: &Part, cols: &[&str]) -> Result<DataFrame, ReportError> {
+    let df = store.read_slice(&p.file, cols, 0, p.file.rows as usize)?;
+    let (mf, mt) = month_bounds(p.file.month());
+    let whole = p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns;
+    if whole {
+        return Ok(df);
     }
-    Ok(())
+    let dt = datetimes(&df)?;
+    let keep: Vec<IdxSize> = dt
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.is_some_and(|t| t >= p.from_ns && t < p.to_ns))
+        .map(|(i, _)| i as IdxSize)
+        .collect();
+    df.take(&IdxCa::from_vec("".into(), keep))
+        .map_err(|source| ReportError::Column {
+            column: col::DATETIME,
+            source,
+        })
 }
 
 fn bad(column: &'static str) -> impl FnOnce(PolarsError) -> ReportError {
@@ -118,13 +138,13 @@ pub fn units(df: &DataFrame, name: &'static str) -> Result<Vec<i64>, ReportError
         .collect())
 }
 
-/// A text column.
-pub fn texts(df: &DataFrame, name: &'static str) -> Result<Vec<Option<String>>, ReportError> {
+/// A text column, borrowed from the frame (no copy per row).
+pub fn texts<'a>(
+    df: &'a DataFrame,
+    name: &'static str,
+) -> Result<Vec<Option<&'a str>>, ReportError> {
     df.column(name)
-        .and_then(|c| {
-            c.str()
-                .map(|a| a.iter().map(|v| v.map(str::to_string)).collect())
-        })
+        .and_then(|c| c.str().map(|a| a.iter().collect()))
         .map_err(bad(name))
 }
 
