@@ -5,6 +5,7 @@ mod close;
 mod demo;
 mod generate;
 mod import;
+mod query;
 mod report;
 mod simulate;
 mod status;
@@ -54,6 +55,7 @@ enum Command {
     Import(import::Args),
     Sync(sync::Args),
     Report(report::Args),
+    Query(query::Args),
     Generate(generate::Args),
     Status(status::Args),
     Close(close::CloseArgs),
@@ -267,6 +269,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Import(a) => import::run(a, &progress),
         Command::Report(a) => report::run(a, &progress),
+        Command::Query(a) => query::run(a, &progress),
         Command::Generate(a) => generate::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
         Command::Sync(a) => sync::run(a, &progress),

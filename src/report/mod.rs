@@ -11,6 +11,7 @@ pub mod prepay;
 pub mod safe;
 pub mod select;
 pub mod sheet;
+pub mod sql;
 
 use crate::aggregate::{self, Input, MEASURES, Overflow, Totals};
 use crate::frame::col;

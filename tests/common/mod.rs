@@ -121,6 +121,12 @@ impl Env {
         self.run(args)
     }
 
+    /// Any command's CSV output parsed into rows of cells (header included).
+    pub fn report_csv_of(&self, args: &[&str]) -> Vec<Vec<String>> {
+        let r = self.run(args).ok();
+        parse_csv(&r.stdout)
+    }
+
     /// `report KIND --period P --format csv` parsed into rows of cells (header included).
     pub fn report_csv(&self, kind: &str, extra: &[&str]) -> Vec<Vec<String>> {
         let mut args = vec!["report", kind];
