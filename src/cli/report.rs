@@ -262,13 +262,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             }
             _ => report::pack::actions(&store, &period, &drill_filter(&args)?, args.raw)?,
         };
-        let covered = store.coverage()?;
-        let from = if period.from_ns == i64::MIN {
-            covered.first().map_or(period.from_ns, |c| c.0)
-        } else {
-            period.from_ns
-        };
-        let gaps = crate::store::coverage_gaps(from, period.to_ns, &covered);
+        let gaps = report::coverage_gaps(&store, &period)?;
         let line = report::format::coverage_text(&gaps);
         sheet.notes.push(line.clone());
         write_output(args.out.as_deref(), |w| {

@@ -203,53 +203,22 @@ fn slice_groups(
 /// store the rest; a range that cuts through a closed period is refused with a message
 /// saying how to ask. A frozen copy is verified against its SHA-256 before it is used.
 pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
-    let closes = store.closes_overlapping(period.from_ns, period.to_ns)?;
-    if let [c] = closes.as_slice()
-        && (c.from_ns, c.to_ns) == (period.from_ns, period.to_ns)
-    {
-        store.verify_close(c)?;
-        let frozen = c.entry(c.actions);
-        let shown = Period {
-            label: c.period.clone(),
-            timezone: c.timezone.parse().unwrap_or(period.timezone),
-            ..period.clone()
-        };
-        let groups = sum_files(store, &[&frozen], kind, &shown)?;
-        return finish(kind, shown, groups, c.undated_at_close, closes);
+    // The one selection step (closes honoured, frozen copies verified).
+    let (parts, closes) = select::parts(store, period)?;
+    let groups = sum_parts(store, &parts, kind, period)?;
+    match closes.as_slice() {
+        // A closed period asked for as itself reads as the close: its label and zone.
+        [c] if (c.from_ns, c.to_ns) == (period.from_ns, period.to_ns) => {
+            let shown = Period {
+                label: c.period.clone(),
+                timezone: c.timezone.parse().unwrap_or(period.timezone),
+                ..period.clone()
+            };
+            let undated = c.undated_at_close;
+            finish(kind, shown, groups, undated, closes)
+        }
+        _ => finish(kind, period.clone(), groups, store.undated_rows(), closes),
     }
-    if let Some(c) = closes
-        .iter()
-        .find(|c| c.from_ns < period.from_ns || c.to_ns > period.to_ns)
-    {
-        return Err(ReportError::CutsClosed(cut_message(period, c)));
-    }
-    // Closed periods inside the range from their frozen copies, the rest live.
-    let mut groups = Groups::default();
-    let mut from = period.from_ns;
-    let mut parts: Vec<(i64, i64)> = Vec::new();
-    for c in &closes {
-        store.verify_close(c)?;
-        parts.push((from, c.from_ns));
-        from = c.to_ns;
-        let frozen = c.entry(c.actions);
-        let range = Period {
-            from_ns: c.from_ns,
-            to_ns: c.to_ns,
-            ..period.clone()
-        };
-        merge_groups(&mut groups, sum_files(store, &[&frozen], kind, &range)?)?;
-    }
-    parts.push((from, period.to_ns));
-    for (f, t) in parts.into_iter().filter(|(f, t)| f < t) {
-        let range = Period {
-            from_ns: f,
-            to_ns: t,
-            ..period.clone()
-        };
-        let files = store.files_overlapping(f, t);
-        merge_groups(&mut groups, sum_files(store, &files, kind, &range)?)?;
-    }
-    finish(kind, period.clone(), groups, store.undated_rows(), closes)
 }
 
 /// Says how to ask for a range that cuts through closed period `c`.
@@ -279,23 +248,27 @@ fn merge_groups(into: &mut Groups, more: Groups) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Sums `files` for `period` on two reader threads.
-fn sum_files(
+/// Sums the parts (each file over its own range) on two reader threads.
+fn sum_parts(
     store: &Store,
-    files: &[&FileEntry],
+    parts: &[select::Part],
     kind: ReportKind,
     period: &Period,
 ) -> Result<Groups, ReportError> {
-    let readers = 2.min(files.len()).max(1);
+    let readers = 2.min(parts.len()).max(1);
     let partials: Vec<Result<Groups, ReportError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..readers)
             .map(|r| {
-                let mine: Vec<&FileEntry> =
-                    files.iter().skip(r).step_by(readers).copied().collect();
+                let mine: Vec<&select::Part> = parts.iter().skip(r).step_by(readers).collect();
                 s.spawn(move || {
                     let mut acc = Groups::default();
-                    for f in mine {
-                        merge_groups(&mut acc, file_groups(store, f, kind, period)?)?;
+                    for p in mine {
+                        let range = Period {
+                            from_ns: p.from_ns,
+                            to_ns: p.to_ns,
+                            ..period.clone()
+                        };
+                        merge_groups(&mut acc, file_groups(store, &p.file, kind, &range)?)?;
                     }
                     Ok(acc)
                 })
@@ -361,13 +334,23 @@ pub fn build_current(
             Err(e) if e.is_vanished_file() && tries < 20 => tries += 1,
             Err(e) => return Err(e),
             Ok(mut rep) => {
-                let covered = store.coverage()?;
-                rep.gaps =
-                    crate::store::coverage_gaps(rep.period.from_ns, rep.period.to_ns, &covered);
+                rep.gaps = coverage_gaps(&store, &rep.period)?;
                 return Ok((store, rep));
             }
         }
     }
+}
+
+/// The parts of `period` the store does not cover; an open start (`--to` alone) counts
+/// from the first covered instant.
+pub fn coverage_gaps(store: &Store, period: &Period) -> Result<Vec<(i64, i64)>, ReportError> {
+    let covered = store.coverage()?;
+    let from = if period.from_ns == i64::MIN {
+        covered.first().map_or(period.from_ns, |c| c.0)
+    } else {
+        period.from_ns
+    };
+    Ok(crate::store::coverage_gaps(from, period.to_ns, &covered))
 }
 
 impl ReportError {

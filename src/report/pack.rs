@@ -24,13 +24,14 @@ const WHO: &str = "who";
 const WHO_ID: &str = "who_agentid";
 const NOTE: &str = "note";
 
-fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
+/// Adds `b` to `a`, an overflow being an error naming `measure`.
+pub(super) fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
     *a = a.checked_add(b).ok_or(Overflow { measure })?;
     Ok(())
 }
 
 /// The value most entries carry (the greater on a tie), for names and references.
-fn most_common(counts: &HashMap<String, u64>) -> String {
+pub(super) fn most_common(counts: &HashMap<String, u64>) -> String {
     counts
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
@@ -40,7 +41,7 @@ fn most_common(counts: &HashMap<String, u64>) -> String {
 
 /// Counts one more entry carrying `value` (none: not counted), copying it only the
 /// first time it is seen.
-fn count(counts: &mut HashMap<String, u64>, value: Option<&str>) {
+pub(super) fn count(counts: &mut HashMap<String, u64>, value: Option<&str>) {
     let Some(v) = value else { return };
     match counts.get_mut(v) {
         Some(n) => *n += 1,

@@ -16,6 +16,7 @@
 //! columns empty.
 
 use super::ReportError;
+use super::pack::{add, count, most_common};
 use super::select;
 use super::sheet::{Cell, Sheet};
 use crate::aggregate::Overflow;
@@ -113,11 +114,6 @@ pub fn read_balances(path: &Path, period: &Period) -> Result<Vec<Balance>, Repor
 /// A contract's prepay drawn per local month: (hours in ms, amount in cents).
 type Draws = BTreeMap<(i32, u32), (i64, i64)>;
 
-fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
-    *a = a.checked_add(b).ok_or(Overflow { measure })?;
-    Ok(())
-}
-
 /// `report prepay` (see the module doc). `low_below` is in per mille of the purchased
 /// hours.
 pub fn prepay(
@@ -169,15 +165,7 @@ pub fn prepay(
                 .or_default();
             add(&mut m.0, h[i], "prepay_hours")?;
             add(&mut m.1, a[i], "prepay_amount")?;
-            if let Some(r) = cref[i] {
-                let counts = refs.entry(c).or_default();
-                match counts.get_mut(r) {
-                    Some(n) => *n += 1,
-                    None => {
-                        counts.insert(r.to_string(), 1);
-                    }
-                }
-            }
+            count(refs.entry(c).or_default(), cref[i]);
         }
         Ok(())
     })?;
@@ -211,11 +199,7 @@ pub fn prepay(
     let mut total = (0i64, 0i64);
     for c in contracts {
         let by = drawn.get(&c);
-        let cref = refs
-            .get(&c)
-            .and_then(|r| r.iter().max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0))))
-            .map(|(r, _)| r.clone())
-            .unwrap_or_default();
+        let cref = refs.get(&c).map(most_common).unwrap_or_default();
         // Draws before the range start the running totals when balances are given.
         let mut running = (0i64, 0i64);
         if balances.is_some() {

@@ -33,7 +33,7 @@ mod migrate;
 mod write;
 
 pub use closed::{ClosedPeriod, digest, key_hashes};
-pub use coverage::{gaps as coverage_gaps, merge as merge_ranges};
+pub use coverage::gaps as coverage_gaps;
 pub use lock::StoreLock;
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
 pub use migrate::Migration;

@@ -456,12 +456,8 @@ impl Writer {
             return tombs;
         }
         for (si, row) in missing {
-            let l = &mut merge.losers[si];
-            if l.is_empty() {
-                l.resize(sources[si].rows, false);
-            }
-            if !l[row] {
-                l[row] = true;
+            if !merge.losers[si].get(row).copied().unwrap_or(false) {
+                mark(&mut merge.losers, sources, si, row);
                 tombs[si].push(row as IdxSize);
                 stats.tombstoned += 1;
             }
