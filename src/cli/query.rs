@@ -60,7 +60,7 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
     let store = Store::open(&root)?;
     let sheet = query(&store, &period, &sql, args.raw).map_err(|e| match e {
         QueryError::Report(r) => Error::Report(r),
-        sql @ QueryError::Sql { .. } => Error::Usage(sql.to_string()),
+        other => Error::Usage(other.to_string()),
     })?;
     write_output(args.out.as_deref(), |w| {
         crate::report::sheet::write(&sheet, args.format, &Options::default(), w)

@@ -35,16 +35,38 @@ use std::path::PathBuf;
 /// it (on standard error, in the JSON's "coverage", under the table). --strict makes a
 /// gap exit 5 after writing the report, for scheduled jobs.
 ///
+/// Reports defined by files: a query (queries/NAME.sql) and its definition
+/// (reports/NAME.toml: title, parameters, column types, sort); the built-in ones are
+/// compiled in, yours live in --reports-dir. `report --list` shows them all. contracts
+/// and invoices have SQL twins (--engine sql) that give the same figures.
+///
 /// Examples:
 ///   halo-billing report contracts --period 2026-10
+///   halo-billing report --list
+///   halo-billing report charge-rates --period 2026-10 --param contract=101
 ///   halo-billing report invoices --period 2026-10 --format table
 ///   halo-billing report contracts --from 2026-10-01 --to 2026-10-16 --timezone Europe/London --out h1.csv
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Which report.
-    #[arg(value_enum)]
-    kind: Which,
+    /// Which report: contracts, invoices, adjustments, unbilled, agents, actions, leakage,
+    /// prepay, or a report defined by files (built in, or in --reports-dir); see --list.
+    #[arg(value_name = "NAME", required_unless_present = "list")]
+    name: Option<String>,
+    /// List every report: the built-in ones, the SQL reports compiled in (queries/*.sql
+    /// with reports/*.toml) and the user's in --reports-dir.
+    #[arg(long)]
+    list: bool,
+    /// For contracts and invoices: `rayon` (the default, the fast exact path) or `sql`
+    /// (its SQL twin, queries/NAME.sql, which gives the same figures).
+    #[arg(long, value_enum, default_value_t = Engine::Rayon)]
+    engine: Engine,
+    /// For a report defined by files: a parameter's value (repeatable), NAME=VALUE.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// A folder of user reports: NAME.toml (the definition) beside NAME.sql (the query).
+    #[arg(long, env = "HALO_BILLING_REPORTS", value_name = "DIR")]
+    reports_dir: Option<PathBuf>,
     /// For adjustments only: one row per changed action (the default), or net deltas per
     /// contract or invoice.
     #[arg(long, value_enum)]
@@ -178,6 +200,15 @@ fn drill_filter(args: &Args) -> Result<report::pack::Filter, Error> {
     })
 }
 
+/// Which engine computes contracts and invoices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Engine {
+    /// The exact parallel aggregation.
+    Rayon,
+    /// The report's SQL twin, through polars SQL.
+    Sql,
+}
+
 /// The reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Which {
@@ -203,9 +234,161 @@ enum Which {
     Prepay,
 }
 
+/// The reports defined by files: built in, then the user's folder.
+fn file_reports(args: &Args) -> Result<Vec<report::defs::ReportDef>, Error> {
+    let mut defs = report::defs::built_in();
+    let dir = match &args.reports_dir {
+        Some(d) if !d.is_dir() => {
+            return Err(Error::Usage(format!(
+                "--reports-dir `{}` is not a folder",
+                d.display()
+            )));
+        }
+        Some(d) => Some(d.clone()),
+        None => report::defs::default_folder(),
+    };
+    if let Some(dir) = dir {
+        defs.extend(report::defs::load_folder(&dir).map_err(|e| Error::Usage(e.to_string()))?);
+    }
+    Ok(defs)
+}
+
+/// `report --list`.
+fn list(args: &Args) -> Result<(), Error> {
+    use clap::ValueEnum;
+    let defs = file_reports(args)?;
+    println!("Built-in reports (exact, parallel):");
+    for w in Which::value_variants() {
+        let v = w.to_possible_value().expect("no hidden variants");
+        let twin = defs
+            .iter()
+            .find(|d| d.twin_of.as_deref() == Some(v.get_name()))
+            .map(|d| format!(" [SQL twin: --engine sql, {}]", d.sql_path))
+            .unwrap_or_default();
+        let help = v.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let first = help
+            .split(" (")
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('.');
+        println!("  {:<22} {first}{twin}", v.get_name());
+    }
+    println!("Reports defined by files (`report NAME [--param NAME=VALUE]`):");
+    for d in defs.iter().filter(|d| d.twin_of.is_none()) {
+        println!("  {}", d.list_line());
+    }
+    Ok(())
+}
+
+/// Runs a report defined by files.
+fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
+    if args.by.is_some()
+        || args.balances.is_some()
+        || args.contract.is_some()
+        || args.invoice.is_some()
+        || args.agent.is_some()
+        || args.unbilled
+    {
+        return Err(Error::Usage(format!(
+            "report `{}` is defined by files: it takes the period options, --param NAME=VALUE, --raw and the output options",
+            def.name
+        )));
+    }
+    let values = def.param_values(&args.params).map_err(Error::Usage)?;
+    let period = args.period.resolve(&args.timezone)?;
+    let layout = layout(args)?;
+    let root = args.store.existing()?;
+    let store = Store::open(&root)?;
+    if store.manifest().files.is_empty() {
+        return Err(Error::EmptyStore(root));
+    }
+    let sheet =
+        report::sql::run_report(&store, &period, def, &values, args.raw).map_err(|e| match e {
+            report::sql::QueryError::Report(r) => Error::Report(r),
+            other => Error::Usage(other.to_string()),
+        })?;
+    write_sheet(args, sheet, &store, &period, &layout)
+}
+
+/// Writes a sheet with its coverage line; a gap is said on standard error, or exits 5
+/// with --strict (after the report is written).
+fn write_sheet(
+    args: &Args,
+    mut sheet: report::sheet::Sheet,
+    store: &Store,
+    period: &crate::period::Period,
+    layout: &report::format::Options,
+) -> Result<(), Error> {
+    let gaps = report::coverage_gaps(store, period)?;
+    let line = report::format::coverage_text(&gaps);
+    sheet.notes.push(line.clone());
+    write_output(args.out.as_deref(), |w| {
+        report::sheet::write(&sheet, args.format, layout, w)
+    })?;
+    if !gaps.is_empty() {
+        if args.strict {
+            return Err(Error::Incomplete(line));
+        }
+        eprintln!("halo-billing: {line}");
+    }
+    Ok(())
+}
+
 /// Runs `report`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let period = if args.kind == Which::Unbilled {
+    use clap::ValueEnum;
+    if args.list {
+        return list(&args);
+    }
+    let name = args.name.clone().unwrap_or_default();
+    let builtin = Which::from_str(&name, true).ok();
+    let def = match builtin {
+        Some(w) if args.engine == Engine::Sql => {
+            let v = w.to_possible_value().expect("no hidden variants");
+            let found = file_reports(&args)?
+                .into_iter()
+                .find(|d| d.twin_of.as_deref() == Some(v.get_name()));
+            Some(found.ok_or_else(|| {
+                Error::Usage(format!(
+                    "`report {}` has no SQL twin; --engine sql applies to contracts and invoices",
+                    v.get_name()
+                ))
+            })?)
+        }
+        Some(_) => None,
+        None => {
+            let defs = file_reports(&args)?;
+            let names: Vec<String> = Which::value_variants()
+                .iter()
+                .filter_map(|w| w.to_possible_value().map(|v| v.get_name().to_string()))
+                .chain(
+                    defs.iter()
+                        .filter(|d| d.twin_of.is_none())
+                        .map(|d| d.name.clone()),
+                )
+                .collect();
+            Some(
+                defs.into_iter()
+                    .find(|d| d.name == name && d.twin_of.is_none())
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "there is no report `{name}`; the reports are: {} (see `report --list`)",
+                            names.join(", ")
+                        ))
+                    })?,
+            )
+        }
+    };
+    if let Some(def) = def {
+        return run_file(&args, &def);
+    }
+    if !args.params.is_empty() {
+        return Err(Error::Usage(
+            "--param applies to reports defined by files (see `report --list`)".into(),
+        ));
+    }
+    let kind = builtin.expect("a built-in report");
+    let period = if kind == Which::Unbilled {
         args.period.resolve_open_start(&args.timezone)?
     } else {
         args.period.resolve(&args.timezone)?
@@ -215,10 +398,10 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         || args.agent.is_some()
         || args.unbilled
         || args.raw;
-    if args.balances.is_some() && args.kind != Which::Prepay {
+    if args.balances.is_some() && kind != Which::Prepay {
         return Err(Error::Usage("--balances applies to `report prepay`".into()));
     }
-    if drill && args.kind != Which::Actions {
+    if drill && kind != Which::Actions {
         return Err(Error::Usage(
             "--contract, --invoice, --agent, --unbilled and --raw apply to `report actions` (the drill-down)".into(),
         ));
@@ -228,7 +411,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
     }
-    match (args.kind, args.by) {
+    match (kind, args.by) {
         (_, None) | (Which::Adjustments, _) => {}
         (Which::Leakage, Some(By::Action | By::Contract)) => {}
         (Which::Leakage, Some(_)) => {
@@ -243,11 +426,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         }
     }
     if matches!(
-        args.kind,
+        kind,
         Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay
     ) {
         let layout = layout(&args)?;
-        let mut sheet = match args.kind {
+        let sheet = match kind {
             Which::Unbilled => report::pack::unbilled(&store, &period)?,
             Which::Agents => report::pack::agents(&store, &period)?,
             Which::Prepay => {
@@ -262,21 +445,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             }
             _ => report::pack::actions(&store, &period, &drill_filter(&args)?, args.raw)?,
         };
-        let gaps = report::coverage_gaps(&store, &period)?;
-        let line = report::format::coverage_text(&gaps);
-        sheet.notes.push(line.clone());
-        write_output(args.out.as_deref(), |w| {
-            report::sheet::write(&sheet, args.format, &layout, w)
-        })?;
-        if !gaps.is_empty() {
-            if args.strict {
-                return Err(Error::Incomplete(line));
-            }
-            eprintln!("halo-billing: {line}");
-        }
-        return Ok(());
+        return write_sheet(&args, sheet, &store, &period, &layout);
     }
-    let kind = match args.kind {
+    let kind = match kind {
         Which::Contracts => ReportKind::Contracts,
         Which::Invoices => ReportKind::Invoices,
         Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay => {

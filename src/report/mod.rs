@@ -5,6 +5,7 @@
 //! [`format`]; no figure is rounded here.
 
 pub mod adjust;
+pub mod defs;
 pub mod format;
 pub mod pack;
 pub mod prepay;

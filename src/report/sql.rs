@@ -5,6 +5,7 @@
 //! hours 4, mileage 4 decimals) and renamed `*_amount`, `*_hours` and plain, unless raw.
 
 use super::ReportError;
+use super::defs::{ColumnType, ParamType, ParamValue, ReportDef};
 use super::select;
 use super::sheet::{Cell, Sheet};
 use crate::exact;
@@ -19,6 +20,16 @@ pub enum QueryError {
     /// Reading the store failed.
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// A file report's result does not match its definition.
+    #[error("report `{report}` ({sql_path}): {message}")]
+    Shape {
+        /// The report.
+        report: String,
+        /// Its SQL file.
+        sql_path: String,
+        /// What does not match.
+        message: String,
+    },
     /// polars refused or failed the SQL.
     #[error("the query failed: {message}\n  query: {query}")]
     Sql {
@@ -29,48 +40,233 @@ pub enum QueryError {
     },
 }
 
-/// The period's actions, every stored column, as one frame.
-fn actions_frame(store: &Store, period: &Period) -> Result<DataFrame, ReportError> {
+/// The stored columns `sql` names (every one when it selects `*`), and always `id` so
+/// that a query naming none still counts rows.
+fn columns_used(sql: &str) -> Vec<String> {
+    let star = sql.replace("(*)", "").contains('*');
+    let words: std::collections::HashSet<String> = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    frame::schema()
+        .iter_names()
+        .map(|n| n.to_string())
+        .filter(|n| star || n == crate::frame::col::ID || words.contains(n))
+        .collect()
+}
+
+/// The period's actions, the given stored columns, as one frame.
+fn actions_frame(store: &Store, period: &Period, names: &[&str]) -> Result<DataFrame, ReportError> {
     let (parts, _) = select::parts(store, period)?;
     let schema = frame::schema();
-    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let bad = |source| ReportError::Column {
+        column: "actions",
+        source,
+    };
     let mut out: Option<DataFrame> = None;
-    select::for_each_frame(store, &parts, &names, |df| {
-        let df = df
-            .select(names.iter().copied())
-            .map_err(|source| ReportError::Column {
-                column: "actions",
-                source,
-            })?;
+    select::for_each_frame(store, &parts, names, |df| {
+        let df = df.select(names.iter().copied()).map_err(bad)?;
         match &mut out {
             None => out = Some(df),
             Some(o) => {
-                o.vstack_mut_owned(df)
-                    .map_err(|source| ReportError::Column {
-                        column: "actions",
-                        source,
-                    })?;
+                o.vstack_mut_owned(df).map_err(bad)?;
             }
-        }
+        };
         Ok(())
     })?;
-    Ok(out.unwrap_or_else(|| DataFrame::empty_with_schema(&schema)))
+    match out {
+        Some(df) => Ok(df),
+        None => DataFrame::empty_with_schema(&schema)
+            .select(names.iter().copied())
+            .map_err(bad),
+    }
 }
 
-/// Runs `sql` over the period's actions.
-pub fn query(store: &Store, period: &Period, sql: &str, raw: bool) -> Result<Sheet, QueryError> {
-    let df = actions_frame(store, period)?;
+/// Runs `sql` over the period's actions (and the extra tables), collected.
+fn execute(
+    store: &Store,
+    period: &Period,
+    sql: &str,
+    tables: Vec<(&str, DataFrame)>,
+) -> Result<DataFrame, QueryError> {
+    let used = columns_used(sql);
+    let names: Vec<&str> = used.iter().map(String::as_str).collect();
+    let df = actions_frame(store, period, &names)?;
     let failed = |e: PolarsError| QueryError::Sql {
         message: e.to_string(),
         query: sql.trim().to_string(),
     };
     let mut ctx = polars::sql::SQLContext::new();
     ctx.register("actions", df.lazy());
-    let result = ctx
-        .execute(sql)
-        .and_then(|lf| lf.collect())
-        .map_err(failed)?;
+    for (name, t) in tables {
+        ctx.register(name, t.lazy());
+    }
+    ctx.execute(sql).and_then(|lf| lf.collect()).map_err(failed)
+}
+
+/// Runs `sql` over the period's actions.
+pub fn query(store: &Store, period: &Period, sql: &str, raw: bool) -> Result<Sheet, QueryError> {
+    let result = execute(store, period, sql, Vec::new())?;
     Ok(to_sheet(&result, period, raw))
+}
+
+/// The one-row `params` table of a report's parameter values.
+fn params_frame(def: &ReportDef, values: &[ParamValue]) -> Result<DataFrame, PolarsError> {
+    let mut cols: Vec<Column> = Vec::with_capacity(values.len());
+    for (p, v) in def.parameters.iter().zip(values) {
+        let name = PlSmallStr::from(p.name.as_str());
+        cols.push(match (p.kind, v) {
+            (ParamType::Integer, ParamValue::Integer(i)) => Column::new(name, [Some(*i)]),
+            (ParamType::Integer, _) => Column::new(name, [None::<i64>]),
+            (ParamType::Text, ParamValue::Text(s)) => Column::new(name, [Some(s.as_str())]),
+            (ParamType::Text, _) => Column::new(name, [None::<&str>]),
+        });
+    }
+    if cols.is_empty() {
+        // A table needs a column: one nobody names.
+        cols.push(Column::new("_".into(), [None::<i64>]));
+    }
+    DataFrame::new(1, cols)
+}
+
+/// Runs a report defined by files: its SQL over the period's actions and its `params`,
+/// the result checked against the declared columns, sorted, shown by column type, with
+/// totals of the totalled columns computed from the exact integers.
+pub fn run_report(
+    store: &Store,
+    period: &Period,
+    def: &ReportDef,
+    values: &[ParamValue],
+    raw: bool,
+) -> Result<Sheet, QueryError> {
+    let shape = |message: String| QueryError::Shape {
+        report: def.name.clone(),
+        sql_path: def.sql_path.clone(),
+        message,
+    };
+    let params = params_frame(def, values).map_err(|e| shape(e.to_string()))?;
+    let result =
+        execute(store, period, &def.sql, vec![("params", params)]).map_err(|e| match e {
+            QueryError::Sql { message, .. } => shape(format!("the query failed: {message}")),
+            other => other,
+        })?;
+    let got: Vec<&str> = result
+        .get_column_names()
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    let want: Vec<&str> = def.columns.iter().map(|c| c.name.as_str()).collect();
+    if got != want {
+        return Err(shape(format!(
+            "the query gives the columns {} but its definition declares {}",
+            got.join(","),
+            want.join(",")
+        )));
+    }
+    let result = if def.sort.is_empty() {
+        result
+    } else {
+        result
+            .sort(
+                &def.sort,
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .map_err(|e| shape(e.to_string()))?
+    };
+    let mut columns: Vec<(&'static str, Cell)> = Vec::new();
+    let mut rows: Vec<Vec<String>> = vec![Vec::new(); result.height()];
+    let mut total: Vec<String> = Vec::new();
+    let mut any_total = false;
+    for (c, d) in result.columns().iter().zip(&def.columns) {
+        let figure = matches!(
+            d.kind,
+            ColumnType::Integer | ColumnType::Money | ColumnType::Hours | ColumnType::Mileage
+        );
+        if figure && !c.dtype().is_integer() && !c.dtype().is_null() {
+            return Err(shape(format!(
+                "column `{}` is declared {:?} (a whole number in its units) but the query gives {}; keep figures integers in the SQL (SUM, not AVG or /)",
+                d.name,
+                d.kind,
+                c.dtype()
+            )));
+        }
+        let fmt: Option<fn(i64) -> String> = match d.kind {
+            _ if raw => None,
+            ColumnType::Money => Some(exact::format_money),
+            ColumnType::Hours => Some(exact::format_hours),
+            ColumnType::Mileage => Some(exact::format_mileage),
+            _ => None,
+        };
+        columns.push((
+            leak_name(d.name.clone()),
+            if figure { Cell::Number } else { Cell::Text },
+        ));
+        let mut sum: i64 = 0;
+        for (i, row) in rows.iter_mut().enumerate() {
+            let v = c.get(i).unwrap_or(AnyValue::Null);
+            if figure && !v.is_null() {
+                let n = v.extract::<i64>().unwrap_or_default();
+                sum = sum
+                    .checked_add(n)
+                    .ok_or_else(|| shape(format!("the total of `{}` overflows 64 bits", d.name)))?;
+                row.push(fmt.map_or_else(|| n.to_string(), |f| f(n)));
+            } else {
+                row.push(plain(&v));
+            }
+        }
+        if figure && d.totalled() {
+            any_total = true;
+            total.push(fmt.map_or_else(|| sum.to_string(), |f| f(sum)));
+        } else {
+            total.push(String::new());
+        }
+    }
+    let mut notes = Vec::new();
+    if !raw && def.columns.iter().any(|c| c.kind == ColumnType::Hours) {
+        notes.push(format!("({})", exact::HOURS_NOTE));
+    }
+    if raw {
+        notes.push("(figures in their integer units)".into());
+    }
+    Ok(Sheet {
+        title: format!(
+            "{}, {} ({}), {} row(s)",
+            def.title,
+            period.label,
+            period.timezone.name(),
+            result.height()
+        ),
+        columns,
+        rows,
+        total: any_total.then_some(total),
+        notes,
+    })
+}
+
+/// A column name for a sheet. Sheet column names are `&'static str` (the built-in reports'
+/// headers are literals); the few names of one query's result or one file report live as
+/// long as the process anyway.
+fn leak_name(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// A value that is not a figure, as text (null: empty).
+fn plain(v: &AnyValue) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Datetime(t, unit, _) => {
+            let ns = match unit {
+                TimeUnit::Nanoseconds => *t,
+                TimeUnit::Microseconds => t.saturating_mul(1_000),
+                TimeUnit::Milliseconds => t.saturating_mul(1_000_000),
+            };
+            crate::model::datetime::format_datetime(ns)
+        }
+        _ => v.to_string(),
+    }
 }
 
 /// An integer-unit column: its suffix, how a value is shown, the suffix it is shown with.
@@ -94,25 +290,16 @@ fn to_sheet(df: &DataFrame, period: &Period, raw: bool) -> Sheet {
             Some((suffix, _, to)) => format!("{}{to}", &name[..name.len() - suffix.len()]),
             None => name.to_string(),
         };
-        // Column names live as long as the report: leak the few of one query's result.
-        let shown: &'static str = Box::leak(shown.into_boxed_str());
-        columns.push((shown, if numeric { Cell::Number } else { Cell::Text }));
+        columns.push((
+            leak_name(shown),
+            if numeric { Cell::Number } else { Cell::Text },
+        ));
         for (i, row) in rows.iter_mut().enumerate() {
             let v = c.get(i).unwrap_or(AnyValue::Null);
-            row.push(match (&v, unit) {
-                (AnyValue::Null, _) => String::new(),
-                (_, Some((_, fmt, _))) => v.extract::<i64>().map(fmt).unwrap_or_default(),
-                (AnyValue::String(s), _) => s.to_string(),
-                (AnyValue::StringOwned(s), _) => s.to_string(),
-                (AnyValue::Datetime(t, unit, _), _) => {
-                    let ns = match unit {
-                        TimeUnit::Nanoseconds => *t,
-                        TimeUnit::Microseconds => t.saturating_mul(1_000),
-                        TimeUnit::Milliseconds => t.saturating_mul(1_000_000),
-                    };
-                    crate::model::datetime::format_datetime(ns)
-                }
-                _ => v.to_string(),
+            row.push(match unit {
+                _ if v.is_null() => String::new(),
+                Some((_, fmt, _)) => v.extract::<i64>().map(fmt).unwrap_or_default(),
+                None => plain(&v),
             });
         }
     }

@@ -72,6 +72,8 @@ impl Env {
             .args(args)
             .current_dir(self.dir.path())
             .env("HALO_BILLING_STORE", self.store())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env_remove("HALO_BILLING_REPORTS")
             .env_remove("RUST_BACKTRACE")
             .output()
             .expect("binary runs");
@@ -84,6 +86,8 @@ impl Env {
             .args(args)
             .current_dir(self.dir.path())
             .env("HALO_BILLING_STORE", self.store())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env_remove("HALO_BILLING_REPORTS")
             .env_remove("RUST_BACKTRACE")
             .envs(vars.iter().copied())
             .output()
