@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Times `halo-billing report contracts` + `report invoices` against DuckDB running the
-# equivalent GROUP BY over the same Parquet files, side by side, and prints medians,
-# peak memory and the ratio.
+# Times each `halo-billing report` (contracts, invoices and the month-end pack: unbilled,
+# agents, leakage, prepay, actions --contract 101, charge-rates) against DuckDB running
+# the equivalent SQL over the same Parquet files, side by side, and prints medians, peak
+# memory and the ratio. REPORTS="contracts agents" limits the list.
 #
 # Usage: benches/vs_duckdb.sh [SIZES...]        (default: 1000000 10000000)
 #   RUNS=7        timed runs per command (alternating ours / DuckDB)
@@ -45,28 +46,78 @@ PY
 
 median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print(f"{statistics.median(v):.3f}")' "$@"; }
 
-duck_sql() { # store, kind, from, to
-  local files="$1/actions/*/*/*.parquet" key attr
-  if [ "$2" = contracts ]; then
-    key="coalesce(action_contract_id, 0)"; attr="any_value(CASE WHEN action_contract_id IS NULL THEN NULL ELSE action_contract_ref END)"
-  else
-    key="actioninvoicenumber"; attr="max(invoice_id)"
-  fi
-  local h="/ 3600000.0, 4)"
-  cat <<SQL
-COPY (
-  SELECT $key AS k, $attr AS a, count(*) AS actions,
-    round(sum(timetaken_ms) $h AS time_taken_hours, round(sum(nonbilltime_ms) $h AS non_bill_hours,
+duck_sql() { # store, kind, from, to: DuckDB's SQL for the same report (hours as rounded floats)
+  local src="read_parquet('$1/actions/*/*/*.parquet', hive_partitioning = true)"
+  local range="make_date(year, month, 1) >= date_trunc('month', TIMESTAMP '$3') AND make_date(year, month, 1) < TIMESTAMP '$4'
+    AND datetime >= TIMESTAMP '$3' AND datetime < TIMESTAMP '$4'"
+  local h="/ 3600000.0, 4)" q
+  local measures="round(sum(timetaken_ms) $h AS time_taken_hours, round(sum(nonbilltime_ms) $h AS non_bill_hours,
     round(sum(traveltime_ms) $h AS travel_hours, sum(mileage_e4) / 10000 AS mileage,
     round(sum(actionchargehours_ms) $h AS chargeable_hours, sum(actionchargeamount_cents) / 100 AS chargeable_amount,
     round(sum(actionnonchargehours_ms) $h AS non_chargeable_hours, sum(actionnonchargeamount_cents) / 100 AS non_chargeable_amount,
-    round(sum(actionprepayhours_ms) $h AS prepay_hours, sum(actionprepayamount_cents) / 100 AS prepay_amount
-  FROM read_parquet('$files', hive_partitioning = true)
-  WHERE make_date(year, month, 1) >= date_trunc('month', TIMESTAMP '$3') AND make_date(year, month, 1) < TIMESTAMP '$4'
-    AND datetime >= TIMESTAMP '$3' AND datetime < TIMESTAMP '$4'
-  GROUP BY 1 ORDER BY 1 NULLS FIRST
-) TO '/dev/stdout' (HEADER);
-SQL
+    round(sum(actionprepayhours_ms) $h AS prepay_hours, sum(actionprepayamount_cents) / 100 AS prepay_amount"
+  case "$2" in
+    contracts) q="SELECT coalesce(action_contract_id, 0) AS k,
+        any_value(CASE WHEN action_contract_id IS NULL THEN NULL ELSE action_contract_ref END) AS a, count(*) AS actions, $measures
+      FROM $src WHERE $range GROUP BY 1 ORDER BY 1 NULLS FIRST" ;;
+    invoices) q="SELECT actioninvoicenumber AS k, max(invoice_id) AS a, count(*) AS actions, $measures
+      FROM $src WHERE $range GROUP BY 1 ORDER BY 1 NULLS FIRST" ;;
+    unbilled) q="SELECT action_contract_id AS contract_id, any_value(action_contract_ref) AS contract_ref, count(*) AS actions,
+        min(datetime)::DATE AS oldest, max(datetime)::DATE AS newest,
+        round(sum(actionchargehours_ms) $h AS chargeable_hours, sum(actionchargeamount_cents) / 100 AS chargeable_amount,
+        sum(CASE WHEN date_diff('day', datetime, TIMESTAMP '$4') <= 30 THEN actionchargeamount_cents ELSE 0 END) / 100 AS age_0_30_amount,
+        sum(CASE WHEN date_diff('day', datetime, TIMESTAMP '$4') BETWEEN 31 AND 60 THEN actionchargeamount_cents ELSE 0 END) / 100 AS age_31_60_amount,
+        sum(CASE WHEN date_diff('day', datetime, TIMESTAMP '$4') BETWEEN 61 AND 90 THEN actionchargeamount_cents ELSE 0 END) / 100 AS age_61_90_amount,
+        sum(CASE WHEN date_diff('day', datetime, TIMESTAMP '$4') > 90 THEN actionchargeamount_cents ELSE 0 END) / 100 AS age_over_90_amount
+      FROM $src WHERE $range AND (actionchargehours_ms > 0 OR actionchargeamount_cents > 0)
+        AND actioninvoicenumber IS NULL AND coalesce(invoice_id, 0) <= 0
+      GROUP BY 1 ORDER BY 1 NULLS FIRST" ;;
+    agents) q="SELECT who_agentid AS agent_id, mode(who) AS agent, count(*) AS actions,
+        round(sum(timetaken_ms) $h AS time_taken_hours, round(sum(actionchargehours_ms) $h AS chargeable_hours,
+        round(sum(actionnonchargehours_ms) $h AS non_chargeable_hours, round(sum(actionprepayhours_ms) $h AS prepay_hours,
+        sum(actionchargeamount_cents) / 100 AS chargeable_amount, sum(actionprepayamount_cents) / 100 AS prepay_amount,
+        round(100.0 * (sum(actionchargehours_ms) + sum(actionprepayhours_ms)) / nullif(sum(timetaken_ms), 0), 1) AS billable_percent,
+        round((sum(actionchargeamount_cents) + sum(actionprepayamount_cents)) * 36000.0
+              / nullif(sum(actionchargehours_ms) + sum(actionprepayhours_ms), 0), 2) AS effective_rate
+      FROM $src WHERE $range GROUP BY 1 ORDER BY 1 NULLS FIRST" ;;
+    leakage) q="SELECT ticket_id, id, datetime, who_agentid AS agent_id, who AS agent, action_contract_id AS contract_id,
+        action_contract_ref AS contract_ref, round(timetaken_ms $h AS time_taken_hours,
+        round(actionchargehours_ms $h AS chargeable_hours, actionchargeamount_cents / 100 AS chargeable_amount,
+        round(actionprepayhours_ms $h AS prepay_hours, actionprepayamount_cents / 100 AS prepay_amount,
+        CASE WHEN actionchargehours_ms > 0 AND actionchargeamount_cents = 0 THEN 'charged_hours_without_amount'
+             ELSE 'billable_not_charged' END AS reason
+      FROM $src WHERE $range AND ((actionchargehours_ms > 0 AND actionchargeamount_cents = 0)
+        OR (actisbillable AND timetaken_ms > 0 AND actionchargehours_ms = 0 AND actionprepayhours_ms = 0))
+      ORDER BY datetime, ticket_id, id" ;;
+    prepay) q="SELECT contract_id, contract_ref, month, round(ms $h AS prepay_hours, cents / 100 AS prepay_amount,
+        round(sum(ms) OVER w $h AS running_hours, sum(cents) OVER w / 100 AS running_amount
+      FROM (SELECT action_contract_id AS contract_id, any_value(action_contract_ref) AS contract_ref,
+              strftime(datetime, '%Y-%m') AS month, sum(actionprepayhours_ms) AS ms, sum(actionprepayamount_cents) AS cents
+            FROM $src WHERE $range AND action_contract_id IS NOT NULL
+              AND (actionprepayhours_ms <> 0 OR actionprepayamount_cents <> 0) GROUP BY 1, 3)
+      WINDOW w AS (PARTITION BY contract_id ORDER BY month) ORDER BY 1 NULLS FIRST, 3" ;;
+    actions) q="SELECT ticket_id, id, datetime, who_agentid AS agent_id, who AS agent, action_contract_id AS contract_id,
+        action_contract_ref AS contract_ref, actioninvoicenumber AS invoice_number, invoice_id,
+        round(timetaken_ms $h AS time_taken_hours, round(nonbilltime_ms $h AS non_bill_hours, round(traveltime_ms $h AS travel_hours,
+        mileage_e4 / 10000 AS mileage, round(actionchargehours_ms $h AS chargeable_hours, actionchargeamount_cents / 100 AS chargeable_amount,
+        round(actionnonchargehours_ms $h AS non_chargeable_hours, actionnonchargeamount_cents / 100 AS non_chargeable_amount,
+        round(actionprepayhours_ms $h AS prepay_hours, actionprepayamount_cents / 100 AS prepay_amount,
+        split_part(note, chr(10), 1) AS note
+      FROM $src WHERE $range AND action_contract_id = 101 ORDER BY datetime, ticket_id, id" ;;
+    charge-rates) # the query file itself, over a view of the period (as benches/engines.sh)
+      printf "CREATE VIEW actions AS SELECT * EXCLUDE (year, month) FROM %s WHERE %s;\nCREATE TABLE params AS SELECT CAST(NULL AS BIGINT) AS contract;\n" "$src" "$range"
+      echo "COPY ($(grep -v '^--' queries/charge-rates.sql)) TO '/dev/stdout' (HEADER);"
+      return ;;
+  esac
+  echo "COPY ($q) TO '/dev/stdout' (HEADER);"
+}
+
+# Our command for a report kind.
+ours_args() {
+  case "$1" in
+    actions) echo "actions --contract 101" ;;
+    *) echo "$1" ;;
+  esac
 }
 
 printf '\n%-9s %-6s %-9s %12s %12s %8s %12s %12s\n' rows period report "ours_s" "duckdb_s" "ratio" "ours_MB" "duckdb_MB"
@@ -81,13 +132,14 @@ for n in "${SIZES[@]}"; do
   for period in month year; do
     if [ $period = month ]; then args=(--period 2026-10); from="2026-10-01"; to="2026-11-01";
     else args=(--from 2026-01-01 --to 2027-01-01); from="2026-01-01"; to="2027-01-01"; fi
-    for kind in contracts invoices; do
+    for kind in ${REPORTS:-contracts invoices unbilled agents leakage prepay actions charge-rates}; do
+      read -r -a kargs <<<"$(ours_args "$kind")"
       sql=$(duck_sql "$store" "$kind" "$from" "$to")
       ours=() duck=() ours_m=() duck_m=()
-      timed "$BIN" -q report "$kind" "${args[@]}" --store "$store" >/dev/null  # warm the page cache
+      timed "$BIN" -q report "${kargs[@]}" "${args[@]}" --store "$store" >/dev/null  # warm the page cache
       timed "$DUCKDB" -c "$sql" >/dev/null
       for _ in $(seq "$RUNS"); do
-        read -r s m < <(timed "$BIN" -q report "$kind" "${args[@]}" --store "$store"); ours+=("$s"); ours_m+=("$m")
+        read -r s m < <(timed "$BIN" -q report "${kargs[@]}" "${args[@]}" --store "$store"); ours+=("$s"); ours_m+=("$m")
         read -r s m < <(timed "$DUCKDB" -c "$sql"); duck+=("$s"); duck_m+=("$m")
       done
       o=$(median "${ours[@]}") d=$(median "${duck[@]}")

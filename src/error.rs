@@ -123,7 +123,8 @@ pub enum Error {
     /// The simulator could not start.
     #[error(transparent)]
     Simulator(#[from] crate::simulate::SimError),
-    /// `status --verify` found files that differ from the manifest.
+    /// A check found figures or files that disagree (`status --verify`: files that
+    /// differ from the manifest; `export`: invoices that do not add up).
     #[error("{0}")]
     Verify(String),
     /// The store holds nothing to report on.

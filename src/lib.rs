@@ -11,6 +11,7 @@ pub mod aggregate;
 pub mod cli;
 pub mod error;
 pub mod exact;
+pub mod export;
 pub mod frame;
 pub mod fsutil;
 pub mod generate;

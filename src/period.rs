@@ -81,6 +81,12 @@ fn parse_local(s: &str) -> Result<NaiveDateTime, PeriodError> {
 }
 
 impl Period {
+    /// The local calendar date of the instant `ns` (UTC nanoseconds) in the period's zone.
+    pub fn date_of(&self, ns: i64) -> chrono::NaiveDate {
+        use chrono::TimeZone;
+        self.timezone.timestamp_nanos(ns).date_naive()
+    }
+
     /// The calendar month `YYYY-MM` in `tz`.
     pub fn month(month: &str, tz: Tz) -> Result<Period, PeriodError> {
         let bad = || PeriodError::BadMonth(month.to_string());

@@ -3,6 +3,7 @@
 
 mod close;
 mod demo;
+mod export;
 mod generate;
 mod import;
 mod query;
@@ -29,6 +30,7 @@ Typical month end:
   halo-billing import ./halo-export/                 # or: saved /api/Actions responses
   halo-billing report contracts --period 2026-10 --out contracts-2026-10.csv
   halo-billing report invoices  --period 2026-10 --format table
+  halo-billing export xero --period 2026-10 --mapping mapping.toml --out xero.csv
 
 Try it without any data of your own:
   halo-billing demo
@@ -56,6 +58,7 @@ enum Command {
     Sync(sync::Args),
     Report(report::Args),
     Query(query::Args),
+    Export(export::Args),
     Generate(generate::Args),
     Status(status::Args),
     Close(close::CloseArgs),
@@ -270,6 +273,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Import(a) => import::run(a, &progress),
         Command::Report(a) => report::run(a, &progress),
         Command::Query(a) => query::run(a, &progress),
+        Command::Export(a) => export::run(a, &progress),
         Command::Generate(a) => generate::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
         Command::Sync(a) => sync::run(a, &progress),

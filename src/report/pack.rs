@@ -11,7 +11,6 @@ use crate::exact;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::Store;
-use chrono::TimeZone;
 use std::collections::{BTreeMap, HashMap};
 
 const CHARGE_H: &str = "actionchargehours_ms";
@@ -25,13 +24,13 @@ const WHO_ID: &str = "who_agentid";
 const NOTE: &str = "note";
 
 /// Adds `b` to `a`, an overflow being an error naming `measure`.
-pub(super) fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
+pub(crate) fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), ReportError> {
     *a = a.checked_add(b).ok_or(Overflow { measure })?;
     Ok(())
 }
 
 /// The value most entries carry (the greater on a tie), for names and references.
-pub(super) fn most_common(counts: &HashMap<String, u64>) -> String {
+pub(crate) fn most_common(counts: &HashMap<String, u64>) -> String {
     counts
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
@@ -41,7 +40,7 @@ pub(super) fn most_common(counts: &HashMap<String, u64>) -> String {
 
 /// Counts one more entry carrying `value` (none: not counted), copying it only the
 /// first time it is seen.
-pub(super) fn count(counts: &mut HashMap<String, u64>, value: Option<&str>) {
+pub(crate) fn count(counts: &mut HashMap<String, u64>, value: Option<&str>) {
     let Some(v) = value else { return };
     match counts.get_mut(v) {
         Some(n) => *n += 1,
@@ -56,13 +55,13 @@ fn num(v: Option<i64>) -> String {
 }
 
 /// Whether an action has been invoiced: an invoice number, or an invoice id above zero.
-fn invoiced(number: Option<&str>, id: Option<i64>) -> bool {
+pub(crate) fn invoiced(number: Option<&str>, id: Option<i64>) -> bool {
     number.is_some_and(|n| !n.trim().is_empty()) || id.is_some_and(|i| i > 0)
 }
 
 /// The local calendar date of `ns` in the period's zone.
 fn local_date(period: &Period, ns: i64) -> chrono::NaiveDate {
-    period.timezone.timestamp_nanos(ns).date_naive()
+    period.date_of(ns)
 }
 
 #[derive(Default)]

@@ -1,0 +1,688 @@
+//! Accounting exports: the period's figures as files Xero, QuickBooks Online and DATEV
+//! import without edits, and a plain ledger CSV.
+//!
+//! Xero and QuickBooks get sales invoices for the chargeable work not yet invoiced (the
+//! `unbilled` selection); DATEV gets revenue bookings for invoices already issued in Halo.
+//! Everything is validated before a byte is written ([`validate`]), and every line is
+//! priced so the target system's own arithmetic, round(Quantity x UnitAmount, 2), gives
+//! exactly the amount we billed ([`price`]).
+
+pub mod mapping;
+pub mod write;
+
+use crate::exact;
+use crate::frame::col;
+use crate::period::Period;
+use crate::report::select;
+use crate::report::{ReportError, pack};
+use crate::store::Store;
+use mapping::{DateFormat, Entry, InvoicePer, Lines, Mapping};
+use std::collections::{BTreeMap, HashMap};
+
+/// Marks a value the user still has to fill in (written by `--init-mapping`).
+pub const PLACEHOLDER: &str = "FILL-IN";
+
+/// Chargeable work of one contract and charge rate (exact integer units).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Actions.
+    pub actions: i64,
+    /// Chargeable hours, milliseconds.
+    pub hours_ms: i64,
+    /// Chargeable amount, cents.
+    pub amount_cents: i64,
+}
+
+impl Work {
+    fn add(&mut self, hours: i64, amount: i64) -> Result<(), ReportError> {
+        self.actions += 1;
+        pack::add(&mut self.hours_ms, hours, "chargeable_hours")?;
+        pack::add(&mut self.amount_cents, amount, "chargeable_amount")
+    }
+}
+
+/// A contract's unbilled work.
+#[derive(Debug, Clone, Default)]
+pub struct ContractWork {
+    /// The reference most of its actions carry.
+    pub reference: String,
+    /// Per charge rate (`None`: no rate).
+    pub by_rate: BTreeMap<Option<i64>, Work>,
+}
+
+/// Revenue of one issued invoice in one posting month, per contract.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct IssuedKey {
+    /// Posting month (local), `(year, month)`.
+    pub month: (i32, u32),
+    /// Halo's invoice number.
+    pub invoice: String,
+    /// The contract (`None`: none).
+    pub contract: Option<i64>,
+}
+
+/// What the period holds for the exports.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// Unbilled chargeable work per contract (`None`: no contract).
+    pub unbilled: BTreeMap<Option<i64>, ContractWork>,
+    /// Invoiced chargeable work per (month, invoice number, contract).
+    pub issued: BTreeMap<IssuedKey, Work>,
+    /// References of invoiced contracts (most common).
+    pub issued_refs: BTreeMap<Option<i64>, String>,
+}
+
+/// Reads the period's chargeable work: what is not invoiced (for Xero, QuickBooks, the
+/// ledger) and what is (for DATEV), in one pass over the selected files.
+pub fn select(store: &Store, period: &Period) -> Result<Selection, ReportError> {
+    let (parts, _) = select::parts(store, period)?;
+    let cols = [
+        col::CONTRACT_ID,
+        col::CONTRACT_REF,
+        col::INVOICE_NUMBER,
+        col::INVOICE_ID,
+        "chargerate",
+        "actionchargehours_ms",
+        "actionchargeamount_cents",
+    ];
+    let mut sel = Selection::default();
+    let mut refs: HashMap<Option<i64>, HashMap<String, u64>> = HashMap::new();
+    let mut issued_refs: HashMap<Option<i64>, HashMap<String, u64>> = HashMap::new();
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let cid = select::ints(df, col::CONTRACT_ID)?;
+        let cref = select::texts(df, col::CONTRACT_REF)?;
+        let inum = select::texts(df, col::INVOICE_NUMBER)?;
+        let iid = select::ints(df, col::INVOICE_ID)?;
+        let rate = select::ints(df, "chargerate")?;
+        let h = select::units(df, "actionchargehours_ms")?;
+        let a = select::units(df, "actionchargeamount_cents")?;
+        let dt = select::datetimes(df)?;
+        for i in 0..df.height() {
+            if pack::invoiced(inum[i], iid[i]) {
+                if a[i] == 0 {
+                    continue; // nothing to book
+                }
+                let Some(number) = inum[i].filter(|n| !n.trim().is_empty()) else {
+                    continue; // an invoice id without a number: nothing to book against
+                };
+                let Some(t) = dt[i] else { continue };
+                let d = period.date_of(t);
+                use chrono::Datelike;
+                let key = IssuedKey {
+                    month: (d.year(), d.month()),
+                    invoice: number.to_string(),
+                    contract: cid[i],
+                };
+                sel.issued.entry(key).or_default().add(h[i], a[i])?;
+                pack::count(issued_refs.entry(cid[i]).or_default(), cref[i]);
+                continue;
+            }
+            if h[i] <= 0 && a[i] <= 0 {
+                continue; // not chargeable work
+            }
+            let w = sel.unbilled.entry(cid[i]).or_default();
+            w.by_rate.entry(rate[i]).or_default().add(h[i], a[i])?;
+            pack::count(refs.entry(cid[i]).or_default(), cref[i]);
+        }
+        Ok(())
+    })?;
+    for (cid, w) in sel.unbilled.iter_mut() {
+        if cid.is_some() {
+            w.reference = refs.get(cid).map(pack::most_common).unwrap_or_default();
+        }
+    }
+    sel.issued_refs = issued_refs
+        .iter()
+        .map(|(c, r)| {
+            (
+                *c,
+                if c.is_some() {
+                    pack::most_common(r)
+                } else {
+                    String::new()
+                },
+            )
+        })
+        .collect();
+    Ok(sel)
+}
+
+/// A line's quantity and unit amount, both in 1/10,000, and whether it fell back to
+/// quantity 1 (the hours then go in the description).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Priced {
+    /// Quantity, 1/10,000.
+    pub quantity_e4: i64,
+    /// Unit amount, 1/10,000 of the currency.
+    pub unit_e4: i64,
+    /// Quantity 1 because no hours-based pair rounds to the amount.
+    pub fallback: bool,
+}
+
+/// What an accounting system makes of a line: round(Quantity x UnitAmount, 2) in cents,
+/// or `None` when the exact product lies on a half cent (where systems that round half to
+/// even and half away from zero disagree).
+pub fn line_amount(quantity_e4: i64, unit_e4: i64) -> Option<i64> {
+    // Quantity x UnitAmount in 1e-8 of the currency = 1e-6 cents.
+    let p = quantity_e4 as i128 * unit_e4 as i128;
+    let (q, r) = (p.div_euclid(1_000_000), p.rem_euclid(1_000_000));
+    match r.cmp(&500_000) {
+        std::cmp::Ordering::Less => Some(q as i64),
+        std::cmp::Ordering::Greater => Some(q as i64 + 1),
+        std::cmp::Ordering::Equal => None,
+    }
+}
+
+/// Chooses a quantity (the hours, 4 decimals) and a unit amount (4 decimals) whose product,
+/// rounded to the cent by any rounding rule, is exactly `amount_cents`; when the hours are
+/// zero or no such unit amount exists (more than about 100 hours on one line), quantity 1
+/// and the amount as the unit amount.
+pub fn price(amount_cents: i64, hours_ms: i64) -> Priced {
+    let q = exact::round_to(hours_ms, 3_600_000, 10_000);
+    if q > 0 {
+        let target = amount_cents as i128 * 1_000_000;
+        let u0 = (target + q as i128 / 2).div_euclid(q as i128) as i64;
+        for u in [u0, u0 - 1, u0 + 1] {
+            if line_amount(q, u) == Some(amount_cents) {
+                return Priced {
+                    quantity_e4: q,
+                    unit_e4: u,
+                    fallback: false,
+                };
+            }
+        }
+    }
+    Priced {
+        quantity_e4: 10_000,
+        unit_e4: amount_cents * 100,
+        fallback: true,
+    }
+}
+
+/// One invoice line.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The contract it bills.
+    pub contract: Option<i64>,
+    /// The contract's reference.
+    pub contract_ref: String,
+    /// The charge rate (per-charge-type lines).
+    pub charge_rate: Option<i64>,
+    /// Description (one line of text).
+    pub description: String,
+    /// The work behind it.
+    pub work: Work,
+    /// Quantity and unit amount.
+    pub priced: Priced,
+    /// Account code.
+    pub account_code: String,
+    /// Tax type / code.
+    pub tax_type: String,
+    /// Item code.
+    pub item: String,
+    /// QuickBooks US: taxable.
+    pub taxable: bool,
+}
+
+/// One sales invoice.
+#[derive(Debug, Clone)]
+pub struct Invoice {
+    /// Its number (unique in the export).
+    pub number: String,
+    /// The customer.
+    pub customer: String,
+    /// E-mail.
+    pub email: String,
+    /// Reference.
+    pub reference: String,
+    /// Invoice date.
+    pub date: chrono::NaiveDate,
+    /// Due date.
+    pub due: chrono::NaiveDate,
+    /// Terms in days.
+    pub terms_days: i64,
+    /// Currency (empty: the organisation's).
+    pub currency: String,
+    /// How dates are written.
+    pub date_format: DateFormat,
+    /// QuickBooks tax columns.
+    pub quickbooks_tax: mapping::QuickbooksTax,
+    /// Its lines.
+    pub lines: Vec<Line>,
+}
+
+impl Invoice {
+    /// The exact total of its lines, cents.
+    pub fn total_cents(&self) -> i64 {
+        self.lines.iter().map(|l| l.work.amount_cents).sum()
+    }
+}
+
+/// The export to write, and what was left out.
+#[derive(Debug, Default)]
+pub struct Invoices {
+    /// The invoices, in number order.
+    pub invoices: Vec<Invoice>,
+    /// Work left out: chargeable work without a contract and no `[contracts.none]`
+    /// (actions, amount in cents).
+    pub left_out: Option<Work>,
+}
+
+/// Why nothing was written: every problem at once.
+#[derive(Debug, thiserror::Error)]
+#[error("the export was not written; fix the mapping `{mapping}`:\n  {}", problems.join("\n  "))]
+pub struct Invalid {
+    /// The mapping file.
+    pub mapping: String,
+    /// Each problem, one line.
+    pub problems: Vec<String>,
+}
+
+/// Text for an accounting cell: each run of line breaks and tabs (with the spaces around
+/// it) becomes one space; leading and trailing space goes.
+pub fn one_line(s: &str) -> String {
+    s.split(['\n', '\r', '\t'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The period as it appears in invoice numbers: `2026-10` for a month, else
+/// `20261001-20261016` (first and last day).
+pub fn period_token(period: &Period) -> String {
+    if !period.label.contains("..") && period.label.len() == 7 {
+        return period.label.clone();
+    }
+    let first = period.date_of(period.from_ns);
+    let last = period.date_of(period.to_ns - 1);
+    format!("{}-{}", first.format("%Y%m%d"), last.format("%Y%m%d"))
+}
+
+/// The invoice date of `rule` for `period`.
+fn invoice_date(rule: &str, period: &Period) -> Result<chrono::NaiveDate, String> {
+    match rule {
+        "period-end" => Ok(period.date_of(period.to_ns - 1)),
+        "period-start" => Ok(period.date_of(period.from_ns)),
+        d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            format!("invoice_date `{d}` is not `period-end`, `period-start` or a date YYYY-MM-DD")
+        }),
+    }
+}
+
+/// Fills an invoice-number (or reference) scheme.
+fn fill(
+    scheme: &str,
+    period: &str,
+    contract: Option<i64>,
+    reference: &str,
+    customer: &str,
+    seq: usize,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = scheme;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            return Err(format!("`{scheme}` has a `{{` without its `}}`"));
+        };
+        let name = &rest[open + 1..open + close];
+        out.push_str(&match name {
+            "period" => period.to_string(),
+            "contract_id" => mapping::key(contract),
+            "contract_ref" => reference.to_string(),
+            "customer" => customer.to_string(),
+            "seq" => format!("{seq:04}"),
+            other => {
+                return Err(format!(
+                    "`{scheme}` names `{{{other}}}`; the placeholders are {{period}}, {{contract_id}}, {{contract_ref}}, {{customer}} and {{seq}}"
+                ));
+            }
+        });
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(one_line(&out))
+}
+
+/// Which values a format requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Xero: customer, account code, tax type, terms.
+    Xero,
+    /// QuickBooks Online: customer, terms.
+    Quickbooks,
+    /// The plain ledger: customer.
+    Ledger,
+}
+
+/// A value the format needs, or a problem naming the section and key.
+fn need(value: &Option<String>, key: &str, section: &str, problems: &mut Vec<String>) -> String {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() && v != PLACEHOLDER => one_line(v),
+        Some(v) if v == PLACEHOLDER => {
+            problems.push(format!("[{section}] {key} is still {PLACEHOLDER}"));
+            String::new()
+        }
+        _ => {
+            problems.push(format!(
+                "[{section}] has no {key} (and [defaults] gives none)"
+            ));
+            String::new()
+        }
+    }
+}
+
+/// Builds the sales invoices for the unbilled work, validating everything first: every
+/// unmapped contract and every missing required value is listed at once.
+pub fn invoices(
+    sel: &Selection,
+    map: &Mapping,
+    mapping_name: &str,
+    period: &Period,
+    target: Target,
+    charge_rate_names: &BTreeMap<String, String>,
+) -> Result<Invoices, Invalid> {
+    let mut problems = Vec::new();
+    let mut out = Invoices::default();
+    let token = period_token(period);
+    // A mapped contract with unbilled work, in contract order.
+    struct Draft {
+        contract: Option<i64>,
+        reference: String,
+        entry: Entry,
+        customer: String,
+    }
+    let mut drafts: Vec<Draft> = Vec::new();
+    let mut unmapped = Vec::new();
+    for (cid, work) in &sel.unbilled {
+        let Some(entry) = map.resolve(*cid) else {
+            if cid.is_none() {
+                let mut w = Work::default();
+                for r in work.by_rate.values() {
+                    w.actions += r.actions;
+                    w.hours_ms += r.hours_ms;
+                    w.amount_cents += r.amount_cents;
+                }
+                out.left_out = Some(w);
+            } else {
+                unmapped.push(format!(
+                    "{}{}",
+                    mapping::key(*cid),
+                    if work.reference.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", work.reference)
+                    }
+                ));
+            }
+            continue;
+        };
+        let section = format!("contracts.{}", mapping::key(*cid));
+        let customer = need(&entry.customer, "customer", &section, &mut problems);
+        drafts.push(Draft {
+            contract: *cid,
+            reference: work.reference.clone(),
+            entry,
+            customer,
+        });
+    }
+    if !unmapped.is_empty() {
+        problems.insert(
+            0,
+            format!(
+                "{} contract(s) with unbilled work have no [contracts.ID] section: {} (`export --init-mapping FILE` writes one to fill in)",
+                unmapped.len(),
+                unmapped.join(", ")
+            ),
+        );
+    }
+    // Group into invoices: per contract, or per customer where the entry says so.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Group {
+        Contract(Option<i64>),
+        Customer(String),
+    }
+    let mut groups: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+    for (i, d) in drafts.iter().enumerate() {
+        let key = match d.entry.invoice_per.unwrap_or(InvoicePer::Contract) {
+            InvoicePer::Contract => Group::Contract(d.contract),
+            InvoicePer::Customer => Group::Customer(d.customer.clone()),
+        };
+        groups.entry(key).or_default().push(i);
+    }
+    let mut seen_numbers: HashMap<String, String> = HashMap::new();
+    for (seq, members) in groups.values().enumerate() {
+        let first = &drafts[members[0]];
+        let e = &first.entry;
+        let section = format!("contracts.{}", mapping::key(first.contract));
+        let scheme = e
+            .invoice_number
+            .clone()
+            .unwrap_or_else(|| "HB-{period}-{contract_id}".to_string());
+        let number = match fill(
+            &scheme,
+            &token,
+            first.contract,
+            &first.reference,
+            &first.customer,
+            seq + 1,
+        ) {
+            Ok(n) => n,
+            Err(m) => {
+                problems.push(format!("[{section}] invoice_number: {m}"));
+                continue;
+            }
+        };
+        if number.is_empty() {
+            problems.push(format!("[{section}] invoice_number gives an empty number"));
+        }
+        if let Some(other) = seen_numbers.insert(number.clone(), section.clone()) {
+            problems.push(format!(
+                "invoice number `{number}` is given twice ([{other}] and [{section}]); add {{contract_id}} or {{seq}} to invoice_number"
+            ));
+        }
+        let date = match invoice_date(e.invoice_date.as_deref().unwrap_or("period-end"), period) {
+            Ok(d) => d,
+            Err(m) => {
+                problems.push(format!("[{section}] {m}"));
+                continue;
+            }
+        };
+        let terms = match (target, e.terms_days) {
+            (_, Some(t)) if t >= 0 => t,
+            (_, Some(t)) => {
+                problems.push(format!("[{section}] terms_days {t} is below zero"));
+                0
+            }
+            (Target::Ledger, None) => 0,
+            (_, None) => {
+                problems.push(format!(
+                    "[{section}] has no terms_days (and [defaults] gives none)"
+                ));
+                0
+            }
+        };
+        let reference = match &e.reference {
+            Some(r) => fill(
+                r,
+                &token,
+                first.contract,
+                &first.reference,
+                &first.customer,
+                seq + 1,
+            )
+            .unwrap_or_else(|m| {
+                problems.push(format!("[{section}] reference: {m}"));
+                String::new()
+            }),
+            None => one_line(&first.reference),
+        };
+        let mut inv = Invoice {
+            number,
+            customer: first.customer.clone(),
+            email: e.email.clone().map(|s| one_line(&s)).unwrap_or_default(),
+            reference,
+            date,
+            due: date + chrono::Duration::days(terms),
+            terms_days: terms,
+            currency: e.currency.clone().map(|s| one_line(&s)).unwrap_or_default(),
+            date_format: e.date_format.unwrap_or(DateFormat::Dmy),
+            quickbooks_tax: e.quickbooks_tax.unwrap_or(mapping::QuickbooksTax::Vat),
+            lines: Vec::new(),
+        };
+        for &m in members {
+            let d = &drafts[m];
+            let e = &d.entry;
+            let section = format!("contracts.{}", mapping::key(d.contract));
+            let (account_code, tax_type) = match target {
+                Target::Xero => (
+                    need(&e.account_code, "account_code", &section, &mut problems),
+                    need(&e.tax_type, "tax_type", &section, &mut problems),
+                ),
+                _ => (
+                    e.account_code
+                        .clone()
+                        .map(|s| one_line(&s))
+                        .unwrap_or_default(),
+                    e.tax_type.clone().map(|s| one_line(&s)).unwrap_or_default(),
+                ),
+            };
+            let item = e.item.clone().map(|s| one_line(&s)).unwrap_or_default();
+            let work = &sel.unbilled[&d.contract];
+            let label = if d.reference.is_empty() {
+                match d.contract {
+                    Some(c) => format!("Contract {c}"),
+                    None => "Work without a contract".to_string(),
+                }
+            } else {
+                d.reference.clone()
+            };
+            let per_rate: Vec<(Option<i64>, Work)> = match e.lines.unwrap_or(Lines::PerChargeType) {
+                Lines::PerChargeType => work.by_rate.iter().map(|(r, w)| (*r, w.clone())).collect(),
+                Lines::PerContract => {
+                    let mut t = Work::default();
+                    for w in work.by_rate.values() {
+                        t.actions += w.actions;
+                        t.hours_ms += w.hours_ms;
+                        t.amount_cents += w.amount_cents;
+                    }
+                    vec![(None, t)]
+                }
+            };
+            let per_contract = e.lines == Some(Lines::PerContract);
+            for (rate, w) in per_rate {
+                let priced = price(w.amount_cents, w.hours_ms);
+                let what = match (per_contract, rate) {
+                    (true, _) => "time".to_string(),
+                    (false, Some(r)) => charge_rate_names
+                        .get(&r.to_string())
+                        .cloned()
+                        .unwrap_or_else(|| format!("charge rate {r}")),
+                    (false, None) => "no charge rate".to_string(),
+                };
+                let hours = exact::format_hours(w.hours_ms);
+                let description = if priced.fallback {
+                    format!("{label}: {what}, {hours} h, {}", period.label)
+                } else {
+                    format!("{label}: {what}, {}", period.label)
+                };
+                inv.lines.push(Line {
+                    contract: d.contract,
+                    contract_ref: d.reference.clone(),
+                    charge_rate: rate,
+                    description: one_line(&description),
+                    work: w,
+                    priced,
+                    account_code: account_code.clone(),
+                    tax_type: tax_type.clone(),
+                    item: item.clone(),
+                    taxable: e.taxable.unwrap_or(false),
+                });
+            }
+        }
+        out.invoices.push(inv);
+    }
+    if !problems.is_empty() {
+        problems.dedup();
+        return Err(Invalid {
+            mapping: mapping_name.to_string(),
+            problems,
+        });
+    }
+    out.invoices.sort_by(|a, b| a.number.cmp(&b.number));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_priced_line_rounds_to_its_amount_or_falls_back_to_quantity_one() {
+        // Amounts and hours of every shape up to 1,000 h: the pair always reproduces
+        // the amount under any rounding rule (never a half cent).
+        let mut fallbacks = 0;
+        let mut n = 0;
+        let mut x: u64 = 7;
+        for _ in 0..200_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let amount = (x >> 33) as i64 % 5_000_000 - 100_000;
+            let hours = (x >> 11) as i64 % 3_600_000_000;
+            let p = price(amount, hours);
+            assert_eq!(
+                line_amount(p.quantity_e4, p.unit_e4),
+                Some(amount),
+                "{amount} cents, {hours} ms: {p:?}"
+            );
+            if p.fallback {
+                fallbacks += 1;
+                assert_eq!(p.quantity_e4, 10_000);
+            } else {
+                assert_eq!(p.quantity_e4, exact::round_to(hours, 3_600_000, 10_000));
+            }
+            n += 1;
+        }
+        // Hours-based pairs exist for lines under about 100 h; most lines are.
+        assert!(fallbacks < n, "{fallbacks} of {n}");
+        assert!(price(12345, 0).fallback, "no hours: quantity 1");
+        // A line that needs the fallback: 150 h at an amount no 4-decimal rate reaches.
+        assert!(price(1_500_002, 150 * 3_600_000 + 360).fallback);
+    }
+
+    #[test]
+    fn a_half_cent_product_is_never_chosen() {
+        // 1 x 1.005: exactly 100.5 cents.
+        assert_eq!(line_amount(10_000, 10_050), None);
+        assert_eq!(line_amount(10_000, 10_049), Some(100));
+        assert_eq!(line_amount(10_000, 10_051), Some(101));
+        assert_eq!(line_amount(15_000, -10_050), Some(-151)); // -1.5075 -> -1.51
+    }
+
+    #[test]
+    fn invoice_number_schemes_fill_their_placeholders_and_refuse_unknown_ones() {
+        assert_eq!(
+            fill(
+                "HB-{period}-{contract_id}",
+                "2026-10",
+                Some(101),
+                "C-1",
+                "ACME",
+                1
+            )
+            .unwrap(),
+            "HB-2026-10-101"
+        );
+        assert_eq!(
+            fill("{customer}/{seq}", "2026-10", None, "", "ACME", 12).unwrap(),
+            "ACME/0012"
+        );
+        assert!(
+            fill("{nope}", "p", None, "", "", 1)
+                .unwrap_err()
+                .contains("{nope}")
+        );
+    }
+}

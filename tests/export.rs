@@ -1,0 +1,395 @@
+//! `export`: accounting files that import without edits and reconcile to the cent.
+
+mod common;
+use common::*;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const XERO_HEADER: &str = "*ContactName,EmailAddress,POAddressLine1,POAddressLine2,POAddressLine3,POAddressLine4,POCity,PORegion,POPostalCode,POCountry,*InvoiceNumber,Reference,*InvoiceDate,*DueDate,InventoryItemCode,*Description,*Quantity,*UnitAmount,Discount,*AccountCode,*TaxType,TrackingName1,TrackingOption1,TrackingName2,TrackingOption2,Currency,BrandingTheme";
+
+fn dec(s: &str) -> Decimal {
+    s.parse()
+        .unwrap_or_else(|_| panic!("`{s}` is not a number"))
+}
+
+/// What an accounting system makes of a line: round(q x u, 2). Both common rounding
+/// rules must agree (our pairs never sit on a half cent).
+fn system_amount(q: &str, u: &str) -> Decimal {
+    let p = dec(q) * dec(u);
+    let away = p.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
+    let even = p.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+    assert_eq!(away, even, "{q} x {u} sits on a half cent");
+    away
+}
+
+/// `export --init-mapping`, every FILL-IN replaced by a customer name of its own.
+fn mapping(env: &Env, period: &str) -> std::path::PathBuf {
+    env.run(["export", "--init-mapping", "m.toml", "--period", period])
+        .ok();
+    let text = std::fs::read_to_string(env.path("m.toml")).unwrap();
+    let mut n = 0;
+    let filled: String = text
+        .lines()
+        .map(|l| {
+            if l == "customer = \"FILL-IN\"" {
+                n += 1;
+                format!("customer = \"Customer {n}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    env.write("m.toml", &filled)
+}
+
+/// Total chargeable amount of `report unbilled` for the period, and its no-contract row.
+fn unbilled_total(env: &Env, period: &str) -> (Decimal, Decimal) {
+    let rows = env.report_csv("unbilled", &["--period", period]);
+    let total = column_sum(&rows, "chargeable_amount");
+    let none = rows[1..]
+        .iter()
+        .find(|r| r[0].is_empty())
+        .map(|r| dec(cell(&rows, r, "chargeable_amount")))
+        .unwrap_or_default();
+    (total, none)
+}
+
+/// `export FORMAT --period 2026-10 --mapping MAPPING --out OUT`.
+fn export(env: &Env, format: &str, mapping: &str, out: &str) -> Run {
+    env.run([
+        "export",
+        format,
+        "--period",
+        "2026-10",
+        "--mapping",
+        mapping,
+        "--out",
+        out,
+    ])
+}
+
+fn read_csv(path: &Path) -> Vec<Vec<String>> {
+    parse_csv(&std::fs::read_to_string(path).unwrap())
+}
+
+#[test]
+fn init_mapping_lists_every_contract_of_the_period_and_never_overwrites() {
+    let env = Env::new();
+    env.generated("2000", "41");
+    env.run(["export", "--init-mapping", "m.toml", "--period", "2026-10"])
+        .ok();
+    let text = std::fs::read_to_string(env.path("m.toml")).unwrap();
+    let contracts = env.report_csv("contracts", &["--period", "2026-10"]);
+    for r in &contracts[1..] {
+        let key = if r[0].is_empty() { "none" } else { &r[0] };
+        let charged = dec(cell(&contracts, r, "chargeable_amount"));
+        if charged > Decimal::ZERO {
+            assert!(
+                text.contains(&format!("[contracts.{key}]")),
+                "{key}: {text}"
+            );
+        }
+    }
+    assert!(text.contains("[defaults]"));
+    let again = env
+        .run(["export", "--init-mapping", "m.toml", "--period", "2026-10"])
+        .expect_code(2);
+    assert!(
+        again.stderr.contains("never overwrites"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[test]
+fn every_line_of_xero_quickbooks_and_the_ledger_recomputes_to_the_unbilled_report() {
+    let env = Env::new();
+    env.generated("3000", "42");
+    let m = mapping(&env, "2026-10");
+    let (unbilled, without_contract) = unbilled_total(&env, "2026-10");
+    assert!(
+        without_contract > Decimal::ZERO,
+        "the data has work without a contract"
+    );
+    let invoiced = unbilled - without_contract;
+    let m_s = m.to_str().unwrap();
+    for format in ["xero", "quickbooks", "csv"] {
+        let out = format!("{format}.csv");
+        let r = export(&env, format, m_s, &out).ok();
+        assert!(
+            r.stderr
+                .contains("chargeable work without a contract was left out")
+                && r.stderr.contains(&without_contract.to_string()),
+            "{}",
+            r.stderr
+        );
+        let rows = read_csv(&env.path(&out));
+        let (number, q, u, amount) = match format {
+            "xero" => {
+                assert_eq!(rows[0].join(","), XERO_HEADER);
+                ("*InvoiceNumber", "*Quantity", "*UnitAmount", None)
+            }
+            "quickbooks" => ("InvoiceNo", "ItemQuantity", "ItemRate", Some("ItemAmount")),
+            _ => ("invoice_number", "quantity", "unit_amount", Some("amount")),
+        };
+        let mut per_invoice: BTreeMap<String, Decimal> = BTreeMap::new();
+        for r in &rows[1..] {
+            let line = system_amount(cell(&rows, r, q), cell(&rows, r, u));
+            if let Some(a) = amount {
+                assert_eq!(line, dec(cell(&rows, r, a)), "{format}: {r:?}");
+            }
+            *per_invoice
+                .entry(cell(&rows, r, number).to_string())
+                .or_default() += line;
+        }
+        let total: Decimal = per_invoice.values().sum();
+        assert_eq!(
+            total, invoiced,
+            "{format}: the export's total is the unbilled report's"
+        );
+        // One invoice per mapped contract, each the sum of its contract's unbilled work.
+        let report = env.report_csv("unbilled", &["--period", "2026-10"]);
+        assert_eq!(per_invoice.len(), report.len() - 2, "{format}");
+        for r in &report[1..] {
+            if r[0].is_empty() {
+                continue;
+            }
+            let inv = format!("HB-2026-10-{}", r[0]);
+            assert_eq!(
+                per_invoice[&inv],
+                dec(cell(&report, r, "chargeable_amount")),
+                "{format} {inv}"
+            );
+        }
+    }
+    // With [contracts.none] the work without a contract gets its own invoice: the export
+    // then holds the whole unbilled total, and nothing is left out.
+    let mut text = std::fs::read_to_string(&m).unwrap();
+    text.push_str("\n[contracts.none]\ncustomer = \"Walk-in clients\"\n");
+    env.write("m.toml", &text);
+    let r = export(&env, "xero", m_s, "all.csv").ok();
+    assert!(!r.stderr.contains("left out"), "{}", r.stderr);
+    let rows = read_csv(&env.path("all.csv"));
+    let total: Decimal = rows[1..]
+        .iter()
+        .map(|r| system_amount(&r[16], &r[17]))
+        .sum();
+    assert_eq!(total, unbilled);
+    let walk_in: Decimal = rows[1..]
+        .iter()
+        .filter(|r| r[10] == "HB-2026-10-none")
+        .map(|r| system_amount(&r[16], &r[17]))
+        .sum();
+    assert_eq!(walk_in, without_contract);
+}
+
+#[test]
+fn an_unmapped_contract_and_missing_values_are_listed_at_once_and_nothing_is_written() {
+    let env = Env::new();
+    env.generated("2000", "43");
+    let m = mapping(&env, "2026-10");
+    let text = std::fs::read_to_string(&m).unwrap();
+    // Drop contract 101's section, blank 102's customer, and the defaults' tax type.
+    let mut out = Vec::new();
+    let mut skip = false;
+    for l in text.lines() {
+        if l.starts_with('[') {
+            skip = l.starts_with("[contracts.101]");
+        }
+        if skip || l.starts_with("tax_type") {
+            continue;
+        }
+        out.push(
+            if l.starts_with("customer")
+                && out
+                    .last()
+                    .is_some_and(|p: &String| p.starts_with("[contracts.102]"))
+            {
+                "customer = \"FILL-IN\"".to_string()
+            } else {
+                l.to_string()
+            },
+        );
+    }
+    env.write("m.toml", &out.join("\n"));
+    let r = export(&env, "xero", "m.toml", "x.csv").expect_code(2);
+    assert!(
+        r.stderr.contains("no [contracts.ID] section: 101"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("[contracts.102] customer is still FILL-IN"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("has no tax_type"), "{}", r.stderr);
+    assert!(!env.path("x.csv").exists(), "nothing written");
+    let leftovers: Vec<_> = std::fs::read_dir(env.path(""))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("x.csv"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+const FALLBACK: &str = r#"{"id":1,"ticket_id":1,"datetime":"2026-10-05T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":1,"actionchargehours":150.0001,"actionchargeamount":15000.02,"timetaken":150.0001}
+{"id":2,"ticket_id":1,"datetime":"2026-10-06T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":2,"actionchargehours":1.5,"actionchargeamount":123.45,"timetaken":1.5}
+"#;
+
+const SMALL_MAP: &str = r#"
+[defaults]
+account_code = "200"
+tax_type = "Tax on Sales"
+item = "Labour"
+terms_days = 14
+invoice_number = "HB-{period}-{contract_id}"
+date_format = "mm/dd/yyyy"
+
+[contracts.7]
+customer = "=Evil Corp"
+email = "ap@example.com"
+"#;
+
+#[test]
+fn a_line_no_hours_based_price_reaches_is_quantity_one_with_the_hours_in_its_text() {
+    let env = Env::new();
+    let p = env.write("a.ndjson", FALLBACK);
+    env.import(&[&p]).ok();
+    env.write("m.toml", SMALL_MAP);
+    let r = export(&env, "xero", "m.toml", "x.csv").ok();
+    assert!(r.stderr.contains("1 priced as quantity 1"), "{}", r.stderr);
+    let rows = read_csv(&env.path("x.csv"));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let big = &rows[1];
+    assert_eq!(cell(&rows, big, "*Quantity"), "1.0000");
+    assert_eq!(cell(&rows, big, "*UnitAmount"), "15000.0200");
+    assert!(
+        cell(&rows, big, "*Description").contains("150.0001 h"),
+        "{big:?}"
+    );
+    let small = &rows[2];
+    assert_eq!(cell(&rows, small, "*Quantity"), "1.5000");
+    assert_eq!(
+        system_amount(
+            cell(&rows, small, "*Quantity"),
+            cell(&rows, small, "*UnitAmount")
+        ),
+        dec("123.45")
+    );
+    // The customer's formula is neutralised; dates follow the mapping's format.
+    assert_eq!(cell(&rows, big, "*ContactName"), "'=Evil Corp");
+    assert_eq!(cell(&rows, big, "*InvoiceDate"), "10/31/2026");
+    assert_eq!(cell(&rows, big, "*DueDate"), "11/14/2026");
+}
+
+#[test]
+fn xero_files_split_at_500_invoices() {
+    let env = Env::new();
+    let mut lines = String::new();
+    let mut map = String::from(
+        "[defaults]\naccount_code = \"200\"\ntax_type = \"Tax on Sales\"\nterms_days = 30\n",
+    );
+    for c in 1..=1001 {
+        lines.push_str(&format!(
+            "{{\"id\":1,\"ticket_id\":{c},\"datetime\":\"2026-10-05T10:00:00Z\",\"action_contract_id\":{c},\"actionchargehours\":1,\"actionchargeamount\":{c}.01}}\n"
+        ));
+        map.push_str(&format!("[contracts.{c}]\ncustomer = \"Customer {c}\"\n"));
+    }
+    let p = env.write("a.ndjson", &lines);
+    env.import(&[&p]).ok();
+    env.write("m.toml", &map);
+    export(&env, "xero", "m.toml", "out/xero.csv").ok();
+    let mut numbers = std::collections::HashSet::new();
+    let mut total = Decimal::ZERO;
+    for (k, expect) in [(1, 500), (2, 500), (3, 1)] {
+        let rows = read_csv(&env.path(&format!("out/xero-{k}.csv")));
+        assert_eq!(rows[0].join(","), XERO_HEADER);
+        let here: std::collections::HashSet<_> = rows[1..].iter().map(|r| r[10].clone()).collect();
+        assert_eq!(here.len(), expect, "file {k}");
+        for r in &rows[1..] {
+            total += system_amount(&r[16], &r[17]);
+        }
+        numbers.extend(here);
+    }
+    assert_eq!(numbers.len(), 1001, "every invoice once");
+    assert!(!env.path("out/xero-4.csv").exists() && !env.path("out/xero.csv").exists());
+    // 1.01 + 2.01 + ... + 1001.01
+    assert_eq!(total, Decimal::from(1001 * 1002 / 2) + dec("10.01"));
+}
+
+#[test]
+fn datev_books_each_issued_invoice_in_windows_1252_matching_the_invoices_report() {
+    let env = Env::new();
+    env.generated("3000", "44");
+    // A contract reference with characters outside ASCII, on invoiced work.
+    let extra = r#"{"id":1,"ticket_id":99999,"datetime":"2026-10-20T10:00:00Z","action_contract_id":555,"action_contract_ref":"Müller € Wartung","actionchargehours":2,"actionchargeamount":250.5,"actioninvoicenumber":"RE-555","invoice_id":555}
+"#;
+    let p = env.write("extra.ndjson", extra);
+    env.import(&[&p]).ok();
+    let m = mapping(&env, "2026-10");
+    // Without the DATEV header numbers nothing is written.
+    let r = export(&env, "datev", "m.toml", "datev").expect_code(2);
+    assert!(
+        r.stderr.contains("[datev] has no consultant"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("[datev] has no client"), "{}", r.stderr);
+    assert!(!env.path("datev").exists());
+    let mut text = std::fs::read_to_string(&m).unwrap();
+    text.push_str("\n[datev]\nconsultant = 1001\nclient = 1\n");
+    env.write("m.toml", &text);
+    export(&env, "datev", "m.toml", "datev").ok();
+    let bytes = std::fs::read(env.path("datev/EXTF_Buchungsstapel_2026-10.csv")).unwrap();
+    // Windows-1252: ü is 0xFC and € is 0x80 (in UTF-8 they would be two and three bytes).
+    let needle = [b'M', 0xFC, b'l', b'l', b'e', b'r', b' ', 0x80];
+    assert!(
+        bytes.windows(needle.len()).any(|w| w == needle),
+        "Windows-1252 text"
+    );
+    let (text, _, bad) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    assert!(!bad);
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let header: Vec<&str> = lines[0].split(';').collect();
+    assert_eq!(header.len(), 31, "{}", lines[0]);
+    assert_eq!(
+        &header[..4],
+        ["\"EXTF\"", "700", "21", "\"Buchungsstapel\""]
+    );
+    assert_eq!(header[14], "20261001");
+    assert_eq!(header[15], "20261031");
+    assert!(lines[1].starts_with("Umsatz (ohne Soll/Haben-Kz);Soll/Haben-Kennzeichen;"));
+    // Bookings per invoice equal the invoices report's chargeable amount per invoice.
+    let mut booked: BTreeMap<String, Decimal> = BTreeMap::new();
+    for l in &lines[2..] {
+        let f: Vec<&str> = l.split(';').collect();
+        assert!(
+            f[0].contains(',') && !f[0].contains('.'),
+            "decimal comma: {l}"
+        );
+        assert_eq!(f[1], "\"H\"");
+        assert_eq!(f[9], "3110", "Belegdatum DDMM with its zeros");
+        let amount = dec(&f[0].replace(',', "."));
+        *booked
+            .entry(f[10].trim_matches('"').to_string())
+            .or_default() += amount;
+    }
+    let inv = env.report_csv("invoices", &["--period", "2026-10"]);
+    let mut expected = 0;
+    for r in &inv[1..] {
+        if r[0].is_empty() {
+            continue;
+        }
+        let amount = dec(cell(&inv, r, "chargeable_amount"));
+        if amount != Decimal::ZERO {
+            expected += 1;
+            assert_eq!(booked.get(&r[0]).copied(), Some(amount), "invoice {}", r[0]);
+        }
+    }
+    assert_eq!(booked.len(), expected);
+    assert_eq!(booked["RE-555"], dec("250.50"));
+}
