@@ -93,6 +93,10 @@ pub enum Error {
     /// A command-line value that clap could not check.
     #[error("{0}")]
     Usage(String),
+    /// `jobs run`: at least one job failed (each said why); the code is theirs when they
+    /// agree, else 1.
+    #[error("at least one job failed (see above and the run manifests)")]
+    JobsFailed(i32),
     /// Records were refused (the valid ones were kept).
     #[error("{count} input record(s) refused; they are listed in `{}` (re-run with --allow-rejects to accept this)", path.display())]
     Rejected {
@@ -151,6 +155,7 @@ impl Error {
             Error::DeletionsHeld { .. } => EXIT_DELETIONS_HELD,
             Error::Interrupted { code, .. } => *code,
             Error::Incomplete(_) => EXIT_INCOMPLETE,
+            Error::JobsFailed(code) => *code,
             _ => EXIT_FAILED,
         }
     }

@@ -17,6 +17,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod ingest;
 pub mod interrupt;
+pub mod jobs;
 pub mod model;
 pub mod period;
 pub mod pipeline;

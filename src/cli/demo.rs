@@ -134,6 +134,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         })?;
         files.push(csv);
     }
+    let page = args.out.join(format!("pack-{}.html", args.period));
+    let pack = report::html::month_end(&store, &store_path, &period, Some(&balances), 200)?;
+    let title = format!("Month-end pack, {} (demo data)", period.label);
+    write_output(Some(&page), |w| report::html::pack_page(&title, &pack, w))?;
+    files.push(page);
     println!("{}", month_end_summary(&sheets, &period));
     println!();
     for f in &files {

@@ -6,6 +6,7 @@ mod demo;
 mod export;
 mod generate;
 mod import;
+mod jobs;
 mod query;
 mod report;
 mod simulate;
@@ -39,6 +40,7 @@ Exit codes: 0 success; 1 the run failed; 2 the command line was wrong;
 3 some input records were refused (the valid ones were imported; see the rejects file);
 4 a sync held back deletions (mass-deletion guard; see sync --help);
 5 report --strict found part of the period not covered by the store;
+jobs run: the failing steps' code when they agree, else 1;
 130/143 an import or sync stopped by Ctrl-C/SIGTERM before its commit.";
 
 /// The parsed command line.
@@ -59,6 +61,7 @@ enum Command {
     Report(report::Args),
     Query(query::Args),
     Export(export::Args),
+    Jobs(jobs::Args),
     Generate(generate::Args),
     Status(status::Args),
     Close(close::CloseArgs),
@@ -274,6 +277,7 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Report(a) => report::run(a, &progress),
         Command::Query(a) => query::run(a, &progress),
         Command::Export(a) => export::run(a, &progress),
+        Command::Jobs(a) => jobs::run(a, &progress),
         Command::Generate(a) => generate::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
         Command::Sync(a) => sync::run(a, &progress),

@@ -3,7 +3,7 @@
 use super::{StoreArg, write_output};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::report::{self, ReportKind, adjust::By, format::Format};
+use crate::report::{self, ReportKind, adjust::By, format::Format, html::Chart};
 use crate::store::Store;
 use std::path::PathBuf;
 
@@ -232,6 +232,9 @@ enum Which {
     /// Prepaid blocks per contract and month: drawn, running totals; with --balances,
     /// purchased, remaining and a status (ok, low, overdrawn).
     Prepay,
+    /// The month-end pack on one page (--format html): contracts, invoices, unbilled,
+    /// prepay, agents and leakage, with charts.
+    Pack,
 }
 
 /// The reports defined by files: built in, then the user's folder.
@@ -307,7 +310,13 @@ fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
             report::sql::QueryError::Report(r) => Error::Report(r),
             other => Error::Usage(other.to_string()),
         })?;
-    write_sheet(args, sheet, &store, &period, &layout)
+    write_sheet(
+        args,
+        sheet,
+        (&store, &period),
+        &layout,
+        (&def.name, Chart::None),
+    )
 }
 
 /// Writes a sheet with its coverage line; a gap is said on standard error, or exits 5
@@ -315,16 +324,66 @@ fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
 fn write_sheet(
     args: &Args,
     mut sheet: report::sheet::Sheet,
-    store: &Store,
-    period: &crate::period::Period,
+    (store, period): (&Store, &crate::period::Period),
     layout: &report::format::Options,
+    (id, chart): (&str, Chart),
 ) -> Result<(), Error> {
     let gaps = report::coverage_gaps(store, period)?;
     let line = report::format::coverage_text(&gaps);
     sheet.notes.push(line.clone());
     write_output(args.out.as_deref(), |w| {
-        report::sheet::write(&sheet, args.format, layout, w)
+        if args.format == Format::Html {
+            let section = report::html::Section {
+                id,
+                sheet: &sheet,
+                chart,
+            };
+            report::html::page(&sheet.title, &[section], w)
+        } else {
+            report::sheet::write(&sheet, args.format, layout, w)
+        }
     })?;
+    say_gaps(args, &gaps, line)
+}
+
+/// `report pack`: the month's reports in one HTML page.
+fn pack(
+    args: &Args,
+    store: &Store,
+    root: &std::path::Path,
+    period: &crate::period::Period,
+) -> Result<(), Error> {
+    if args.format != Format::Html {
+        return Err(Error::Usage(
+            "`report pack` writes one HTML page: add --format html (and --out FILE.html)".into(),
+        ));
+    }
+    let balances = match &args.balances {
+        Some(f) => Some(report::prepay::read_balances(f, period)?),
+        None => None,
+    };
+    let sheets = report::html::month_end(
+        store,
+        root,
+        period,
+        balances.as_deref(),
+        args.low_below as i64,
+    )?;
+    let gaps = report::coverage_gaps(store, period)?;
+    let line = report::format::coverage_text(&gaps);
+    let title = format!(
+        "Month-end pack, {} ({}); {line}",
+        period.label,
+        period.timezone.name()
+    );
+    write_output(args.out.as_deref(), |w| {
+        report::html::pack_page(&title, &sheets, w)
+    })?;
+    say_gaps(args, &gaps, line)
+}
+
+/// A coverage gap: said on standard error, or exit 5 with --strict (after writing).
+fn say_gaps(args: &Args, gaps: &[(i64, i64)], line: String) -> Result<(), Error> {
     if !gaps.is_empty() {
         if args.strict {
             return Err(Error::Incomplete(line));
@@ -398,7 +457,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         || args.agent.is_some()
         || args.unbilled
         || args.raw;
-    if args.balances.is_some() && kind != Which::Prepay {
+    if args.balances.is_some() && !matches!(kind, Which::Prepay | Which::Pack) {
         return Err(Error::Usage("--balances applies to `report prepay`".into()));
     }
     if drill && kind != Which::Actions {
@@ -425,6 +484,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             ));
         }
     }
+    if kind == Which::Pack {
+        return pack(&args, &store, &root, &period);
+    }
     if matches!(
         kind,
         Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay
@@ -445,12 +507,24 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             }
             _ => report::pack::actions(&store, &period, &drill_filter(&args)?, args.raw)?,
         };
-        return write_sheet(&args, sheet, &store, &period, &layout);
+        let (id, chart) = match kind {
+            Which::Unbilled => ("unbilled", Chart::UnbilledByAge),
+            Which::Agents => ("agents", Chart::BillableShare),
+            Which::Prepay => ("prepay", Chart::PrepayBurnDown),
+            Which::Leakage => ("leakage", Chart::None),
+            _ => ("actions", Chart::None),
+        };
+        return write_sheet(&args, sheet, (&store, &period), &layout, (id, chart));
     }
     let kind = match kind {
         Which::Contracts => ReportKind::Contracts,
         Which::Invoices => ReportKind::Invoices,
-        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay => {
+        Which::Unbilled
+        | Which::Agents
+        | Which::Actions
+        | Which::Leakage
+        | Which::Prepay
+        | Which::Pack => {
             unreachable!("handled above")
         }
         Which::Adjustments => {

@@ -19,6 +19,9 @@ pub enum Format {
     Json,
     /// Aligned columns with a totals line, for reading in a terminal.
     Table,
+    /// One self-contained HTML page: the table (the CSV's cells) and, for contracts,
+    /// unbilled, prepay and agents, an SVG chart.
+    Html,
 }
 
 /// Every figure of a report as shown: each hours figure (row or total) its exact value
@@ -146,6 +149,82 @@ pub fn write_with(
         Format::Csv => write_csv(report, opts, out),
         Format::Json => write_json(report, out),
         Format::Table => write_table(report, opts, out),
+        Format::Html => {
+            let (id, chart) = match report.kind {
+                ReportKind::Contracts => ("contracts", super::html::Chart::HoursPerContract),
+                ReportKind::Invoices => ("invoices", super::html::Chart::None),
+            };
+            let sheet = to_sheet(report);
+            super::html::page(
+                &sheet.title,
+                &[super::html::Section {
+                    id,
+                    sheet: &sheet,
+                    chart,
+                }],
+                out,
+            )
+        }
+    }
+}
+
+/// The report as a sheet of named columns: the CSV's header and cells (text not yet
+/// neutralised), the totals row, the notes a table carries.
+pub fn to_sheet(report: &Report) -> super::sheet::Sheet {
+    use super::sheet::{Cell, Sheet};
+    let text_at = match report.kind {
+        ReportKind::Contracts => 1,
+        ReportKind::Invoices => 0,
+    };
+    let columns: Vec<(&'static str, Cell)> = header(report.kind)
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                n,
+                if i == text_at {
+                    Cell::Text
+                } else {
+                    Cell::Number
+                },
+            )
+        })
+        .collect();
+    let figs = figures(report);
+    let rows = report
+        .rows
+        .iter()
+        .zip(&figs.rows)
+        .map(|(row, shown)| {
+            let mut r: Vec<String> = key_cells(report.kind, row).to_vec();
+            r.push(row.totals.actions.to_string());
+            r.extend(shown.iter().cloned());
+            r
+        })
+        .collect();
+    let mut total = vec![
+        String::new(),
+        String::new(),
+        report.total.actions.to_string(),
+    ];
+    total.extend(figs.total.iter().cloned());
+    let mut notes = vec![format!("({})", exact::HOURS_NOTE)];
+    notes.extend(report.conflicts.iter().cloned());
+    notes.push(coverage_line(report));
+    Sheet {
+        title: format!(
+            "Totals per {}, {} ({})",
+            match report.kind {
+                ReportKind::Contracts => "contract",
+                ReportKind::Invoices => "invoice",
+            },
+            report.period.label,
+            report.period.timezone.name()
+        ),
+        columns,
+        rows,
+        total: Some(total),
+        notes,
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod adjust;
 pub mod defs;
 pub mod format;
+pub mod html;
 pub mod pack;
 pub mod prepay;
 pub mod safe;

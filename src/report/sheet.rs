@@ -96,6 +96,15 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
             writeln!(out, "  \"notes\": [{}]", notes.join(", "))?;
             writeln!(out, "}}")
         }
+        Format::Html => super::html::page(
+            &sheet.title,
+            &[super::html::Section {
+                id: "report",
+                sheet,
+                chart: super::html::Chart::None,
+            }],
+            out,
+        ),
         Format::Table => {
             // Text is shortened to 28 characters; figures never.
             let short = |v: &str, kind: Cell| -> String {
