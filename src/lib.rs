@@ -26,5 +26,6 @@ pub mod report;
 pub mod simulate;
 pub mod store;
 pub mod sync;
+pub mod threads;
 
 pub use error::Error;

@@ -81,6 +81,25 @@ fn parse_local(s: &str) -> Result<NaiveDateTime, PeriodError> {
 }
 
 impl Period {
+    /// The first instant (UTC nanoseconds) of the local calendar day `d` in the period's
+    /// zone (the earliest, where a change of clocks makes midnight ambiguous or missing).
+    pub fn start_of_day_ns(&self, d: chrono::NaiveDate) -> i64 {
+        use chrono::TimeZone;
+        let midnight = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+        let local = match self.timezone.from_local_datetime(&midnight) {
+            chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t,
+            chrono::LocalResult::None => {
+                // Midnight skipped by a change of clocks: the day starts an hour later.
+                let later = midnight + chrono::Duration::hours(1);
+                self.timezone
+                    .from_local_datetime(&later)
+                    .earliest()
+                    .expect("an hour after a skipped midnight exists")
+            }
+        };
+        local.timestamp_nanos_opt().unwrap_or(i64::MIN)
+    }
+
     /// The local calendar date of the instant `ns` (UTC nanoseconds) in the period's zone.
     pub fn date_of(&self, ns: i64) -> chrono::NaiveDate {
         use chrono::TimeZone;

@@ -197,3 +197,37 @@ fn from_without_to_asks_for_to_only_and_no_period_asks_for_either() {
         r.stderr
     );
 }
+
+#[test]
+fn one_thread_gives_the_same_reports_as_the_machine_s_count_and_a_bad_count_exits_2() {
+    let env = Env::new();
+    env.generated("2000", "71");
+    for kind in ["contracts", "agents", "unbilled"] {
+        let many = env.run(["report", kind, "--period", "2026-10"]).ok().stdout;
+        let one = env
+            .run(["--threads", "1", "report", kind, "--period", "2026-10"])
+            .ok()
+            .stdout;
+        assert_eq!(one, many, "{kind}");
+    }
+    let e = env
+        .run_with_env(
+            &["report", "contracts", "--period", "2026-10"],
+            &[("HALO_BILLING_THREADS", "two")],
+        )
+        .expect_code(2);
+    assert!(
+        e.stderr.contains("HALO_BILLING_THREADS=`two`"),
+        "{}",
+        e.stderr
+    );
+    env.run([
+        "--threads",
+        "0",
+        "report",
+        "contracts",
+        "--period",
+        "2026-10",
+    ])
+    .expect_code(2);
+}

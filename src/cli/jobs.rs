@@ -149,6 +149,7 @@ fn step(store: &Path, args: &[String]) -> (i32, Vec<String>) {
     match std::process::Command::new(exe)
         .args(args)
         .env("HALO_BILLING_STORE", store)
+        .env(crate::threads::ENV, crate::threads::count().to_string())
         .stdin(std::process::Stdio::null())
         .output()
     {

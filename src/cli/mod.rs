@@ -52,6 +52,10 @@ pub struct Cli {
     /// Print no progress or summary on standard error (errors are still printed).
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Threads for parsing, aggregation and Parquet decoding [default: the machine's
+    /// cores, or HALO_BILLING_THREADS].
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -262,6 +266,7 @@ fn write_output(
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
+    crate::threads::init(cli.threads).map_err(Error::Usage)?;
     let progress = crate::progress::Progress::new(cli.quiet);
     if matches!(
         cli.command,

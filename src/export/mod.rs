@@ -86,8 +86,8 @@ pub fn select(store: &Store, period: &Period) -> Result<Selection, ReportError> 
         "actionchargeamount_cents",
     ];
     let mut sel = Selection::default();
-    let mut refs: HashMap<Option<i64>, HashMap<String, u64>> = HashMap::new();
-    let mut issued_refs: HashMap<Option<i64>, HashMap<String, u64>> = HashMap::new();
+    let mut refs: HashMap<Option<i64>, pack::Counts> = HashMap::new();
+    let mut issued_refs: HashMap<Option<i64>, pack::Counts> = HashMap::new();
     select::for_each_frame(store, &parts, &cols, |df| {
         let cid = select::ints(df, col::CONTRACT_ID)?;
         let cref = select::texts(df, col::CONTRACT_REF)?;

@@ -195,9 +195,10 @@ fn slice_groups(
 
 /// Builds a report for `period` from `store`.
 ///
-/// Files (at most [`crate::store::ROW_GROUP_ROWS`] rows each) are summed one at a time on two reader
-/// threads (polars decodes each file on its own pool; more readers would only queue), so
-/// memory holds about two files' worth of the needed columns, whatever the period.
+/// Files (at most [`crate::store::ROW_GROUP_ROWS`] rows each) are summed one at a time on
+/// as many reader threads as [`crate::threads::count`] (polars decodes each file on its
+/// own pool, of the same size), so memory holds about that many files' worth of the
+/// needed columns, whatever the period.
 ///
 /// Closed periods hold for every way of asking: a range equal to a closed period's is
 /// reported from its frozen copy (byte for byte the closed report, whatever its label);
@@ -250,14 +251,14 @@ fn merge_groups(into: &mut Groups, more: Groups) -> Result<(), ReportError> {
     Ok(())
 }
 
-/// Sums the parts (each file over its own range) on two reader threads.
+/// Sums the parts (each file over its own range) on [`crate::threads::readers`] threads.
 fn sum_parts(
     store: &Store,
     parts: &[select::Part],
     kind: ReportKind,
     period: &Period,
 ) -> Result<Groups, ReportError> {
-    let readers = 2.min(parts.len()).max(1);
+    let readers = crate::threads::readers(parts.len());
     let partials: Vec<Result<Groups, ReportError>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..readers)
             .map(|r| {

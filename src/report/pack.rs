@@ -11,7 +11,7 @@ use crate::exact;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::Store;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 const CHARGE_H: &str = "actionchargehours_ms";
 const CHARGE_A: &str = "actionchargeamount_cents";
@@ -29,8 +29,12 @@ pub(crate) fn add(a: &mut i64, b: i64, measure: &'static str) -> Result<(), Repo
     Ok(())
 }
 
+/// How many entries carry each value (names, references); Fx hashing, as a report counts
+/// one value per row.
+pub(crate) type Counts = rustc_hash::FxHashMap<String, u64>;
+
 /// The value most entries carry (the greater on a tie), for names and references.
-pub(crate) fn most_common(counts: &HashMap<String, u64>) -> String {
+pub(crate) fn most_common(counts: &Counts) -> String {
     counts
         .iter()
         .max_by(|a, b| a.1.cmp(b.1).then(a.0.cmp(b.0)))
@@ -40,13 +44,20 @@ pub(crate) fn most_common(counts: &HashMap<String, u64>) -> String {
 
 /// Counts one more entry carrying `value` (none: not counted), copying it only the
 /// first time it is seen.
-pub(crate) fn count(counts: &mut HashMap<String, u64>, value: Option<&str>) {
+pub(crate) fn count(counts: &mut Counts, value: Option<&str>) {
     let Some(v) = value else { return };
     match counts.get_mut(v) {
         Some(n) => *n += 1,
         None => {
             counts.insert(v.to_string(), 1);
         }
+    }
+}
+
+/// Adds the counts of `b` to `a`.
+pub(crate) fn merge_counts(a: &mut Counts, b: Counts) {
+    for (k, n) in b {
+        *a.entry(k).or_default() += n;
     }
 }
 
@@ -64,9 +75,27 @@ fn local_date(period: &Period, ns: i64) -> chrono::NaiveDate {
     period.date_of(ns)
 }
 
+impl Unbilled {
+    fn merge(&mut self, o: Unbilled) -> Result<(), ReportError> {
+        merge_counts(&mut self.refs, o.refs);
+        self.actions += o.actions;
+        self.oldest = match (self.oldest, o.oldest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.newest = self.newest.max(o.newest);
+        add(&mut self.hours, o.hours, "chargeable_hours")?;
+        add(&mut self.amount, o.amount, "chargeable_amount")?;
+        for b in 0..4 {
+            add(&mut self.ages[b], o.ages[b], "age")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct Unbilled {
-    refs: HashMap<String, u64>,
+    refs: Counts,
     actions: i64,
     oldest: Option<i64>,
     newest: Option<i64>,
@@ -81,7 +110,14 @@ struct Unbilled {
 pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
     let (parts, _) = select::parts(store, period)?;
     let last_day = local_date(period, period.to_ns - 1);
-    let mut groups: BTreeMap<Option<i64>, Unbilled> = BTreeMap::new();
+    // Age buckets by instant: an action is at most 30 days old when its local date is on
+    // or after last_day - 30, i.e. from the start of that local day (found once, not per
+    // row).
+    let day_start = |days_back: i64| -> i64 {
+        let d = last_day - chrono::Duration::days(days_back);
+        period.start_of_day_ns(d)
+    };
+    let limits = [day_start(30), day_start(60), day_start(90)];
     let cols = [
         col::CONTRACT_ID,
         col::CONTRACT_REF,
@@ -90,7 +126,8 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         CHARGE_H,
         CHARGE_A,
     ];
-    select::for_each_frame(store, &parts, &cols, |df| {
+    type Groups = BTreeMap<Option<i64>, Unbilled>;
+    let states = select::fold_frames(store, &parts, &cols, |groups: &mut Groups, df| {
         let (cid, cref) = (
             select::ints(df, col::CONTRACT_ID)?,
             select::texts(df, col::CONTRACT_REF)?,
@@ -113,17 +150,22 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
             g.newest = Some(g.newest.map_or(t, |o| o.max(t)));
             add(&mut g.hours, h[i], "chargeable_hours")?;
             add(&mut g.amount, a[i], "chargeable_amount")?;
-            let age = (last_day - local_date(period, t)).num_days();
-            let bucket = match age {
-                ..=30 => 0,
-                31..=60 => 1,
-                61..=90 => 2,
+            let bucket = match t {
+                t if t >= limits[0] => 0,
+                t if t >= limits[1] => 1,
+                t if t >= limits[2] => 2,
                 _ => 3,
             };
             add(&mut g.ages[bucket], a[i], "age")?;
         }
         Ok(())
     })?;
+    let mut groups = Groups::new();
+    for state in states {
+        for (k, u) in state {
+            groups.entry(k).or_default().merge(u)?;
+        }
+    }
     let date = |ns: Option<i64>| {
         ns.map(|t| local_date(period, t).to_string())
             .unwrap_or_default()
@@ -193,7 +235,7 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
 
 #[derive(Default)]
 struct Agent {
-    names: HashMap<String, u64>,
+    names: Counts,
     actions: i64,
     time: i64,
     charge_h: i64,
@@ -248,7 +290,6 @@ impl Agent {
 /// computed from the exact integer units and rounded once; empty when the divisor is 0.
 pub fn agents(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
     let (parts, _) = select::parts(store, period)?;
-    let mut groups: BTreeMap<Option<i64>, Agent> = BTreeMap::new();
     let cols = [
         WHO_ID,
         WHO,
@@ -259,12 +300,14 @@ pub fn agents(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         CHARGE_A,
         PREPAY_A,
     ];
-    select::for_each_frame(store, &parts, &cols, |df| {
+    type Groups = BTreeMap<Option<i64>, Agent>;
+    let states = select::fold_frames(store, &parts, &cols, |groups: &mut Groups, df| {
         let (id, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
-        let m: Vec<Vec<i64>> = [TIME, CHARGE_H, NONCHARGE_H, PREPAY_H, CHARGE_A, PREPAY_A]
-            .iter()
-            .map(|c| select::units(df, c))
-            .collect::<Result<_, _>>()?;
+        let m: Vec<std::borrow::Cow<[i64]>> =
+            [TIME, CHARGE_H, NONCHARGE_H, PREPAY_H, CHARGE_A, PREPAY_A]
+                .iter()
+                .map(|c| select::units(df, c))
+                .collect::<Result<_, _>>()?;
         for i in 0..df.height() {
             let one = Agent {
                 actions: 1,
@@ -282,6 +325,14 @@ pub fn agents(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         }
         Ok(())
     })?;
+    let mut groups = Groups::new();
+    for state in states {
+        for (k, a) in state {
+            let g = groups.entry(k).or_default();
+            g.merge(&a)?;
+            merge_counts(&mut g.names, a.names);
+        }
+    }
     let mut total = Agent::default();
     let mut rows = Vec::new();
     for (id, g) in &groups {
@@ -368,7 +419,7 @@ pub fn actions(
             select::ints(df, col::INVOICE_ID)?,
         );
         let note = select::texts(df, NOTE)?;
-        let m: Vec<Vec<i64>> = col::MEASURES
+        let m: Vec<std::borrow::Cow<[i64]>> = col::MEASURES
             .iter()
             .map(|c| select::units(df, c))
             .collect::<Result<_, _>>()?;
@@ -524,8 +575,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
         &'static str,
         [i64; 5],
     );
-    let mut found: Vec<Leak> = Vec::new();
-    select::for_each_frame(store, &parts, &cols, |df| {
+    let states = select::fold_frames(store, &parts, &cols, |found: &mut Vec<Leak>, df| {
         let (t, id) = (
             select::ints(df, col::TICKET_ID)?,
             select::ints(df, col::ID)?,
@@ -534,7 +584,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
         let cid = select::ints(df, col::CONTRACT_ID)?;
         let cref = select::texts(df, col::CONTRACT_REF)?;
         let billable = select::flags(df, "actisbillable")?;
-        let m: Vec<Vec<i64>> = [TIME, CHARGE_H, CHARGE_A, PREPAY_H, PREPAY_A]
+        let m: Vec<std::borrow::Cow<[i64]>> = [TIME, CHARGE_H, CHARGE_A, PREPAY_H, PREPAY_A]
             .iter()
             .map(|c| select::units(df, c))
             .collect::<Result<_, _>>()?;
@@ -561,6 +611,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
         }
         Ok(())
     })?;
+    let mut found: Vec<Leak> = states.into_iter().flatten().collect();
     found.sort_by_key(|f| (f.0, f.1, f.2));
     let title = format!(
         "Possible revenue leakage, {} ({}), {} action(s)",
@@ -571,7 +622,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
     let notes = vec![format!("({})", exact::HOURS_NOTE)];
     if by_contract {
         // (contract, reason) -> (refs, actions, time, chargeable hours)
-        type Acc = (HashMap<String, u64>, i64, i64, i64);
+        type Acc = (Counts, i64, i64, i64);
         let mut groups: BTreeMap<(Option<i64>, &'static str), Acc> = BTreeMap::new();
         for f in &found {
             let g = groups.entry((f.5, f.7)).or_default();

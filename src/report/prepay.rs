@@ -138,7 +138,7 @@ pub fn prepay(
     };
     let (parts, _) = select::parts(store, &reading)?;
     let mut drawn: BTreeMap<i64, Draws> = BTreeMap::new();
-    let mut refs: HashMap<i64, HashMap<String, u64>> = HashMap::new();
+    let mut refs: HashMap<i64, super::pack::Counts> = HashMap::new();
     let cols = [
         col::CONTRACT_ID,
         col::CONTRACT_REF,

@@ -62,9 +62,9 @@ pub fn parts(
 }
 
 /// Reads `columns` (and `datetime`) of every part, keeping the rows in its range, and
-/// hands each frame to `f`. Files are decoded on two reader threads (as the contracts
-/// report does) while `f` runs on this one, in no particular file order; at most two
-/// decoded files wait at a time, which bounds memory.
+/// hands each frame to `f`. Files are decoded on [`crate::threads::readers`] threads (as
+/// the contracts report does) while `f` runs on this one, in no particular file order;
+/// at most two decoded files wait at a time, which bounds memory.
 pub fn for_each_frame(
     store: &Store,
     parts: &[Part],
@@ -75,7 +75,7 @@ pub fn for_each_frame(
     if !cols.contains(&col::DATETIME) {
         cols.push(col::DATETIME);
     }
-    let readers = 2.min(parts.len()).max(1);
+    let readers = crate::threads::readers(parts.len());
     std::thread::scope(|s| -> Result<(), ReportError> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<DataFrame, ReportError>>(2);
         for r in 0..readers {
@@ -94,6 +94,40 @@ pub fn for_each_frame(
             f(&frame?)?;
         }
         Ok(())
+    })
+}
+
+/// Folds every part's frame into one state per reader thread, on the reader threads
+/// themselves (so the per-row work runs in parallel too), and returns the states for the
+/// caller to merge. Each thread holds one decoded file at a time.
+pub fn fold_frames<S: Default + Send>(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
+) -> Result<Vec<S>, ReportError> {
+    let mut cols: Vec<&str> = columns.to_vec();
+    if !cols.contains(&col::DATETIME) {
+        cols.push(col::DATETIME);
+    }
+    let readers = crate::threads::readers(parts.len());
+    let (cols, fold) = (&cols, &fold);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..readers)
+            .map(|r| {
+                s.spawn(move || -> Result<S, ReportError> {
+                    let mut state = S::default();
+                    for p in parts.iter().skip(r).step_by(readers) {
+                        fold(&mut state, &read_part(store, p, cols)?)?;
+                    }
+                    Ok(state)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a reader thread panicked"))
+            .collect()
     })
 }
 
@@ -130,12 +164,21 @@ pub fn ints(df: &DataFrame, name: &'static str) -> Result<Vec<Option<i64>>, Repo
         .map_err(bad(name))
 }
 
-/// A figure column in integer units (nulls as 0).
-pub fn units(df: &DataFrame, name: &'static str) -> Result<Vec<i64>, ReportError> {
-    Ok(ints(df, name)?
-        .into_iter()
-        .map(Option::unwrap_or_default)
-        .collect())
+/// A figure column in integer units (nulls as 0), borrowed from the frame when it is one
+/// chunk without nulls (as the store writes them).
+pub fn units<'a>(
+    df: &'a DataFrame,
+    name: &'static str,
+) -> Result<std::borrow::Cow<'a, [i64]>, ReportError> {
+    let ca = df.column(name).and_then(|c| c.i64()).map_err(bad(name))?;
+    if ca.null_count() == 0
+        && let Ok(slice) = ca.cont_slice()
+    {
+        return Ok(std::borrow::Cow::Borrowed(slice));
+    }
+    Ok(std::borrow::Cow::Owned(
+        ca.iter().map(Option::unwrap_or_default).collect(),
+    ))
 }
 
 /// A text column, borrowed from the frame (no copy per row).
