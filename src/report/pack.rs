@@ -128,23 +128,24 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
     ];
     type Groups = BTreeMap<Option<i64>, Unbilled>;
     let states = select::fold_frames(store, &parts, &cols, |groups: &mut Groups, df| {
+        // Figures borrowed; keys and texts read only for the rows that count.
         let (cid, cref) = (
-            select::ints(df, col::CONTRACT_ID)?,
-            select::texts(df, col::CONTRACT_REF)?,
+            select::int_col(df, col::CONTRACT_ID)?,
+            select::text_col(df, col::CONTRACT_REF)?,
         );
         let (inum, iid) = (
-            select::texts(df, col::INVOICE_NUMBER)?,
-            select::ints(df, col::INVOICE_ID)?,
+            select::text_col(df, col::INVOICE_NUMBER)?,
+            select::int_col(df, col::INVOICE_ID)?,
         );
         let (h, a) = (select::units(df, CHARGE_H)?, select::units(df, CHARGE_A)?);
-        let dt = select::datetimes(df)?;
+        let dt = select::datetime_col(df)?;
         for i in 0..df.height() {
-            if (h[i] <= 0 && a[i] <= 0) || invoiced(inum[i], iid[i]) {
+            if (h[i] <= 0 && a[i] <= 0) || invoiced(inum.get(i), iid.get(i)) {
                 continue;
             }
-            let Some(t) = dt[i] else { continue };
-            let g = groups.entry(cid[i]).or_default();
-            count(&mut g.refs, cref[i]);
+            let Some(t) = dt.get(i) else { continue };
+            let g = groups.entry(cid.get(i)).or_default();
+            count(&mut g.refs, cref.get(i));
             g.actions += 1;
             g.oldest = Some(g.oldest.map_or(t, |o| o.min(t)));
             g.newest = Some(g.newest.map_or(t, |o| o.max(t)));
@@ -547,6 +548,8 @@ fn leak_reason(
 /// (`charged_hours_without_amount`: chargeable hours but no chargeable amount;
 /// `billable_not_charged`: marked billable, time taken, but neither chargeable nor
 /// prepay hours); `by_contract` gives counts and hours per contract and reason.
+// Rows are read by index across several columns at once; an index loop reads clearest.
+#[allow(clippy::needless_range_loop)]
 pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Sheet, ReportError> {
     let (parts, _) = select::parts(store, period)?;
     let cols = [
@@ -576,32 +579,35 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
         [i64; 5],
     );
     let states = select::fold_frames(store, &parts, &cols, |found: &mut Vec<Leak>, df| {
-        let (t, id) = (
-            select::ints(df, col::TICKET_ID)?,
-            select::ints(df, col::ID)?,
-        );
-        let (aid, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
-        let cid = select::ints(df, col::CONTRACT_ID)?;
-        let cref = select::texts(df, col::CONTRACT_REF)?;
-        let billable = select::flags(df, "actisbillable")?;
+        // The reason from borrowed figures; everything else only for the rows found.
+        let billable = select::flag_col(df, "actisbillable")?;
         let m: Vec<std::borrow::Cow<[i64]>> = [TIME, CHARGE_H, CHARGE_A, PREPAY_H, PREPAY_A]
             .iter()
             .map(|c| select::units(df, c))
             .collect::<Result<_, _>>()?;
-        let dt = select::datetimes(df)?;
+        let (t, id) = (
+            select::int_col(df, col::TICKET_ID)?,
+            select::int_col(df, col::ID)?,
+        );
+        let (aid, who) = (select::int_col(df, WHO_ID)?, select::text_col(df, WHO)?);
+        let cid = select::int_col(df, col::CONTRACT_ID)?;
+        let cref = select::text_col(df, col::CONTRACT_REF)?;
+        let dt = select::datetime_col(df)?;
         for i in 0..df.height() {
-            let Some(reason) = leak_reason(m[1][i], m[2][i], billable[i], m[0][i], m[3][i]) else {
+            let Some(reason) = leak_reason(m[1][i], m[2][i], billable.get(i), m[0][i], m[3][i])
+            else {
                 continue;
             };
+            let contract = cid.get(i);
             found.push((
-                dt[i].unwrap_or_default(),
-                t[i].unwrap_or_default(),
-                id[i].unwrap_or_default(),
-                aid[i],
-                who[i].unwrap_or_default().to_string(),
-                cid[i],
-                if cid[i].is_some() {
-                    cref[i].unwrap_or_default().to_string()
+                dt.get(i).unwrap_or_default(),
+                t.get(i).unwrap_or_default(),
+                id.get(i).unwrap_or_default(),
+                aid.get(i),
+                who.get(i).unwrap_or_default().to_string(),
+                contract,
+                if contract.is_some() {
+                    cref.get(i).unwrap_or_default().to_string()
                 } else {
                     String::new()
                 },

@@ -157,6 +157,35 @@ fn bad(column: &'static str) -> impl FnOnce(PolarsError) -> ReportError {
     move |source| ReportError::Column { column, source }
 }
 
+/// A whole-number column itself, for reading a few rows by index (`get(i)`) where
+/// collecting the whole column would cost more than the rows used.
+pub fn int_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked, ReportError> {
+    df.column(name).and_then(|c| c.i64()).map_err(bad(name))
+}
+
+/// A text column itself, for reading a few rows by index.
+pub fn text_col<'a>(
+    df: &'a DataFrame,
+    name: &'static str,
+) -> Result<&'a StringChunked, ReportError> {
+    df.column(name).and_then(|c| c.str()).map_err(bad(name))
+}
+
+/// A flag column itself, for reading rows by index.
+pub fn flag_col<'a>(
+    df: &'a DataFrame,
+    name: &'static str,
+) -> Result<&'a BooleanChunked, ReportError> {
+    df.column(name).and_then(|c| c.bool()).map_err(bad(name))
+}
+
+/// The `datetime` column's UTC nanoseconds, for reading rows by index.
+pub fn datetime_col(df: &DataFrame) -> Result<&Int64Chunked, ReportError> {
+    df.column(col::DATETIME)
+        .and_then(|c| c.datetime().map(|d| d.physical()))
+        .map_err(bad(col::DATETIME))
+}
+
 /// A whole-number column (nulls as `None`).
 pub fn ints(df: &DataFrame, name: &'static str) -> Result<Vec<Option<i64>>, ReportError> {
     df.column(name)
