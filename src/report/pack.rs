@@ -3,6 +3,9 @@
 //! through [`super::select`] (closed periods honoured as everywhere), sums exact integer
 //! units with checked arithmetic, and rounds each shown figure once ([`crate::exact`]).
 
+// Rows are read by index across several columns at once; an index loop reads clearest.
+#![allow(clippy::needless_range_loop)]
+
 use super::ReportError;
 use super::select;
 use super::sheet::{Cell, Sheet};
@@ -404,56 +407,61 @@ pub fn actions(
         NOTE,
     ];
     cols.extend(col::MEASURES);
-    let mut found: Vec<Listed> = Vec::new();
-    select::for_each_frame(store, &parts, &cols, |df| {
+    let states = select::fold_frames(store, &parts, &cols, |found: &mut Vec<Listed>, df| {
+        // The filter from keys and borrowed figures; texts only for the rows listed.
         let (t, id) = (
-            select::ints(df, col::TICKET_ID)?,
-            select::ints(df, col::ID)?,
+            select::int_col(df, col::TICKET_ID)?,
+            select::int_col(df, col::ID)?,
         );
-        let (aid, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
+        let (aid, who) = (select::int_col(df, WHO_ID)?, select::text_col(df, WHO)?);
         let (cid, cref) = (
-            select::ints(df, col::CONTRACT_ID)?,
-            select::texts(df, col::CONTRACT_REF)?,
+            select::int_col(df, col::CONTRACT_ID)?,
+            select::text_col(df, col::CONTRACT_REF)?,
         );
         let (inum, iid) = (
-            select::texts(df, col::INVOICE_NUMBER)?,
-            select::ints(df, col::INVOICE_ID)?,
+            select::text_col(df, col::INVOICE_NUMBER)?,
+            select::int_col(df, col::INVOICE_ID)?,
         );
-        let note = select::texts(df, NOTE)?;
+        let note = select::text_col(df, NOTE)?;
         let m: Vec<std::borrow::Cow<[i64]>> = col::MEASURES
             .iter()
             .map(|c| select::units(df, c))
             .collect::<Result<_, _>>()?;
-        let dt = select::datetimes(df)?;
+        let dt = select::datetime_col(df)?;
         for i in 0..df.height() {
-            let inv = inum[i].filter(|n| !n.trim().is_empty());
-            let keep = filter.contract.is_none_or(|c| c == cid[i])
-                && filter.invoice.as_ref().is_none_or(|n| n.as_deref() == inv)
-                && filter.agent.is_none_or(|a| a == aid[i])
+            let contract = cid.get(i);
+            if filter.contract.is_some_and(|c| c != contract)
+                || filter.agent.is_some_and(|a| a != aid.get(i))
+            {
+                continue;
+            }
+            let inv = inum.get(i).filter(|n| !n.trim().is_empty());
+            let keep = filter.invoice.as_ref().is_none_or(|n| n.as_deref() == inv)
                 && (!filter.unbilled
-                    || ((m[4][i] > 0 || m[5][i] > 0) && !invoiced(inum[i], iid[i])));
+                    || ((m[4][i] > 0 || m[5][i] > 0) && !invoiced(inum.get(i), iid.get(i))));
             if !keep {
                 continue;
             }
-            let first_line = note[i]
+            let first_line = note
+                .get(i)
                 .and_then(|n| n.lines().next())
                 .unwrap_or("")
                 .to_string();
             found.push((
-                dt[i].unwrap_or_default(),
-                t[i].unwrap_or_default(),
-                id[i].unwrap_or_default(),
+                dt.get(i).unwrap_or_default(),
+                t.get(i).unwrap_or_default(),
+                id.get(i).unwrap_or_default(),
                 vec![
-                    num(aid[i]),
-                    who[i].unwrap_or_default().to_string(),
-                    num(cid[i]),
-                    if cid[i].is_some() {
-                        cref[i].unwrap_or_default().to_string()
+                    num(aid.get(i)),
+                    who.get(i).unwrap_or_default().to_string(),
+                    num(contract),
+                    if contract.is_some() {
+                        cref.get(i).unwrap_or_default().to_string()
                     } else {
                         String::new()
                     },
                     inv.unwrap_or_default().to_string(),
-                    num(iid[i]),
+                    num(iid.get(i)),
                     first_line,
                 ],
                 std::array::from_fn(|k| m[k][i]),
@@ -461,6 +469,7 @@ pub fn actions(
         }
         Ok(())
     })?;
+    let mut found: Vec<Listed> = states.into_iter().flatten().collect();
     found.sort_by_key(|f| (f.0, f.1, f.2));
     let show = |k: usize, v: i64| -> String {
         if raw {
@@ -548,8 +557,6 @@ fn leak_reason(
 /// (`charged_hours_without_amount`: chargeable hours but no chargeable amount;
 /// `billable_not_charged`: marked billable, time taken, but neither chargeable nor
 /// prepay hours); `by_contract` gives counts and hours per contract and reason.
-// Rows are read by index across several columns at once; an index loop reads clearest.
-#[allow(clippy::needless_range_loop)]
 pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Sheet, ReportError> {
     let (parts, _) = select::parts(store, period)?;
     let cols = [
