@@ -393,3 +393,57 @@ fn datev_books_each_issued_invoice_in_windows_1252_matching_the_invoices_report(
     assert_eq!(booked.len(), expected);
     assert_eq!(booked["RE-555"], dec("250.50"));
 }
+
+#[test]
+fn contracts_mapped_to_one_customer_share_one_invoice_when_invoice_per_is_customer() {
+    let env = Env::new();
+    let lines = r#"{"id":1,"ticket_id":1,"datetime":"2026-10-05T10:00:00Z","action_contract_id":1,"action_contract_ref":"C-1","chargerate":1,"actionchargehours":2,"actionchargeamount":200}
+{"id":1,"ticket_id":2,"datetime":"2026-10-06T10:00:00Z","action_contract_id":2,"action_contract_ref":"C-2","chargerate":1,"actionchargehours":1.25,"actionchargeamount":99.99}
+{"id":1,"ticket_id":3,"datetime":"2026-10-07T10:00:00Z","action_contract_id":3,"action_contract_ref":"C-3","chargerate":2,"actionchargehours":1,"actionchargeamount":50}
+"#;
+    let p = env.write("a.ndjson", lines);
+    env.import(&[&p]).ok();
+    env.write(
+        "m.toml",
+        r#"
+[defaults]
+account_code = "200"
+tax_type = "Tax on Sales"
+terms_days = 30
+invoice_per = "customer"
+invoice_number = "HB-{period}-{customer}"
+
+[contracts.1]
+customer = "Shared"
+[contracts.2]
+customer = "Shared"
+[contracts.3]
+customer = "Alone"
+"#,
+    );
+    export(&env, "xero", "m.toml", "x.csv").ok();
+    let rows = read_csv(&env.path("x.csv"));
+    let mut per_invoice: BTreeMap<String, (Decimal, usize)> = BTreeMap::new();
+    for r in &rows[1..] {
+        let e = per_invoice.entry(r[10].clone()).or_default();
+        e.0 += system_amount(&r[16], &r[17]);
+        e.1 += 1;
+    }
+    assert_eq!(per_invoice.len(), 2, "{per_invoice:?}");
+    assert_eq!(per_invoice["HB-2026-10-Shared"], (dec("299.99"), 2));
+    assert_eq!(per_invoice["HB-2026-10-Alone"], (dec("50.00"), 1));
+    // Per contract, the same scheme would give one number to two invoices: refused.
+    let text = std::fs::read_to_string(env.path("m.toml")).unwrap();
+    env.write(
+        "m.toml",
+        &text.replace("invoice_per = \"customer\"", "invoice_per = \"contract\""),
+    );
+    let e = export(&env, "xero", "m.toml", "y.csv").expect_code(2);
+    assert!(
+        e.stderr
+            .contains("invoice number `HB-2026-10-Shared` is given twice"),
+        "{}",
+        e.stderr
+    );
+    assert!(!env.path("y.csv").exists());
+}
