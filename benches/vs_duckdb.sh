@@ -9,6 +9,8 @@
 #   WORK=DIR      where generated data and stores are kept (default target/bench-data)
 #   DUCKDB=PATH   the DuckDB CLI (default: `duckdb` on PATH; `pip install duckdb-cli`)
 #   BIN=PATH      a halo-billing binary to time (default: build target/release/halo-billing)
+#   IMPORT=1      also time a fresh import of each size and print it against the parse limit
+#                 (../shared/tools/parse-limit, built into WORK; PARSE_LIMIT=PATH to give one)
 #
 # Each size is generated once (halo-billing generate, seed 1, 2026-01..2026-12) and
 # imported once (import time and store size are printed); later runs reuse them.
@@ -120,6 +122,24 @@ ours_args() {
   esac
 }
 
+# The import yardstick (issue 11): ../shared/tools/parse-limit, a bare serde_json typed parse
+# of the same files, built once into $WORK. IMPORT=1 times a fresh import of each size in
+# this run and prints its throughput next to the parse limit's, on the same files.
+parse_limit() { # gen folder -> "MB/s on all threads" of the bare parse
+  local tool=../shared/tools/parse-limit flat="$1.flat"
+  if [ -z "${PARSE_LIMIT:-}" ]; then
+    [ -f "$tool/Cargo.toml" ] || { echo "n/a"; return; }
+    CARGO_TARGET_DIR="$WORK/parse-limit-target" cargo build --release --quiet --manifest-path "$tool/Cargo.toml" >&2
+    PARSE_LIMIT="$WORK/parse-limit-target/release/parse-limit"
+  fi
+  # parse-limit reads one folder: the month folders' pages, linked side by side.
+  if [ ! -d "$flat" ]; then
+    mkdir -p "$flat"
+    for f in "$1"/*/*.json; do ln -s "$(realpath "$f")" "$flat/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+  fi
+  "$PARSE_LIMIT" "$flat" | sed -n 's/.* threads \([0-9.]*\) MB\/s.*/\1/p'
+}
+
 printf '\n%-9s %-6s %-9s %12s %12s %8s %12s %12s\n' rows period report "ours_s" "duckdb_s" "ratio" "ours_MB" "duckdb_MB"
 for n in "${SIZES[@]}"; do
   gen="$WORK/gen-$n" store="$WORK/store-$n"
@@ -128,6 +148,18 @@ for n in "${SIZES[@]}"; do
     echo "importing $n actions..." >&2
     read -r secs kb < <(timed "$BIN" -q import --store "$store" "$gen")
     echo "import of $n actions: ${secs}s, peak ${kb} KB, input $(du -sh "$gen" | cut -f1), store $(du -sh "$store/actions" | cut -f1)" >&2
+  fi
+  if [ "${IMPORT:-0}" = 1 ]; then
+    fresh="$WORK/import-check-$n"; rm -rf "$fresh"
+    "$BIN" -q import --store "$WORK/warm-$n" "$gen" >/dev/null 2>&1 || true  # warm the page cache
+    rm -rf "$WORK/warm-$n"
+    read -r secs kb < <(timed "$BIN" -q import --store "$fresh" "$gen")
+    rm -rf "$fresh"
+    bytes=$(du -sbL --apparent-size "$gen" | cut -f1)
+    ours=$(python3 -c "print(f'{$bytes/1e6/$secs:.0f}')")
+    limit=$(parse_limit "$gen")
+    ratio=$(python3 -c "print(f'{$ours/$limit:.2f}' if '$limit' not in ('', 'n/a') else 'n/a')")
+    echo "import of $n actions: ${secs}s = ${ours} MB/s, peak $((kb / 1024)) MB; parse limit ${limit} MB/s; ratio ${ratio} (target 0.50)"
   fi
   for period in month year; do
     if [ $period = month ]; then args=(--period 2026-10); from="2026-10-01"; to="2026-11-01";
