@@ -169,8 +169,7 @@ fn month_end_summary(sheets: &[(&str, report::sheet::Sheet)], period: &Period) -
         .get(col(unbilled, "oldest"))
         .cloned()
         .unwrap_or_default();
-    let last_day =
-        chrono::TimeZone::timestamp_nanos(&period.timezone, period.to_ns - 1).date_naive();
+    let last_day = period.date_of(period.to_ns - 1);
     let age = chrono::NaiveDate::parse_from_str(&oldest, "%Y-%m-%d")
         .map(|d| format!("{} days", (last_day - d).num_days()))
         .unwrap_or_else(|_| "none".into());

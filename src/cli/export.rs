@@ -90,8 +90,11 @@ fn write_all(dir: &Path, files: &[OutFile]) -> Result<(), Error> {
             let path = dir.join(&f.name);
             let tmp = crate::fsutil::temp_beside(&path);
             temps.push(tmp.clone());
-            crate::fsutil::write_atomic(&tmp, |w| std::io::Write::write_all(w, &f.bytes))
-                .map_err(|e| out_err(&path, e))?;
+            let written = std::fs::File::create(&tmp).and_then(|mut file| {
+                std::io::Write::write_all(&mut file, &f.bytes)?;
+                file.sync_all()
+            });
+            written.map_err(|e| out_err(&path, e))?;
         }
         for f in files {
             let path = dir.join(&f.name);
@@ -217,15 +220,8 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         ExportFormat::Quickbooks => export::Target::Quickbooks,
         _ => export::Target::Ledger,
     };
-    let built = export::invoices(
-        &sel,
-        &map,
-        &mapping_name,
-        &period,
-        target,
-        &map.charge_rates,
-    )
-    .map_err(|e| Error::Usage(e.to_string()))?;
+    let built = export::invoices(&sel, &map, &mapping_name, &period, target)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     if out.is_dir() {
         return Err(Error::Usage(format!(
             "--out `{}` is a folder; give a file name, e.g. `{}`",

@@ -34,6 +34,22 @@ pub struct Work {
 }
 
 impl Work {
+    /// Adds another piece of work (checked).
+    pub fn absorb(&mut self, o: &Work) -> Result<(), ReportError> {
+        self.actions += o.actions;
+        pack::add(&mut self.hours_ms, o.hours_ms, "chargeable_hours")?;
+        pack::add(&mut self.amount_cents, o.amount_cents, "chargeable_amount")
+    }
+
+    /// The sum of `parts`.
+    fn total<'a>(parts: impl IntoIterator<Item = &'a Work>) -> Result<Work, ReportError> {
+        let mut t = Work::default();
+        for w in parts {
+            t.absorb(w)?;
+        }
+        Ok(t)
+    }
+
     fn add(&mut self, hours: i64, amount: i64) -> Result<(), ReportError> {
         self.actions += 1;
         pack::add(&mut self.hours_ms, hours, "chargeable_hours")?;
@@ -381,8 +397,11 @@ pub fn invoices(
     mapping_name: &str,
     period: &Period,
     target: Target,
-    charge_rate_names: &BTreeMap<String, String>,
 ) -> Result<Invoices, Invalid> {
+    let overflow = |e: ReportError| Invalid {
+        mapping: mapping_name.to_string(),
+        problems: vec![e.to_string()],
+    };
     let mut problems = Vec::new();
     let mut out = Invoices::default();
     let token = period_token(period);
@@ -398,13 +417,7 @@ pub fn invoices(
     for (cid, work) in &sel.unbilled {
         let Some(entry) = map.resolve(*cid) else {
             if cid.is_none() {
-                let mut w = Work::default();
-                for r in work.by_rate.values() {
-                    w.actions += r.actions;
-                    w.hours_ms += r.hours_ms;
-                    w.amount_cents += r.amount_cents;
-                }
-                out.left_out = Some(w);
+                out.left_out = Some(Work::total(work.by_rate.values()).map_err(overflow)?);
             } else {
                 unmapped.push(format!(
                     "{}{}",
@@ -575,7 +588,8 @@ pub fn invoices(
                 let priced = price(w.amount_cents, w.hours_ms);
                 let what = match (per_contract, rate) {
                     (true, _) => "time".to_string(),
-                    (false, Some(r)) => charge_rate_names
+                    (false, Some(r)) => map
+                        .charge_rates
                         .get(&r.to_string())
                         .cloned()
                         .unwrap_or_else(|| format!("charge rate {r}")),

@@ -342,9 +342,9 @@ pub fn datev_bookings(
                 text: super::one_line(&format!("{} {}", k.invoice, reference)),
                 work: Work::default(),
             });
-        b.work.actions += w.actions;
-        b.work.hours_ms += w.hours_ms;
-        b.work.amount_cents += w.amount_cents;
+        if let Err(e) = b.work.absorb(w) {
+            problems.push(e.to_string());
+        }
     }
     if map.datev.consultant.is_none() {
         problems.push("[datev] has no consultant (the Beraternummer)".into());

@@ -193,6 +193,15 @@ fn num(s: &str) -> f64 {
     s.parse().unwrap_or(0.0)
 }
 
+/// A figure column as chart coordinates (missing: none).
+fn numbers(sheet: &Sheet, name: &str) -> Vec<f64> {
+    column(sheet, name)
+        .unwrap_or_default()
+        .iter()
+        .map(|v| num(v))
+        .collect()
+}
+
 const COLOURS: [RGBColor; 6] = [
     RGBColor(37, 99, 235),
     RGBColor(148, 163, 184),
@@ -323,21 +332,14 @@ fn stacked_bars(
 
 fn hours_per_contract(root: &Area, sheet: &Sheet) -> Drawn {
     let names = labels(sheet, "contract_ref", "contract_id", "(no contract)");
-    let get = |c: &str| -> Vec<f64> {
-        column(sheet, c)
-            .unwrap_or_default()
-            .iter()
-            .map(|v| num(v))
-            .collect()
-    };
     stacked_bars(
         root,
         "Hours per contract",
         &names,
         &[
-            ("chargeable", get("chargeable_hours")),
-            ("non-chargeable", get("non_chargeable_hours")),
-            ("prepay", get("prepay_hours")),
+            ("chargeable", numbers(sheet, "chargeable_hours")),
+            ("non-chargeable", numbers(sheet, "non_chargeable_hours")),
+            ("prepay", numbers(sheet, "prepay_hours")),
         ],
         "hours",
     )
@@ -345,11 +347,7 @@ fn hours_per_contract(root: &Area, sheet: &Sheet) -> Drawn {
 
 fn billable_share(root: &Area, sheet: &Sheet) -> Drawn {
     let names = labels(sheet, "agent", "agent_id", "(no agent)");
-    let share: Vec<f64> = column(sheet, "billable_percent")
-        .unwrap_or_default()
-        .iter()
-        .map(|v| num(v))
-        .collect();
+    let share = numbers(sheet, "billable_percent");
     stacked_bars(
         root,
         "Billable share per agent",

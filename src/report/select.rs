@@ -220,13 +220,6 @@ pub fn texts<'a>(
         .map_err(bad(name))
 }
 
-/// A flag column.
-pub fn flags(df: &DataFrame, name: &'static str) -> Result<Vec<Option<bool>>, ReportError> {
-    df.column(name)
-        .and_then(|c| c.bool().map(|a| a.iter().collect()))
-        .map_err(bad(name))
-}
-
 /// The `datetime` column (UTC nanoseconds).
 pub fn datetimes(df: &DataFrame) -> Result<Vec<Option<i64>>, ReportError> {
     df.column(col::DATETIME)
