@@ -46,9 +46,9 @@ pub struct CompleteWindow {
 }
 
 /// Actions per staged frame: bounds memory on large imports.
-const FRAME_ROWS: usize = 250_000;
+const FRAME_ROWS: usize = 40_000;
 /// Input bytes read and parsed in parallel at a time.
-const BATCH_BYTES: u64 = 64 << 20;
+const BATCH_BYTES: u64 = 16 << 20;
 
 fn unreadable(label: String, e: std::io::Error) -> FileResult {
     FileResult {
@@ -64,6 +64,104 @@ fn unreadable(label: String, e: std::io::Error) -> FileResult {
         }],
         ..Default::default()
     }
+}
+
+/// One file parsed on a worker: what it yielded besides its actions, which are already
+/// columns with their content hashes.
+struct ParsedFile {
+    result: FileResult,
+    columns: ActionColumns,
+    dated_range: Option<(i64, i64)>,
+}
+
+fn parse_file(path: &Path) -> ParsedFile {
+    let label = path.display().to_string();
+    let mut result = match ingest::read_input(path) {
+        Ok(bytes) => ingest::parse_document(&label, &bytes),
+        Err(e) => unreadable(label, e),
+    };
+    let mut columns = ActionColumns::default();
+    let mut dated_range: Option<(i64, i64)> = None;
+    for a in std::mem::take(&mut result.actions) {
+        if let Some(t) = a.datetime {
+            let (lo, hi) = dated_range.get_or_insert((t, t));
+            *lo = (*lo).min(t);
+            *hi = (*hi).max(t);
+        }
+        columns.push(a);
+    }
+    ParsedFile {
+        result,
+        columns,
+        dated_range,
+    }
+}
+
+/// Reads `files` in batches of about BATCH_BYTES, parsed in parallel, and sends their
+/// actions in input order to the staging thread in frames of FRAME_ROWS rows.
+fn feed(
+    files: &[PathBuf],
+    sizes: &[u64],
+    bar: &crate::progress::Bar,
+    to_stage: &std::sync::mpsc::SyncSender<ActionColumns>,
+    out: &mut ImportOutcome,
+    unclean_files: &mut [bool],
+    refused: &mut Vec<(i64, i64)>,
+) -> Result<(), Error> {
+    // Room for a frame and the batch that completes it, so the columns never regrow.
+    let room = FRAME_ROWS * 3 / 2;
+    let mut columns = ActionColumns::with_capacity(room);
+    // A send fails only when the staging thread stopped on an error, which it returns.
+    let stopped = || Ok(());
+    let mut start = 0;
+    while start < files.len() {
+        if let Some((signal, code)) = crate::interrupt::requested() {
+            return Err(Error::Interrupted {
+                signal,
+                code,
+                detail: format!(
+                    "stopped before the commit, after {start} of {} file(s): the store is unchanged; run the same command again",
+                    files.len()
+                ),
+            });
+        }
+        let mut end = start;
+        let mut bytes = 0;
+        while end < files.len() && (end == start || bytes + sizes[end] <= BATCH_BYTES) {
+            bytes += sizes[end];
+            end += 1;
+        }
+        let parsed: Vec<ParsedFile> = files[start..end]
+            .par_iter()
+            .map(|p| parse_file(p))
+            .collect();
+        for (i, mut p) in parsed.into_iter().enumerate() {
+            let r = p.result;
+            unclean_files[start + i] = !r.rejects.is_empty();
+            refused.extend(r.rejects.iter().filter_map(|x| Some((x.ticket_id?, x.id?))));
+            out.details_merged += r.details_merged;
+            out.without_billing += r.incomplete.len();
+            out.rejects.extend(r.rejects);
+            if let Some((lo, hi)) = p.dated_range {
+                let (a, b) = out.dated_range.get_or_insert((lo, hi));
+                *a = (*a).min(lo);
+                *b = (*b).max(hi);
+            }
+            columns.append(&mut p.columns);
+            if columns.len() >= FRAME_ROWS {
+                let full = std::mem::replace(&mut columns, ActionColumns::with_capacity(room));
+                if to_stage.send(full).is_err() {
+                    return stopped();
+                }
+            }
+        }
+        bar.inc(bytes);
+        start = end;
+    }
+    if !columns.is_empty() && to_stage.send(columns).is_err() {
+        return stopped();
+    }
+    Ok(())
 }
 
 /// Imports `files` (already discovered, in input order) into the store at `store_path`.
@@ -99,67 +197,42 @@ pub fn import_files(
         dated_range: None,
         migrated: writer.migrated.clone(),
     };
-    let mut columns = ActionColumns::default();
-    let mut start = 0;
-    while start < files.len() {
-        if let Some((signal, code)) = crate::interrupt::requested() {
-            return Err(Error::Interrupted {
-                signal,
-                code,
-                detail: format!(
-                    "stopped before the commit, after {start} of {} file(s): the store is unchanged; run the same command again",
-                    files.len()
-                ),
-            });
-        }
-        let mut end = start;
-        let mut bytes = 0;
-        while end < files.len() && (end == start || bytes + sizes[end] <= BATCH_BYTES) {
-            bytes += sizes[end];
-            end += 1;
-        }
-        // Parsing and content hashing (SHA-256 per action) run on every core; pushing
-        // rows into columns stays in input order.
-        let results: Vec<(FileResult, Vec<i64>)> = files[start..end]
-            .par_iter()
-            .map(|path| {
-                let label = path.display().to_string();
-                let r = match ingest::read_input(path) {
-                    Ok(bytes) => ingest::parse_document(&label, &bytes),
-                    Err(e) => unreadable(label, e),
-                };
-                let hashes = r.actions.iter().map(|a| a.content_hash()).collect();
-                (r, hashes)
+    let mut refused: Vec<(i64, i64)> = Vec::new();
+    // Two stages overlap: the rayon workers parse, validate, hash and lay out each
+    // file's actions as columns; a plain staging thread (polars is never called from a
+    // rayon closure) turns every FRAME_ROWS rows into a frame and stages it by month,
+    // while the workers go on with the next batch.
+    let (to_stage, staged) = std::sync::mpsc::sync_channel::<ActionColumns>(1);
+    let writer = std::thread::scope(|scope| -> Result<Writer, Error> {
+        let stager = std::thread::Builder::new()
+            .name("staging".into())
+            .spawn_scoped(scope, move || -> Result<Writer, Error> {
+                for columns in staged {
+                    writer.stage(columns.into_frame().expect("columns of equal length"))?;
+                }
+                Ok(writer)
             })
-            .collect();
-        for (i, (r, hashes)) in results.into_iter().enumerate() {
-            unclean_files[start + i] = !r.rejects.is_empty();
-            writer.refused_keys(r.rejects.iter().filter_map(|x| Some((x.ticket_id?, x.id?))));
-            out.details_merged += r.details_merged;
-            out.without_billing += r.incomplete.len();
-            out.rejects.extend(r.rejects);
-            for (a, h) in r.actions.into_iter().zip(hashes) {
-                if let Some(t) = a.datetime {
-                    let (lo, hi) = out.dated_range.get_or_insert((t, t));
-                    *lo = (*lo).min(t);
-                    *hi = (*hi).max(t);
-                }
-                columns.push_hashed(a, h);
-                if columns.len() >= FRAME_ROWS {
-                    let df = std::mem::take(&mut columns)
-                        .into_frame()
-                        .expect("columns of equal length");
-                    writer.stage(df)?;
-                }
-            }
-        }
-        bar.inc(bytes);
-        start = end;
-    }
+            .map_err(|source| Error::Output {
+                path: store_path.to_path_buf(),
+                source,
+            })?;
+        let fed = feed(
+            files,
+            &sizes,
+            &bar,
+            &to_stage,
+            &mut out,
+            &mut unclean_files,
+            &mut refused,
+        );
+        drop(to_stage);
+        let writer = stager.join().expect("the staging thread does not panic");
+        fed?;
+        writer
+    });
+    let mut writer = writer?;
+    writer.refused_keys(refused);
     bar.finish();
-    if !columns.is_empty() {
-        writer.stage(columns.into_frame().expect("columns of equal length"))?;
-    }
     let (clean, unclean): (Vec<&CompleteWindow>, Vec<&CompleteWindow>) =
         windows.iter().partition(|w| !unclean_files[w.file]);
     out.unclean_windows = unclean.iter().map(|w| (w.from_ns, w.to_ns)).collect();

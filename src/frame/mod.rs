@@ -115,6 +115,20 @@ macro_rules! define_frame {
                 $( self.$field.push(a.$field); )*
             }
 
+            /// Empty columns with room for `rows` rows.
+            pub fn with_capacity(rows: usize) -> ActionColumns {
+                ActionColumns {
+                    content_hash: Vec::with_capacity(rows),
+                    $( $field: Vec::with_capacity(rows), )*
+                }
+            }
+
+            /// Moves every row of `other` to the end of these columns (the order kept).
+            pub fn append(&mut self, other: &mut ActionColumns) {
+                self.content_hash.append(&mut other.content_hash);
+                $( self.$field.append(&mut other.$field); )*
+            }
+
             /// Rows so far.
             pub fn len(&self) -> usize {
                 self.id.len()

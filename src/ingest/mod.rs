@@ -248,7 +248,10 @@ pub fn parse_pages(
     pages: &[split::Page],
     split_errs: Vec<split::SplitError>,
 ) -> FileResult {
-    let mut out = FileResult::default();
+    let mut out = FileResult {
+        actions: Vec::with_capacity(pages.iter().map(|p| p.elements.len()).sum()),
+        ..Default::default()
+    };
     let lines = reject::LineIndex::new(bytes);
     let reject_at = |el: &Element, key: (Option<i64>, Option<i64>), reason: String| Reject {
         file: file.to_string(),
@@ -260,19 +263,28 @@ pub fn parse_pages(
         reason,
         text: String::from_utf8_lossy(&bytes[el.range.clone()]).into_owned(),
     };
+    // A document that is valid UTF-8 throughout (nearly all) is checked once here, so
+    // serde_json need not check each raw field value again; otherwise each record is
+    // read from its bytes and a bad one is refused alone.
+    let text = std::str::from_utf8(bytes).ok();
     for page in pages {
         // Parse every element of the page; keep owned buffers for the NaN-quoted copies.
         let mut fixed: Vec<Vec<u8>> = Vec::new();
         let mut parsed: Vec<(usize, Result<RawAction, String>)> =
             Vec::with_capacity(page.elements.len());
         let mut retry = Vec::new();
+        let text_of = |r: std::ops::Range<usize>| text.and_then(|t| t.get(r));
         for (i, el) in page.elements.iter().enumerate() {
             let text = &bytes[el.range.clone()];
             if text.first() != Some(&b'{') {
                 parsed.push((i, Err("expected a JSON object for an action".to_string())));
                 continue;
             }
-            match serde_json::from_slice::<RawAction>(text) {
+            let first_try = match text_of(el.range.clone()) {
+                Some(t) => serde_json::from_str::<RawAction>(t),
+                None => serde_json::from_slice::<RawAction>(text),
+            };
+            match first_try {
                 Ok(raw) => parsed.push((i, Ok(raw))),
                 Err(e) => match quote_non_finite(text) {
                     Some(buf) => {
@@ -288,7 +300,9 @@ pub fn parse_pages(
                 .map_err(|e| format!("not valid JSON: {e}"));
             parsed.push((i, r));
         }
-        parsed.sort_by_key(|(i, _)| *i);
+        if !retry.is_empty() {
+            parsed.sort_by_key(|(i, _)| *i);
+        }
 
         // Pair summaries with their full records (same page, same key).
         let key_of = |raw: &RawAction| {

@@ -35,10 +35,20 @@ fn num_err(e: NumberError) -> String {
     e.to_string()
 }
 
+/// The text of a JSON string token that holds no escape, borrowed: the common case, with
+/// nothing to decode. (Tokens come from serde_json's raw values, already validated JSON.)
+fn plain_string(t: &str) -> Option<&str> {
+    let inner = t.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains(['\\', '"'])).then_some(inner)
+}
+
 fn unquote(raw: &str) -> Result<Option<String>, String> {
     let t = raw.trim();
     if t == "null" {
         return Ok(None);
+    }
+    if let Some(s) = plain_string(t) {
+        return Ok(Some(s.to_string()));
     }
     if t.starts_with('"') {
         return serde_json::from_str::<String>(t)
@@ -119,6 +129,9 @@ impl Kind for Date {
     type Value = Option<i64>;
     const SUFFIX: &'static str = "";
     fn parse(raw: &str) -> Result<Self::Value, String> {
+        if let Some(s) = plain_string(raw.trim()) {
+            return parse_datetime(s).map_err(|e| e.to_string());
+        }
         match unquote(raw)? {
             None => Ok(None),
             Some(s) => parse_datetime(&s).map_err(|e| e.to_string()),

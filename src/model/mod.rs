@@ -141,7 +141,9 @@ macro_rules! define_action {
         impl Action {
             /// The canonical encoding of every field (see [`canon`]).
             pub fn canonical_bytes(&self) -> Vec<u8> {
-                let mut out = canon::HEADER.to_vec();
+                // Sized for a typical action, so the buffer is not grown field by field.
+                let mut out = Vec::with_capacity(2048);
+                out.extend_from_slice(canon::HEADER);
                 $( canon::encode_field(&mut out, stringify!($field), &self.$field); )*
                 out
             }

@@ -160,21 +160,41 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// Writes `df` to `path` and flushes it; returns its size and SHA-256 (hex).
-pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(u64, String), StoreError> {
-    let mut buf: Vec<u8> = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .with_compression(ParquetCompression::Zstd(None))
+/// Encodes `df` as Parquet into `out` with `compression`, in row groups of ROW_GROUP_ROWS.
+fn encode(
+    out: impl std::io::Write,
+    df: &mut DataFrame,
+    compression: ParquetCompression,
+    path: &Path,
+) -> Result<(), StoreError> {
+    ParquetWriter::new(out)
+        .with_compression(compression)
         .with_row_group_size(Some(super::ROW_GROUP_ROWS))
         .finish(df)
+        .map(|_| ())
         .map_err(|source| StoreError::Parquet {
             path: path.to_path_buf(),
             source,
-        })?;
+        })
+}
+
+/// Writes `df` to `path` (zstd) and flushes it; returns its size and SHA-256 (hex).
+pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(u64, String), StoreError> {
+    let mut buf: Vec<u8> = Vec::new();
+    encode(&mut buf, df, ParquetCompression::Zstd(None), path)?;
     let mut file = File::create(path).map_err(io("cannot create", path))?;
     std::io::Write::write_all(&mut file, &buf).map_err(io("cannot write", path))?;
     file.sync_all().map_err(io("cannot flush", path))?;
     Ok((buf.len() as u64, super::sha256_hex(&buf)))
+}
+
+/// Writes a staged part: uncompressed and not flushed, since it lives only until this
+/// run's commit reads it back (a crash leaves it to the next writer's cleanup).
+fn write_staged(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
+    let file = File::create(path).map_err(io("cannot create", path))?;
+    let mut out = std::io::BufWriter::new(file);
+    encode(&mut out, df, ParquetCompression::Uncompressed, path)?;
+    std::io::Write::flush(&mut out).map_err(io("cannot write", path))
 }
 
 fn take_rows(df: &DataFrame, rows: Vec<IdxSize>, path: &Path) -> Result<DataFrame, StoreError> {
@@ -264,7 +284,7 @@ impl Writer {
             } else {
                 take_rows(&df, rows.clone(), &path)?
             };
-            write_parquet(&path, &mut part)?;
+            write_staged(&path, &mut part)?;
             self.staged.push(Source {
                 path,
                 month,
