@@ -22,12 +22,26 @@ pub trait FrameKind: Kind {
     fn values(c: &Column) -> PolarsResult<Vec<Self::Value>>;
 }
 
+/// An integer column from optional values: all-null and null-free columns (most of
+/// them) are built without the per-row validity builder.
+fn opt_i64_column(name: &str, values: &[Option<i64>]) -> Int64Chunked {
+    let nulls = values.iter().filter(|v| v.is_none()).count();
+    if nulls == values.len() {
+        return Int64Chunked::full_null(name.into(), values.len());
+    }
+    if nulls == 0 {
+        let data = values.iter().map(|v| v.unwrap_or_default()).collect();
+        return Int64Chunked::from_vec(name.into(), data);
+    }
+    Int64Chunked::from_iter_options(name.into(), values.iter().copied())
+}
+
 macro_rules! opt_i64_kind {
     ($($k:ident),*) => {$(
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::Int64 }
             fn column(name: &str, values: Vec<Option<i64>>) -> Column {
-                Int64Chunked::from_iter_options(name.into(), values.into_iter()).into_column()
+                opt_i64_column(name, &values).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<Option<i64>>> {
                 Ok(c.i64()?.iter().collect())
@@ -57,6 +71,9 @@ macro_rules! text_kind {
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::String }
             fn column(name: &str, values: Vec<Option<String>>) -> Column {
+                if values.iter().all(Option::is_none) {
+                    return StringChunked::full_null(name.into(), values.len()).into_column();
+                }
                 StringChunked::from_iter_options(name.into(), values.iter().map(|v| v.as_deref())).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<Option<String>>> {
@@ -84,7 +101,7 @@ impl FrameKind for kinds::Date {
         DataType::Datetime(TimeUnit::Nanoseconds, None)
     }
     fn column(name: &str, values: Vec<Option<i64>>) -> Column {
-        Int64Chunked::from_iter_options(name.into(), values.into_iter())
+        opt_i64_column(name, &values)
             .into_datetime(TimeUnit::Nanoseconds, None)
             .into_column()
     }

@@ -126,16 +126,17 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         self.pos += 1;
         let inner = self.pos;
-        while self.pos < self.b.len() {
-            match self.b[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(inner..self.pos - 1);
-                }
-                b'\\' => self.pos += 2,
-                _ => self.pos += 1,
+        // Jump to the next quote or backslash (most strings hold neither escape nor
+        // anything else of interest to the scanner).
+        while let Some(at) = memchr::memchr2(b'"', b'\\', self.b.get(self.pos..).unwrap_or(&[])) {
+            self.pos += at;
+            if self.b[self.pos] == b'"' {
+                self.pos += 1;
+                return Ok(inner..self.pos - 1);
             }
+            self.pos += 2;
         }
+        self.pos = self.b.len();
         Err((
             start,
             "a string is not closed before the end of the file".into(),
