@@ -441,6 +441,56 @@ fn copies_of_one_action_in_different_months_are_merged_in_input_order() {
 }
 
 #[test]
+fn a_stored_action_edited_into_another_month_leaves_its_old_month_in_a_later_import() {
+    // The old copy lives in a month the second import does not otherwise touch: the
+    // commit must still find it there and remove it.
+    let env = Env::new();
+    let first = env.write(
+        "first.ndjson",
+        concat!(
+            r#"{"id":1,"ticket_id":5,"datetime":"2026-03-05T10:00:00Z","last_updated":"2026-03-05T10:00:00Z","action_contract_id":3,"actionchargeamount":10}"#,
+            "\n",
+            r#"{"id":2,"ticket_id":5,"datetime":"2026-03-06T10:00:00Z","action_contract_id":3,"actionchargeamount":1}"#,
+            "\n",
+            r#"{"id":1,"ticket_id":6,"datetime":"2026-07-06T10:00:00Z","action_contract_id":3,"actionchargeamount":2}"#,
+            "\n"
+        ),
+    );
+    env.import(&[&first]).ok();
+    let moved = env.write(
+        "moved.ndjson",
+        r#"{"id":1,"ticket_id":5,"datetime":"2026-10-05T10:00:00Z","last_updated":"2026-10-06T00:00:00Z","action_contract_id":3,"actionchargeamount":20}"#,
+    );
+    let r = env.import(&[&moved]).ok();
+    assert!(r.stderr.contains("0 new, 1 updated"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("store now holds 3 actions"),
+        "{}",
+        r.stderr
+    );
+    let mar = env.report_csv("contracts", &["--period", "2026-03"]);
+    assert_eq!(cell(&mar, row(&mar, "3"), "chargeable_amount"), "1.00");
+    let oct = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(cell(&oct, row(&oct, "3"), "chargeable_amount"), "20.00");
+    let jul = env.report_csv("contracts", &["--period", "2026-07"]);
+    assert_eq!(cell(&jul, row(&jul, "3"), "chargeable_amount"), "2.00");
+    // A refused copy of the July action (a month this input does not touch) is named
+    // as having a stored copy that stays.
+    let bad = env.write(
+        "bad.ndjson",
+        r#"{"id":1,"ticket_id":6,"datetime":"2026-07-06T10:00:00Z","timetaken":"abc"}"#,
+    );
+    let r = env.import(&[&bad]).expect_code(3);
+    assert!(
+        r.stderr.contains(
+            "1 refused record(s) have a stored copy, which stays in the store and the reports: (ticket_id, id) (6, 1)"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn two_imports_within_a_second_write_two_rejects_files() {
     let env = Env::new();
     for _ in 0..2 {

@@ -686,6 +686,34 @@ fn an_empty_page_for_a_day_that_held_actions_is_held_back_with_exit_4() {
 }
 
 #[test]
+fn stored_actions_of_a_month_that_halo_answers_empty_are_held_back_though_no_input_touches_it() {
+    // August is in the store (imported) but Halo (the simulator serves September and
+    // October) has nothing there: every synced August window is complete and empty. The
+    // commit must weigh August's stored actions although no fetched action lands in it.
+    let env = synced_october();
+    let aug = env.write(
+        "august.ndjson",
+        concat!(
+            r#"{"id":1,"ticket_id":900001,"datetime":"2026-08-10T10:00:00Z","action_contract_id":3,"actionchargeamount":10}"#,
+            "\n",
+            r#"{"id":2,"ticket_id":900001,"datetime":"2026-08-11T10:00:00Z","action_contract_id":3,"actionchargeamount":5}"#,
+            "\n"
+        ),
+    );
+    env.import(&[&aug]).ok();
+    let sim = Sim::start(&[]);
+    let args: Vec<String> = ["sync", "--from", "2026-08-01", "--to", "2026-11-01"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let r = sync_env(&env, &sim, "demo-secret", &args).expect_code(4);
+    assert!(r.stderr.contains("2 deletion(s) held back"), "{}", r.stderr);
+    assert!(r.stderr.contains("would lose every action"), "{}", r.stderr);
+    let aug = env.report_csv("contracts", &["--period", "2026-08"]);
+    assert_eq!(cell(&aug, row(&aug, "3"), "chargeable_amount"), "15.00");
+}
+
+#[test]
 fn more_deletions_than_the_limit_are_held_back_and_the_limit_is_settable() {
     let env = synced_october();
     // Every 20th action gone: 50 of October's 1,000, more than the default 25.

@@ -358,15 +358,38 @@ impl Writer {
             sources.iter().map(|s| s.rows as u64).sum(),
             "merging on (ticket_id, id)",
         );
+        // A stored file of a month that this run's input does not touch and that no
+        // completed window reaches can only matter through a key this run offers or
+        // refuses; its key columns are probed for those, and it is merged only on a hit.
+        // So the cost of a small import grows with the months it touches, not the store.
+        let mut staged_keys: Vec<Option<Vec<KeyRow>>> = Vec::with_capacity(sources.len());
+        let mut probe: FxHashSet<(i64, i64)> = self.refused.clone();
+        let mut touched: FxHashSet<Month> = self.window_months();
+        for src in sources {
+            if src.entry.is_some() {
+                staged_keys.push(None);
+                continue;
+            }
+            let keys = read_keys(&src.path)?;
+            probe.extend(keys.iter().map(|k| (k.ticket_id, k.id)));
+            touched.insert(src.month);
+            staged_keys.push(Some(keys));
+        }
         let mut winner: FxHashMap<(i64, i64), CopyAt> = FxHashMap::default();
-        winner.reserve(sources.iter().map(|s| s.rows).sum());
         let mut merge = Merge {
             losers: sources.iter().map(|_| Vec::new()).collect(),
             input_keys: Default::default(),
             candidates: Vec::new(),
         };
         for (si, src) in sources.iter().enumerate() {
-            let keys = read_keys(&src.path)?;
+            let keys = match staged_keys[si].take() {
+                Some(keys) => keys,
+                None if !touched.contains(&src.month) && !holds_any(&src.path, &probe)? => {
+                    bar.inc(src.rows as u64);
+                    continue;
+                }
+                None => read_keys(&src.path)?,
+            };
             for (row, k) in keys.iter().enumerate() {
                 let key = (k.ticket_id, k.id);
                 let me = (si as u32, row as u32, k.last_updated, k.hash);
@@ -429,6 +452,23 @@ impl Writer {
         stats.kept_despite_refusal.sort_unstable();
         stats.kept_despite_refusal.dedup();
         Ok(merge)
+    }
+
+    /// The months (partitions) that the completed windows reach.
+    fn window_months(&self) -> FxHashSet<Month> {
+        let mut months = FxHashSet::default();
+        for &(from, to) in &self.complete_windows {
+            let (mut m, last) = (month_of(Some(from)), month_of(Some(to.saturating_sub(1))));
+            while m <= last {
+                months.insert(m);
+                m = if m.1 == 12 {
+                    (m.0 + 1, 1)
+                } else {
+                    (m.0, m.1 + 1)
+                };
+            }
+        }
+        months
     }
 
     /// The index of the completed window holding `t`, if any.
@@ -689,6 +729,29 @@ struct KeyRow {
     last_updated: Option<i64>,
     hash: i64,
     datetime: Option<i64>,
+}
+
+/// Whether a file holds any of `keys` (reading only its key columns).
+fn holds_any(path: &Path, keys: &FxHashSet<(i64, i64)>) -> Result<bool, StoreError> {
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let df = read_parquet(path, Some(&[col::TICKET_ID, col::ID]))?;
+    let bad = |source| StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let t = df
+        .column(col::TICKET_ID)
+        .and_then(|c| c.i64().cloned())
+        .map_err(bad)?;
+    let id = df
+        .column(col::ID)
+        .and_then(|c| c.i64().cloned())
+        .map_err(bad)?;
+    Ok(t.iter()
+        .zip(id.iter())
+        .any(|(t, id)| keys.contains(&(t.unwrap_or_default(), id.unwrap_or_default()))))
 }
 
 /// Reads the key, `last_updated`, content hash and datetime of every row of a file.
