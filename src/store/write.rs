@@ -362,34 +362,35 @@ impl Writer {
         // completed window reaches can only matter through a key this run offers or
         // refuses; its key columns are probed for those, and it is merged only on a hit.
         // So the cost of a small import grows with the months it touches, not the store.
-        let mut staged_keys: Vec<Option<Vec<KeyRow>>> = Vec::with_capacity(sources.len());
-        let mut probe: FxHashSet<(i64, i64)> = self.refused.clone();
         let mut touched: FxHashSet<Month> = self.window_months();
-        for src in sources {
-            if src.entry.is_some() {
-                staged_keys.push(None);
-                continue;
+        touched.extend(
+            sources
+                .iter()
+                .filter(|s| s.entry.is_none())
+                .map(|s| s.month),
+        );
+        let probed = |s: &Source| s.entry.is_some() && !touched.contains(&s.month);
+        let mut probe: FxHashSet<(i64, i64)> = FxHashSet::default();
+        if sources.iter().any(probed) {
+            probe.extend(self.refused.iter().copied());
+            for src in sources.iter().filter(|s| s.entry.is_none()) {
+                let keys = read_ids(&src.path)?;
+                probe.extend(keys);
             }
-            let keys = read_keys(&src.path)?;
-            probe.extend(keys.iter().map(|k| (k.ticket_id, k.id)));
-            touched.insert(src.month);
-            staged_keys.push(Some(keys));
         }
         let mut winner: FxHashMap<(i64, i64), CopyAt> = FxHashMap::default();
+        winner.reserve(sources.iter().filter(|s| !probed(s)).map(|s| s.rows).sum());
         let mut merge = Merge {
             losers: sources.iter().map(|_| Vec::new()).collect(),
             input_keys: Default::default(),
             candidates: Vec::new(),
         };
         for (si, src) in sources.iter().enumerate() {
-            let keys = match staged_keys[si].take() {
-                Some(keys) => keys,
-                None if !touched.contains(&src.month) && !holds_any(&src.path, &probe)? => {
-                    bar.inc(src.rows as u64);
-                    continue;
-                }
-                None => read_keys(&src.path)?,
-            };
+            if probed(src) && !read_ids(&src.path)?.iter().any(|k| probe.contains(k)) {
+                bar.inc(src.rows as u64);
+                continue;
+            }
+            let keys = read_keys(&src.path)?;
             for (row, k) in keys.iter().enumerate() {
                 let key = (k.ticket_id, k.id);
                 let me = (si as u32, row as u32, k.last_updated, k.hash);
@@ -731,11 +732,8 @@ struct KeyRow {
     datetime: Option<i64>,
 }
 
-/// Whether a file holds any of `keys` (reading only its key columns).
-fn holds_any(path: &Path, keys: &FxHashSet<(i64, i64)>) -> Result<bool, StoreError> {
-    if keys.is_empty() {
-        return Ok(false);
-    }
+/// The `(ticket_id, id)` of every row of a file (reading only those columns).
+fn read_ids(path: &Path) -> Result<Vec<(i64, i64)>, StoreError> {
     let df = read_parquet(path, Some(&[col::TICKET_ID, col::ID]))?;
     let bad = |source| StoreError::Parquet {
         path: path.to_path_buf(),
@@ -751,7 +749,8 @@ fn holds_any(path: &Path, keys: &FxHashSet<(i64, i64)>) -> Result<bool, StoreErr
         .map_err(bad)?;
     Ok(t.iter()
         .zip(id.iter())
-        .any(|(t, id)| keys.contains(&(t.unwrap_or_default(), id.unwrap_or_default()))))
+        .map(|(t, id)| (t.unwrap_or_default(), id.unwrap_or_default()))
+        .collect())
 }
 
 /// Reads the key, `last_updated`, content hash and datetime of every row of a file.
