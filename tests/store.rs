@@ -490,6 +490,103 @@ fn a_stored_action_edited_into_another_month_leaves_its_old_month_in_a_later_imp
     );
 }
 
+/// Rows of each file of `month` in the store's manifest.
+fn month_files(env: &Env, store: &std::path::Path, month: u64) -> Vec<u64> {
+    let m = manifest(env, store);
+    m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["month"].as_u64() == Some(month))
+        .map(|f| f["rows"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn an_edit_in_a_large_month_rewrites_the_files_it_touches_and_leaves_one_partial_file() {
+    // 140,000 actions in October: files of 65,536, 65,536 and 8,928 rows.
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        "140000",
+        "--seed",
+        "3",
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-10",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+    let mut before = month_files(&env, &env.store(), 10);
+    before.sort_unstable();
+    assert_eq!(before, vec![8_928, 65_536, 65_536]);
+    // One action edited (newer last_updated, another note).
+    let page = env.path("gen/2026-10/page-000001.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&page).unwrap()).unwrap();
+    doc["actions"][0]["note"] = "edited".into();
+    doc["actions"][0]["last_updated"] = "2027-01-01T00:00:00Z".into();
+    let edit = env.write("edit.json", &doc.to_string());
+    let r = env.import(&[&edit]).ok();
+    assert!(r.stderr.contains("1 updated"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("(1 files written, 2 kept")
+            || r.stderr.contains("(2 files written, 1 kept"),
+        "only the file holding the old copy and the partial file are rewritten: {}",
+        r.stderr
+    );
+    let after = month_files(&env, &env.store(), 10);
+    assert_eq!(after.iter().sum::<u64>(), 140_000);
+    assert!(after.iter().all(|&n| n <= 65_536), "{after:?}");
+    assert_eq!(
+        after.iter().filter(|&&n| n < 65_536).count(),
+        1,
+        "{after:?}"
+    );
+    // New actions: the full files stay, the partial one takes them.
+    let new = env.write(
+        "new.ndjson",
+        r#"{"id":1,"ticket_id":99999999,"datetime":"2026-10-20T10:00:00Z","action_contract_id":3,"actionchargeamount":10}"#,
+    );
+    let r = env.import(&[&new]).ok();
+    assert!(
+        r.stderr.contains("(1 files written, 2 kept"),
+        "{}",
+        r.stderr
+    );
+    // The same figures as one import of everything into a fresh store.
+    let fresh = env.path("fresh");
+    for p in [env.path("gen"), edit, new] {
+        env.run_with_env(
+            &["import", &p.display().to_string()],
+            &[("HALO_BILLING_STORE", &fresh.display().to_string())],
+        )
+        .ok();
+    }
+    assert!(fresh.join("manifest.json").exists());
+    let args = [
+        "report",
+        "contracts",
+        "--period",
+        "2026-10",
+        "--format",
+        "csv",
+    ];
+    let ours = env.run(args).ok().stdout;
+    let theirs = env
+        .run_with_env(
+            &args,
+            &[("HALO_BILLING_STORE", &fresh.display().to_string())],
+        )
+        .ok()
+        .stdout;
+    assert_eq!(ours, theirs);
+}
+
 #[test]
 fn two_imports_within_a_second_write_two_rejects_files() {
     let env = Env::new();

@@ -526,9 +526,13 @@ impl Writer {
         tombs
     }
 
-    /// Step 3: rewrite each month that changed (as files of at most ROW_GROUP_ROWS
-    /// rows); keep the files of months that did not. Returns the new file list and the
-    /// frames of tombstoned rows.
+    /// Step 3: rewrite each month that changed, streaming: a full stored file (ROW_GROUP_ROWS
+    /// rows) none of whose rows lost stays as it is; the surviving rows of every other
+    /// source of the month (changed or partial stored files, staged parts) are cut into
+    /// new files of ROW_GROUP_ROWS rows, at most one shorter. So a month holds at most one
+    /// partial file, an edit rewrites the files it touches, and memory stays within about
+    /// two files whatever the month's size. Months that did not change keep their files.
+    /// Returns the new file list and the frames of tombstoned rows.
     fn rewrite_changed_months(
         &self,
         sources: &[Source],
@@ -547,25 +551,28 @@ impl Writer {
             let members: Vec<usize> = (0..sources.len())
                 .filter(|&i| sources[i].month == month)
                 .collect();
+            let all_lost =
+                |i: usize| losers[i].len() == sources[i].rows && losers[i].iter().all(|l| *l);
             // A month stays as it is when its stored rows all survive and every row this run
             // offered for it lost (unchanged or older copies).
             let untouched = members.iter().all(|&i| match sources[i].entry {
                 Some(_) => losers[i].is_empty(),
-                None => losers[i].len() == sources[i].rows && losers[i].iter().all(|l| *l),
+                None => all_lost(i),
             });
-            if untouched {
-                for &i in &members {
-                    if let Some(e) = &sources[i].entry {
-                        files.push(e.clone());
-                        stats.files_kept += 1;
-                    }
-                }
-                bar.inc(1);
-                continue;
-            }
-            let mut merged: Option<DataFrame> = None;
+            let mut out = MonthFiles::new(self, month);
             for &i in &members {
                 let src = &sources[i];
+                if let Some(e) = &src.entry
+                    && losers[i].is_empty()
+                    && (untouched || src.rows >= super::ROW_GROUP_ROWS)
+                {
+                    files.push(e.clone());
+                    stats.files_kept += 1;
+                    continue;
+                }
+                if src.entry.is_none() && all_lost(i) {
+                    continue;
+                }
                 let mut df = read_parquet(&src.path, None)?;
                 frame::check_schema(&df).map_err(|reason| StoreError::Schema {
                     path: src.path.clone(),
@@ -583,65 +590,13 @@ impl Writer {
                         .collect();
                     df = take_rows(&df, keep, &src.path)?;
                 }
-                match &mut merged {
-                    None => merged = Some(df),
-                    Some(m) => {
-                        m.vstack_mut_owned(df)
-                            .map_err(|source| StoreError::Parquet {
-                                path: src.path.clone(),
-                                source,
-                            })?;
-                    }
-                }
+                out.push(df, &src.path, &mut files, stats)?;
             }
-            let mut df = merged.expect("a month has at least one source");
-            if df.height() > 0 {
-                df.rechunk_mut_par();
-                files.extend(self.write_month(month, &df, stats)?);
-            }
+            out.finish(&mut files, stats)?;
             bar.inc(1);
         }
         bar.finish();
         Ok((files, tomb_frames))
-    }
-
-    /// Writes one month's rows as files of at most ROW_GROUP_ROWS rows: readers then take
-    /// one whole small file at a time, which bounds their memory without slicing.
-    fn write_month(
-        &self,
-        month: Month,
-        df: &DataFrame,
-        stats: &mut CommitStats,
-    ) -> Result<Vec<FileEntry>, StoreError> {
-        let root = &self.store.root;
-        let dir = root.join(format!("actions/year={}/month={}", month.0, month.1));
-        fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-        let mut files = Vec::new();
-        let mut offset = 0;
-        let mut part = 0;
-        while offset < df.height() {
-            let len = super::ROW_GROUP_ROWS.min(df.height() - offset);
-            let mut chunk = df.slice(offset as i64, len);
-            let rel = format!(
-                "actions/year={}/month={}/part-g{:06}-{part:04}.parquet",
-                month.0, month.1, self.generation
-            );
-            let (bytes, sha256) = write_parquet(&root.join(&rel), &mut chunk)?;
-            stats.files_written += 1;
-            stats.bytes_written += bytes;
-            files.push(FileEntry {
-                path: rel,
-                year: month.0,
-                month: month.1,
-                rows: len as u64,
-                bytes,
-                sha256,
-            });
-            offset += len;
-            part += 1;
-        }
-        fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
-        Ok(files)
     }
 
     /// Step 4: write the tombstones file, switch the manifest atomically, then remove the
@@ -699,6 +654,108 @@ impl Writer {
             if !manifest.files.iter().any(|f| f.path == old.path) {
                 let _ = fs::remove_file(root.join(&old.path));
             }
+        }
+        Ok(())
+    }
+}
+
+/// The new files of one month being rewritten: rows are pushed in source order and cut
+/// into files of ROW_GROUP_ROWS rows (readers take one whole small file at a time, which
+/// bounds their memory); the rest waits for more rows or [`MonthFiles::finish`].
+struct MonthFiles<'w> {
+    writer: &'w Writer,
+    month: Month,
+    pending: Option<DataFrame>,
+    part: usize,
+    dir: PathBuf,
+}
+
+impl<'w> MonthFiles<'w> {
+    fn new(writer: &'w Writer, month: Month) -> Self {
+        let dir = writer
+            .store
+            .root
+            .join(format!("actions/year={}/month={}", month.0, month.1));
+        MonthFiles {
+            writer,
+            month,
+            pending: None,
+            part: 0,
+            dir,
+        }
+    }
+
+    fn push(
+        &mut self,
+        df: DataFrame,
+        path: &Path,
+        files: &mut Vec<FileEntry>,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        let mut all = match self.pending.take() {
+            None => df,
+            Some(mut p) => {
+                p.vstack_mut_owned(df)
+                    .map_err(|source| StoreError::Parquet {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                p
+            }
+        };
+        let mut offset = 0;
+        while all.height() - offset >= super::ROW_GROUP_ROWS {
+            let mut chunk = all.slice(offset as i64, super::ROW_GROUP_ROWS);
+            self.write(&mut chunk, files, stats)?;
+            offset += super::ROW_GROUP_ROWS;
+        }
+        if offset > 0 {
+            all = all.slice(offset as i64, all.height() - offset);
+        }
+        self.pending = (all.height() > 0).then_some(all);
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        chunk: &mut DataFrame,
+        files: &mut Vec<FileEntry>,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        if self.part == 0 {
+            fs::create_dir_all(&self.dir).map_err(io("cannot create", &self.dir))?;
+        }
+        let (y, m) = self.month;
+        let rel = format!(
+            "actions/year={y}/month={m}/part-g{:06}-{:04}.parquet",
+            self.writer.generation, self.part
+        );
+        chunk.rechunk_mut_par();
+        let (bytes, sha256) = write_parquet(&self.writer.store.root.join(&rel), chunk)?;
+        stats.files_written += 1;
+        stats.bytes_written += bytes;
+        files.push(FileEntry {
+            path: rel,
+            year: y,
+            month: m,
+            rows: chunk.height() as u64,
+            bytes,
+            sha256,
+        });
+        self.part += 1;
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        files: &mut Vec<FileEntry>,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        if let Some(mut rest) = self.pending.take() {
+            self.write(&mut rest, files, stats)?;
+        }
+        if self.part > 0 {
+            fsutil::sync_dir(&self.dir).map_err(io("cannot flush", &self.dir))?;
         }
         Ok(())
     }
