@@ -46,7 +46,7 @@ pub struct CompleteWindow {
 }
 
 /// Actions per staged frame: bounds memory on large imports.
-const FRAME_ROWS: usize = 40_000;
+const FRAME_ROWS: usize = 20_000;
 /// Input bytes read and parsed in parallel at a time.
 const BATCH_BYTES: u64 = 16 << 20;
 

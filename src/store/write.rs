@@ -129,9 +129,18 @@ struct Source {
     rows: usize,
     /// An existing store file (as opposed to a part staged by this run).
     entry: Option<FileEntry>,
-    /// For a staged part: each row's place in this run's input (parts are cut by month,
-    /// so part order is not input order).
-    input_order: Vec<u64>,
+    /// For a staged part: the place in this run's input of the first row of the frame it
+    /// was cut from, and each row's place in that frame (parts are cut by month, so part
+    /// order is not input order).
+    frame_start: u64,
+    frame_rows: Vec<IdxSize>,
+}
+
+impl Source {
+    /// The place of a staged row in this run's input.
+    fn input_position(&self, row: usize) -> u64 {
+        self.frame_start + u64::from(self.frame_rows[row])
+    }
 }
 
 /// Stages frames of new actions and commits them into a store.
@@ -290,7 +299,8 @@ impl Writer {
                 month,
                 rows: n,
                 entry: None,
-                input_order: rows.iter().map(|&r| self.input_rows + r as u64).collect(),
+                frame_start: self.input_rows,
+                frame_rows: rows,
             });
         }
         self.input_rows += df.height() as u64;
@@ -304,13 +314,14 @@ impl Writer {
     /// Upsert rule on `(ticket_id, id)`: a later copy replaces an earlier one (store
     /// before this run's input, input in file and record order) unless both carry
     /// `last_updated` and the later copy's is older.
-    pub fn commit(self, progress: &Progress) -> Result<CommitStats, StoreError> {
+    pub fn commit(mut self, progress: &Progress) -> Result<CommitStats, StoreError> {
         let mut stats = CommitStats {
             stored_before: self.store.manifest.rows(),
             input_rows: self.staged.iter().map(|s| s.rows as u64).sum(),
             ..Default::default()
         };
         let sources = self.sources();
+        crate::threads::release_free_memory();
         let mut merge = self.decide_winners(&sources, &mut stats, progress)?;
         let tombs = self.decide_tombstones(&sources, &mut merge, &mut stats);
         let (files, tomb_frames) =
@@ -319,8 +330,8 @@ impl Writer {
         Ok(stats)
     }
 
-    /// The stored files, then the staged parts, in input order.
-    fn sources(&self) -> Vec<Source> {
+    /// The stored files, then the staged parts (taken from the writer), in input order.
+    fn sources(&mut self) -> Vec<Source> {
         let root = &self.store.root;
         let mut sources: Vec<Source> = self
             .store
@@ -332,22 +343,23 @@ impl Writer {
                 month: f.month(),
                 rows: f.rows as usize,
                 entry: Some(f.clone()),
-                input_order: Vec::new(),
+                frame_start: 0,
+                frame_rows: Vec::new(),
             })
             .collect();
-        sources.extend(self.staged.iter().map(|s| Source {
-            path: s.path.clone(),
-            month: s.month,
-            rows: s.rows,
-            entry: None,
-            input_order: s.input_order.clone(),
-        }));
+        sources.append(&mut self.staged);
         sources
     }
 
     /// Step 1: the winner of every key, reading only the key columns. Marks the losing
-    /// copies, and collects the stored rows that lie in completed windows (tombstone
-    /// candidates) with the keys this run offered.
+    /// copies, and weighs the stored rows that lie in completed windows against the keys
+    /// this run offered (tombstone candidates).
+    ///
+    /// Month by month, so that memory follows the largest month, not the store: a key
+    /// whose copies all lie in one month is settled in that month's round; the few keys
+    /// with copies in several months (an action whose date moved; found by sorting a
+    /// 64-bit tag of key hash and month per row) are set aside and settled last, in
+    /// source order, by the same rule.
     fn decide_winners(
         &self,
         sources: &[Source],
@@ -374,85 +386,141 @@ impl Writer {
         if sources.iter().any(probed) {
             probe.extend(self.refused.iter().copied());
             for src in sources.iter().filter(|s| s.entry.is_none()) {
-                let keys = read_ids(&src.path)?;
-                probe.extend(keys);
+                probe.extend(read_ids(&src.path)?);
             }
         }
-        let mut winner: FxHashMap<(i64, i64), CopyAt> = FxHashMap::default();
-        winner.reserve(sources.iter().filter(|s| !probed(s)).map(|s| s.rows).sum());
-        let mut merge = Merge {
-            losers: sources.iter().map(|_| Vec::new()).collect(),
-            input_keys: Default::default(),
-            candidates: Vec::new(),
-        };
+        let mut todo: Vec<usize> = Vec::new();
         for (si, src) in sources.iter().enumerate() {
             if probed(src) && !read_ids(&src.path)?.iter().any(|k| probe.contains(k)) {
                 bar.inc(src.rows as u64);
-                continue;
+            } else {
+                todo.push(si);
             }
-            let keys = read_keys(&src.path)?;
-            for (row, k) in keys.iter().enumerate() {
-                let key = (k.ticket_id, k.id);
-                let me = (si as u32, row as u32, k.last_updated, k.hash);
-                if src.entry.is_some() && self.refused.contains(&key) {
-                    stats.kept_despite_refusal.push(key);
-                }
-                if !self.complete_windows.is_empty() {
-                    if src.entry.is_none() {
-                        merge.input_keys.insert(key);
-                    } else if let Some(w) = k.datetime.and_then(|t| self.window_of(t)) {
-                        merge.candidates.push((si, row, key, w));
-                    }
-                }
-                match winner.entry(key) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(me);
-                        if src.entry.is_none() {
-                            stats.new += 1;
-                        }
-                    }
-                    std::collections::hash_map::Entry::Occupied(mut o) => {
-                        let (osi, orow, olu, oh) = *o.get();
-                        let from_store = sources[osi as usize].entry.is_some();
-                        // An identical copy changes nothing: keep the one we have, so that
-                        // its file need not be rewritten.
-                        let same = oh == k.hash;
-                        let later_wins = !same
-                            && match (k.last_updated, olu) {
-                                (Some(a), Some(b)) if a != b => a > b,
-                                // Equal or absent: the later in the input (the store
-                                // counts as before all input).
-                                _ => match (from_store, src.entry.is_some()) {
-                                    (true, _) => true,
-                                    (false, true) => false,
-                                    (false, false) => {
-                                        src.input_order[row]
-                                            > sources[osi as usize].input_order[orow as usize]
-                                    }
-                                },
-                            };
-                        let (lsi, lrow) = if later_wins {
-                            o.insert(me);
-                            (osi, orow)
-                        } else {
-                            (si as u32, row as u32)
-                        };
-                        mark(&mut merge.losers, sources, lsi as usize, lrow as usize);
-                        match (from_store, same, later_wins) {
-                            (true, true, _) => stats.unchanged += 1,
-                            (true, false, true) => stats.replaced += 1,
-                            (true, false, false) => stats.stale_ignored += 1,
-                            (false, _, _) => stats.duplicates_merged += 1,
-                        }
-                    }
-                }
-            }
-            bar.inc(src.rows as u64);
         }
+        drop(probe);
+        let mut months: Vec<Month> = todo.iter().map(|&i| sources[i].month).collect();
+        months.sort_unstable();
+        months.dedup();
+        let cross = cross_month_keys(sources, &todo, &months)?;
+        crate::threads::release_free_memory();
+        let mut merge = Merge {
+            losers: sources.iter().map(|_| Vec::new()).collect(),
+            per_window: vec![(0, 0); self.complete_windows.len()],
+            missing: Vec::new(),
+        };
+        let mut deferred: Vec<CopyOf> = Vec::new();
+        for month in &months {
+            let members: Vec<usize> = todo
+                .iter()
+                .copied()
+                .filter(|&i| sources[i].month == *month)
+                .collect();
+            let mut round = Round::default();
+            round
+                .winner
+                .reserve(members.iter().map(|&i| sources[i].rows).sum());
+            for si in members {
+                let src = &sources[si];
+                for (row, k) in read_keys(&src.path)?.into_iter().enumerate() {
+                    let copy = CopyOf {
+                        si: si as u32,
+                        row: row as u32,
+                        key: (k.ticket_id, k.id),
+                        last_updated: k.last_updated,
+                        hash: k.hash,
+                        datetime: k.datetime,
+                    };
+                    if !cross.is_empty() && cross.contains(&(key_tag(copy.key) >> MONTH_BITS)) {
+                        deferred.push(copy);
+                    } else {
+                        self.consider(sources, &mut round, &copy, &mut merge.losers, stats);
+                    }
+                }
+                bar.inc(src.rows as u64);
+            }
+            round.close(&mut merge);
+        }
+        // Source order is the order of the rule: the store before the input, the input
+        // in file and record order.
+        deferred.sort_unstable_by_key(|c| (c.si, c.row));
+        let mut round = Round::default();
+        for copy in &deferred {
+            self.consider(sources, &mut round, copy, &mut merge.losers, stats);
+        }
+        round.close(&mut merge);
         bar.finish();
         stats.kept_despite_refusal.sort_unstable();
         stats.kept_despite_refusal.dedup();
         Ok(merge)
+    }
+
+    /// Takes one copy into a round: the upsert rule on `(ticket_id, id)`. A later copy
+    /// replaces an earlier one (store before this run's input, input in file and record
+    /// order) unless both carry `last_updated` and the later copy's is older; an identical
+    /// copy changes nothing. Marks the loser and counts what happened.
+    fn consider(
+        &self,
+        sources: &[Source],
+        round: &mut Round,
+        copy: &CopyOf,
+        losers: &mut [Vec<bool>],
+        stats: &mut CommitStats,
+    ) {
+        let (si, row, key) = (copy.si as usize, copy.row as usize, copy.key);
+        let src = &sources[si];
+        let me = (copy.si, copy.row, copy.last_updated, copy.hash);
+        if src.entry.is_some() && self.refused.contains(&key) {
+            stats.kept_despite_refusal.push(key);
+        }
+        if !self.complete_windows.is_empty() {
+            if src.entry.is_none() {
+                round.input_keys.insert(key);
+            } else if let Some(w) = copy.datetime.and_then(|t| self.window_of(t)) {
+                round.candidates.push((copy.si, copy.row, key, w));
+            }
+        }
+        match round.winner.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(me);
+                if src.entry.is_none() {
+                    stats.new += 1;
+                }
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let (osi, orow, olu, oh) = *o.get();
+                let from_store = sources[osi as usize].entry.is_some();
+                // An identical copy changes nothing: keep the one we have, so that
+                // its file need not be rewritten.
+                let same = oh == copy.hash;
+                let later_wins = !same
+                    && match (copy.last_updated, olu) {
+                        (Some(a), Some(b)) if a != b => a > b,
+                        // Equal or absent: the later in the input (the store
+                        // counts as before all input).
+                        _ => match (from_store, src.entry.is_some()) {
+                            (true, _) => true,
+                            (false, true) => false,
+                            (false, false) => {
+                                src.input_position(row)
+                                    > sources[osi as usize].input_position(orow as usize)
+                            }
+                        },
+                    };
+                let (lsi, lrow) = if later_wins {
+                    o.insert(me);
+                    (osi, orow)
+                } else {
+                    (copy.si, copy.row)
+                };
+                mark(losers, sources, lsi as usize, lrow as usize);
+                match (from_store, same, later_wins) {
+                    (true, true, _) => stats.unchanged += 1,
+                    (true, false, true) => stats.replaced += 1,
+                    (true, false, false) => stats.stale_ignored += 1,
+                    (false, _, _) => stats.duplicates_merged += 1,
+                }
+            }
+        }
     }
 
     /// The months (partitions) that the completed windows reach.
@@ -490,16 +558,9 @@ impl Writer {
         stats: &mut CommitStats,
     ) -> Vec<Vec<IdxSize>> {
         let mut tombs: Vec<Vec<IdxSize>> = sources.iter().map(|_| Vec::new()).collect();
-        let mut per_window = vec![(0u64, 0u64); self.complete_windows.len()]; // stored, missing
-        let mut missing = Vec::new();
-        for &(si, row, key, w) in &merge.candidates {
-            per_window[w].0 += 1;
-            if !merge.input_keys.contains(&key) {
-                per_window[w].1 += 1;
-                missing.push((si, row));
-            }
-        }
-        let held = self.guard.holds(&per_window);
+        let per_window = &merge.per_window;
+        let missing = std::mem::take(&mut merge.missing);
+        let held = self.guard.holds(per_window);
         if let Some(reason) = held {
             stats.deletions_held = missing.len() as u64;
             stats.held_reason = reason;
@@ -774,10 +835,96 @@ fn mark(losers: &mut [Vec<bool>], sources: &[Source], si: usize, row: usize) {
 struct Merge {
     /// Per source, which rows lost (empty: none did).
     losers: Vec<Vec<bool>>,
+    /// Per completed window: stored actions in it, and how many of them the input lacks.
+    per_window: Vec<(u64, u64)>,
+    /// The stored rows (source, row) of completed windows that the input lacks.
+    missing: Vec<(usize, usize)>,
+}
+
+/// One copy of a key as the merge sees it: where it is and what decides between copies.
+struct CopyOf {
+    si: u32,
+    row: u32,
+    key: (i64, i64),
+    last_updated: Option<i64>,
+    hash: i64,
+    datetime: Option<i64>,
+}
+
+/// The copies of one month (or of the keys found in several months), settled together.
+#[derive(Default)]
+struct Round {
+    winner: FxHashMap<(i64, i64), CopyAt>,
     /// Keys this run offered (collected only when windows were declared complete).
     input_keys: FxHashSet<(i64, i64)>,
     /// Stored rows in completed windows: source, row, key, window index.
-    candidates: Vec<(usize, usize, (i64, i64), usize)>,
+    candidates: Vec<(u32, u32, (i64, i64), usize)>,
+}
+
+impl Round {
+    /// Weighs the round's window candidates against the keys it offered: every copy of
+    /// a key lies in one round, so the round's own keys are all there is to ask.
+    fn close(self, merge: &mut Merge) {
+        for (si, row, key, w) in self.candidates {
+            merge.per_window[w].0 += 1;
+            if !self.input_keys.contains(&key) {
+                merge.per_window[w].1 += 1;
+                merge.missing.push((si as usize, row as usize));
+            }
+        }
+    }
+}
+
+/// Bits of a key tag that hold the month's index (the rest hold the key's hash).
+const MONTH_BITS: u32 = 16;
+
+/// A key's hash with the low MONTH_BITS bits clear, for the month's index.
+fn key_tag(key: (i64, i64)) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key) << MONTH_BITS
+}
+
+/// The hashes (tag >> MONTH_BITS) of keys with rows in more than one of `months`, from
+/// the key columns of the sources `todo`. Two keys whose hashes collide only make the
+/// merge settle both among the set-aside keys, which follows the same rule.
+fn cross_month_keys(
+    sources: &[Source],
+    todo: &[usize],
+    months: &[Month],
+) -> Result<FxHashSet<u64>, StoreError> {
+    let mut cross = FxHashSet::default();
+    if months.len() < 2 {
+        return Ok(cross);
+    }
+    if months.len() >= 1 << MONTH_BITS {
+        // More than 5,000 years of months: settle every key together.
+        for &si in todo {
+            cross.extend(
+                read_ids(&sources[si].path)?
+                    .into_iter()
+                    .map(|k| key_tag(k) >> MONTH_BITS),
+            );
+        }
+        return Ok(cross);
+    }
+    let mut tags: Vec<u64> = Vec::with_capacity(todo.iter().map(|&i| sources[i].rows).sum());
+    for &si in todo {
+        let m = months
+            .binary_search(&sources[si].month)
+            .expect("a month of todo") as u64;
+        tags.extend(
+            read_ids(&sources[si].path)?
+                .into_iter()
+                .map(|k| key_tag(k) | m),
+        );
+    }
+    tags.sort_unstable();
+    for run in tags.chunk_by(|a, b| a >> MONTH_BITS == b >> MONTH_BITS) {
+        if run[0] != run[run.len() - 1] {
+            cross.insert(run[0] >> MONTH_BITS);
+        }
+    }
+    Ok(cross)
 }
 
 /// The merge columns of one row.
