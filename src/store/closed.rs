@@ -68,6 +68,7 @@ impl ClosedPeriod {
             rows,
             bytes: 0,
             sha256: String::new(),
+            tickets: None,
         }
     }
 }

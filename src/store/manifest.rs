@@ -29,6 +29,11 @@ pub struct FileEntry {
     /// SHA-256 of the file (hex), checked by `status --verify`.
     #[serde(default)]
     pub sha256: String,
+    /// The smallest and largest `ticket_id` in the file, when known (partition files
+    /// written since 2026-11-29): a commit skips a file whose range holds no ticket it
+    /// is offered. Absent: the file is read to find out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tickets: Option<(i64, i64)>,
 }
 
 impl FileEntry {

@@ -389,9 +389,24 @@ impl Writer {
                 probe.extend(read_ids(&src.path)?);
             }
         }
+        // A file whose recorded ticket range holds none of the offered tickets is not
+        // even opened (tickets are numbered as they are opened, so a file's range is
+        // narrow and a day's sync rarely reaches into older files).
+        let mut tickets: Vec<i64> = probe.iter().map(|k| k.0).collect();
+        tickets.sort_unstable();
+        tickets.dedup();
+        let in_range = |range: Option<(i64, i64)>| match range {
+            None => true,
+            Some((lo, hi)) => tickets
+                .get(tickets.partition_point(|&t| t < lo))
+                .is_some_and(|&t| t <= hi),
+        };
         let mut todo: Vec<usize> = Vec::new();
         for (si, src) in sources.iter().enumerate() {
-            if probed(src) && !read_ids(&src.path)?.iter().any(|k| probe.contains(k)) {
+            let skip = probed(src)
+                && (!in_range(src.entry.as_ref().and_then(|e| e.tickets))
+                    || !read_ids(&src.path)?.iter().any(|k| probe.contains(k)));
+            if skip {
                 bar.inc(src.rows as u64);
             } else {
                 todo.push(si);
@@ -693,6 +708,7 @@ impl Writer {
                 rows: t.height() as u64,
                 bytes,
                 sha256,
+                tickets: None,
             });
         }
         let manifest = Manifest {
@@ -792,7 +808,15 @@ impl<'w> MonthFiles<'w> {
             self.writer.generation, self.part
         );
         chunk.rechunk_mut_par();
-        let (bytes, sha256) = write_parquet(&self.writer.store.root.join(&rel), chunk)?;
+        let path = self.writer.store.root.join(&rel);
+        let tickets = chunk
+            .column(col::TICKET_ID)
+            .and_then(|c| c.i64().map(|t| t.min().zip(t.max())))
+            .map_err(|source| StoreError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+        let (bytes, sha256) = write_parquet(&path, chunk)?;
         stats.files_written += 1;
         stats.bytes_written += bytes;
         files.push(FileEntry {
@@ -802,6 +826,7 @@ impl<'w> MonthFiles<'w> {
             rows: chunk.height() as u64,
             bytes,
             sha256,
+            tickets,
         });
         self.part += 1;
         Ok(())
