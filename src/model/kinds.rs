@@ -6,6 +6,7 @@
 
 use super::datetime::parse_datetime;
 use crate::exact::{self, NumberError};
+use std::borrow::Cow;
 
 /// A field's value could not be read; names the field and the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,24 +36,22 @@ fn num_err(e: NumberError) -> String {
     e.to_string()
 }
 
-/// The text of a JSON string token that holds no escape, borrowed: the common case, with
-/// nothing to decode. (Tokens come from serde_json's raw values, already validated JSON.)
-fn plain_string(t: &str) -> Option<&str> {
-    let inner = t.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.contains(['\\', '"'])).then_some(inner)
-}
-
-fn unquote(raw: &str) -> Result<Option<String>, String> {
+/// The text of a JSON string token (`null`: none), borrowed when it holds no escape
+/// (the common case: nothing to decode; tokens come from serde_json's raw values,
+/// already validated JSON).
+fn unquote(raw: &str) -> Result<Option<Cow<'_, str>>, String> {
     let t = raw.trim();
     if t == "null" {
         return Ok(None);
     }
-    if let Some(s) = plain_string(t) {
-        return Ok(Some(s.to_string()));
+    if let Some(inner) = t.strip_prefix('"').and_then(|i| i.strip_suffix('"'))
+        && !inner.contains(['\\', '"'])
+    {
+        return Ok(Some(Cow::Borrowed(inner)));
     }
     if t.starts_with('"') {
         return serde_json::from_str::<String>(t)
-            .map(Some)
+            .map(|s| Some(Cow::Owned(s)))
             .map_err(|e| e.to_string());
     }
     Err(format!(
@@ -91,7 +90,7 @@ impl Kind for Text {
         if t.starts_with('-') || t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
             return Ok(Some(t.to_string()));
         }
-        unquote(t)
+        Ok(unquote(t)?.map(Cow::into_owned))
     }
 }
 
@@ -129,9 +128,6 @@ impl Kind for Date {
     type Value = Option<i64>;
     const SUFFIX: &'static str = "";
     fn parse(raw: &str) -> Result<Self::Value, String> {
-        if let Some(s) = plain_string(raw.trim()) {
-            return parse_datetime(s).map_err(|e| e.to_string());
-        }
         match unquote(raw)? {
             None => Ok(None),
             Some(s) => parse_datetime(&s).map_err(|e| e.to_string()),

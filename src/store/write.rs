@@ -374,14 +374,14 @@ impl Writer {
         // completed window reaches can only matter through a key this run offers or
         // refuses; its key columns are probed for those, and it is merged only on a hit.
         // So the cost of a small import grows with the months it touches, not the store.
-        let mut touched: FxHashSet<Month> = self.window_months();
-        touched.extend(
-            sources
-                .iter()
-                .filter(|s| s.entry.is_none())
-                .map(|s| s.month),
-        );
-        let probed = |s: &Source| s.entry.is_some() && !touched.contains(&s.month);
+        let input_months: FxHashSet<Month> = sources
+            .iter()
+            .filter(|s| s.entry.is_none())
+            .map(|s| s.month)
+            .collect();
+        let probed = |s: &Source| {
+            s.entry.is_some() && !input_months.contains(&s.month) && !self.window_reaches(s.month)
+        };
         let mut probe: FxHashSet<(i64, i64)> = FxHashSet::default();
         if sources.iter().any(probed) {
             probe.extend(self.refused.iter().copied());
@@ -538,21 +538,10 @@ impl Writer {
         }
     }
 
-    /// The months (partitions) that the completed windows reach.
-    fn window_months(&self) -> FxHashSet<Month> {
-        let mut months = FxHashSet::default();
-        for &(from, to) in &self.complete_windows {
-            let (mut m, last) = (month_of(Some(from)), month_of(Some(to.saturating_sub(1))));
-            while m <= last {
-                months.insert(m);
-                m = if m.1 == 12 {
-                    (m.0 + 1, 1)
-                } else {
-                    (m.0, m.1 + 1)
-                };
-            }
-        }
-        months
+    /// Whether a completed window reaches into month partition `m`.
+    fn window_reaches(&self, m: Month) -> bool {
+        let (lo, hi) = super::month_bounds(m);
+        self.complete_windows.iter().any(|&(a, b)| a < hi && lo < b)
     }
 
     /// The index of the completed window holding `t`, if any.
@@ -809,13 +798,8 @@ impl<'w> MonthFiles<'w> {
         );
         chunk.rechunk_mut_par();
         let path = self.writer.store.root.join(&rel);
-        let tickets = chunk
-            .column(col::TICKET_ID)
-            .and_then(|c| c.i64().map(|t| t.min().zip(t.max())))
-            .map_err(|source| StoreError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
+        let ids = int_column(chunk, col::TICKET_ID, &path)?;
+        let tickets = ids.min().zip(ids.max());
         let (bytes, sha256) = write_parquet(&path, chunk)?;
         stats.files_written += 1;
         stats.bytes_written += bytes;
@@ -964,22 +948,27 @@ struct KeyRow {
 /// The `(ticket_id, id)` of every row of a file (reading only those columns).
 fn read_ids(path: &Path) -> Result<Vec<(i64, i64)>, StoreError> {
     let df = read_parquet(path, Some(&[col::TICKET_ID, col::ID]))?;
-    let bad = |source| StoreError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let t = df
-        .column(col::TICKET_ID)
-        .and_then(|c| c.i64().cloned())
-        .map_err(bad)?;
-    let id = df
-        .column(col::ID)
-        .and_then(|c| c.i64().cloned())
-        .map_err(bad)?;
+    let (t, id) = (
+        int_column(&df, col::TICKET_ID, path)?,
+        int_column(&df, col::ID, path)?,
+    );
     Ok(t.iter()
         .zip(id.iter())
         .map(|(t, id)| (t.unwrap_or_default(), id.unwrap_or_default()))
         .collect())
+}
+
+/// An integer column (a date-time column as its integers) of a frame read from `path`.
+fn int_column(df: &DataFrame, name: &str, path: &Path) -> Result<Int64Chunked, StoreError> {
+    df.column(name)
+        .and_then(|c| match c.datetime() {
+            Ok(d) => Ok(d.physical().clone()),
+            Err(_) => c.i64().cloned(),
+        })
+        .map_err(|source| StoreError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Reads the key, `last_updated`, content hash and datetime of every row of a file.
@@ -994,18 +983,9 @@ fn read_keys(path: &Path) -> Result<Vec<KeyRow>, StoreError> {
             col::DATETIME,
         ]),
     )?;
-    let bad = |source| StoreError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let int = |name: &str| df.column(name).and_then(|c| c.i64().cloned()).map_err(bad);
-    let time = |name: &str| {
-        df.column(name)
-            .and_then(|c| c.datetime().map(|d| d.physical().clone()))
-            .map_err(bad)
-    };
+    let int = |name: &str| int_column(&df, name, path);
     let (t, id, hash) = (int(col::TICKET_ID)?, int(col::ID)?, int(col::CONTENT_HASH)?);
-    let (lu, dt) = (time(col::LAST_UPDATED)?, time(col::DATETIME)?);
+    let (lu, dt) = (int(col::LAST_UPDATED)?, int(col::DATETIME)?);
     Ok(t.iter()
         .zip(id.iter())
         .zip(hash.iter())
