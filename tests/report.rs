@@ -481,3 +481,133 @@ fn json_labels_blank_keys_and_says_when_figures_come_from_a_close() {
     assert_eq!(v["closed"], true);
     assert_eq!(v["closes"][0]["sha256"], hash.as_str());
 }
+
+/// The October partition file of the store (the generated stores hold one per month).
+fn october_file(env: &Env) -> std::path::PathBuf {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.store().join("manifest.json")).unwrap()).unwrap();
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["year"] == 2026 && f["month"] == 10)
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    env.store().join(files[0])
+}
+
+const CONTRACTS_FOOTER: &str = "halo-billing.totals.contracts.v1";
+
+/// Rewrites the Parquet file at `path` with the same rows and its footer's key-value
+/// pairs passed through `edit`.
+fn rewrite_footer(path: &std::path::Path, edit: impl FnOnce(&mut Vec<(String, String)>)) {
+    use polars::prelude::*;
+    let mut reader = ParquetReader::new(std::fs::File::open(path).unwrap());
+    let mut kv: Vec<(String, String)> = reader
+        .get_metadata()
+        .unwrap()
+        .key_value_metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.key.starts_with("halo-billing."))
+        .map(|e| (e.key, e.value.unwrap_or_default()))
+        .collect();
+    let mut df = reader.finish().unwrap();
+    edit(&mut kv);
+    let meta = (!kv.is_empty()).then(|| KeyValueMetadata::from_static(kv));
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(meta)
+        .finish(&mut df)
+        .unwrap();
+}
+
+#[test]
+fn whole_months_are_summed_from_the_files_footer_totals_and_cut_months_from_their_rows() {
+    let env = Env::new();
+    env.generated("3000", "5");
+    let month = ["--period", "2026-10"];
+    let before = env.report_csv("contracts", &month);
+    // Add one cent to the first contract's chargeable amount in the footer only.
+    let file = october_file(&env);
+    let mut doctored = 0;
+    rewrite_footer(&file, |kv| {
+        let (_, json) = kv.iter_mut().find(|(k, _)| k == CONTRACTS_FOOTER).unwrap();
+        let mut groups: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        let g = groups
+            .iter_mut()
+            .find(|g| g[0].as_i64() != Some(0))
+            .unwrap();
+        doctored = g[0].as_i64().unwrap();
+        g[3][5] = (g[3][5].as_i64().unwrap() + 1).into();
+        *json = serde_json::to_string(&groups).unwrap();
+    });
+    let after = env.report_csv("contracts", &month);
+    let id = doctored.to_string();
+    let amount = |rows: &[Vec<String>]| -> rust_decimal::Decimal {
+        cell(rows, row(rows, &id), "chargeable_amount")
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        amount(&after) - amount(&before),
+        rust_decimal::Decimal::new(1, 2)
+    );
+    // The rows themselves are unchanged: the SQL twin (always rows) gives the figures
+    // from before, and a range that cuts October is summed from its rows (both engines
+    // agree there, the doctored cent in neither).
+    let sql = |extra: &[&str]| {
+        let mut a = vec!["report", "contracts", "--engine", "sql"];
+        a.extend(extra);
+        parse_csv(&env.run(&a).ok().stdout)
+    };
+    assert_eq!(amount(&sql(&month)), amount(&before));
+    let cut = ["--from", "2026-10-01", "--to", "2026-10-31"];
+    assert_eq!(env.report_csv("contracts", &cut), sql(&cut));
+    assert_eq!(before.len(), after.len());
+}
+
+#[test]
+fn files_without_footer_totals_are_summed_from_their_rows_with_the_same_figures() {
+    let env = Env::new();
+    env.generated("3000", "6");
+    let both = || {
+        ["contracts", "invoices"].map(|k| {
+            env.run(["report", k, "--period", "2026-10", "--totals"])
+                .ok()
+                .stdout
+        })
+    };
+    let before = both();
+    rewrite_footer(&october_file(&env), |kv| kv.clear());
+    let after = both();
+    assert!(parse_csv(&before[0]).len() > 5, "{}", before[0]);
+    assert_eq!(before, after);
+}
+
+#[test]
+fn footer_totals_that_disagree_with_the_files_row_count_are_an_error_naming_the_file() {
+    let env = Env::new();
+    env.generated("3000", "7");
+    let file = october_file(&env);
+    rewrite_footer(&file, |kv| {
+        let (_, json) = kv.iter_mut().find(|(k, _)| k == CONTRACTS_FOOTER).unwrap();
+        let mut groups: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        groups.pop();
+        *json = serde_json::to_string(&groups).unwrap();
+    });
+    let r = env.run(["report", "contracts", "--period", "2026-10"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(r.stderr.contains(name), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rows") && r.stderr.contains("status --verify"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    // The other kind's totals are intact and still used.
+    env.run(["report", "invoices", "--period", "2026-10"]).ok();
+}

@@ -14,13 +14,14 @@ pub mod safe;
 pub mod select;
 pub mod sheet;
 pub mod sql;
+pub mod totals;
 
-use crate::aggregate::{self, Input, MEASURES, Overflow, Totals};
+use crate::aggregate::{Overflow, Totals};
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::{FileEntry, Store, StoreError, month_bounds};
 use polars::prelude::*;
-use rustc_hash::FxHashMap;
+use totals::Groups;
 
 /// Which grouping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -91,106 +92,32 @@ pub enum ReportError {
     Input(String),
 }
 
-fn i64_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked, ReportError> {
-    df.column(name)
-        .and_then(|c| c.i64())
-        .map_err(|source| ReportError::Column {
-            column: name,
-            source,
-        })
-}
-
-/// Group totals with owned keys, so that a file's frame can be dropped once summed.
-type Groups = FxHashMap<(i64, Option<String>), Totals>;
-
-/// Sums one partition file. Only the columns needed are read, and the datetime column
-/// only when the file's month is not wholly inside the period.
+/// Sums one part's file over `period` (the part's range). A file whose whole month lies
+/// in the range is summed from the totals in its footer when it has them
+/// ([`totals`]); otherwise only the columns needed are read, and the datetime column only
+/// when the file's month is not wholly inside the range.
 fn file_groups(
     store: &Store,
     file: &FileEntry,
     kind: ReportKind,
     period: &Period,
 ) -> Result<Groups, ReportError> {
-    let (id_col, text_col) = match kind {
-        ReportKind::Contracts => (col::CONTRACT_ID, col::CONTRACT_REF),
-        ReportKind::Invoices => (col::INVOICE_ID, col::INVOICE_NUMBER),
-    };
+    let (id_col, text_col) = totals::columns(kind);
     let (month_from, month_to) = month_bounds(file.month());
     let whole = period.from_ns <= month_from && month_to <= period.to_ns;
+    if whole
+        && file.month() != (0, 0)
+        && let Some(groups) = totals::read(store, file, kind)?
+    {
+        return Ok(groups);
+    }
     let mut columns = vec![id_col, text_col];
     columns.extend(col::MEASURES);
     if !whole {
         columns.push(col::DATETIME);
     }
     let df = store.read_slice(file, &columns, 0, file.rows as usize)?;
-    slice_groups(&df, kind, whole, period)
-}
-
-/// Sums the rows of one file's frame.
-fn slice_groups(
-    df: &DataFrame,
-    kind: ReportKind,
-    whole: bool,
-    period: &Period,
-) -> Result<Groups, ReportError> {
-    let (id_col, text_col) = match kind {
-        ReportKind::Contracts => (col::CONTRACT_ID, col::CONTRACT_REF),
-        ReportKind::Invoices => (col::INVOICE_ID, col::INVOICE_NUMBER),
-    };
-    let datetime: Option<Vec<i64>> = if whole {
-        None
-    } else {
-        let dt = df
-            .column(col::DATETIME)
-            .and_then(|c| c.datetime().map(|d| d.physical().clone()))
-            .map_err(|source| ReportError::Column {
-                column: col::DATETIME,
-                source,
-            })?;
-        // Dated partitions hold no null datetimes; a null would be a store bug, and is
-        // kept out of every period rather than guessed.
-        Some(dt.iter().map(|v| v.unwrap_or(i64::MIN)).collect())
-    };
-    let key_id: Vec<i64> = i64_col(df, id_col)?
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect();
-    let texts = df
-        .column(text_col)
-        .and_then(|c| c.str())
-        .map_err(|source| ReportError::Column {
-            column: text_col,
-            source,
-        })?;
-    let key_text: Vec<Option<&str>> = match kind {
-        // Actions without a contract form one row whatever reference they carry.
-        ReportKind::Contracts => texts
-            .iter()
-            .zip(&key_id)
-            .map(|(t, id)| if *id == 0 { None } else { t })
-            .collect(),
-        ReportKind::Invoices => texts.iter().collect(),
-    };
-    let mut measures: Vec<&[i64]> = Vec::with_capacity(MEASURES);
-    for name in col::MEASURES {
-        let ca = i64_col(df, name)?;
-        measures.push(ca.cont_slice().map_err(|source| ReportError::Column {
-            column: name,
-            source,
-        })?);
-    }
-    let input = Input {
-        datetime: datetime.as_deref(),
-        key_id: &key_id,
-        key_text: &key_text,
-        measures: std::array::from_fn(|m| measures[m]),
-    };
-    let grouped = aggregate::aggregate(&input, period.from_ns, period.to_ns)?;
-    Ok(grouped
-        .groups
-        .into_iter()
-        .map(|((id, t), v)| ((id, t.map(str::to_string)), v))
-        .collect())
+    totals::slice_groups(&df, kind, whole, period.from_ns, period.to_ns)
 }
 
 /// Builds a report for `period` from `store`.

@@ -10,7 +10,7 @@
 
 use super::closed::{digest, key_hashes};
 use super::manifest::{FILE_NAME, Manifest};
-use super::write::write_parquet;
+use super::write::{write_parquet, write_partition};
 use super::{FileEntry, Store, StoreError, read_parquet, sha256_hex};
 use crate::frame::{self, col};
 use crate::fsutil;
@@ -51,12 +51,12 @@ impl Store {
                 "actions/year={}/month={}/part-g{generation:06}-m{k:04}.parquet",
                 f.year, f.month
             );
-            files.push(self.rehash(f, rel, &mut done)?);
+            files.push(self.rehash(f, rel, true, &mut done)?);
         }
         let mut tombstones = Vec::new();
         for (k, f) in self.manifest.tombstones.iter().enumerate() {
             let rel = format!("tombstones/part-g{generation:06}-m{k:04}.parquet");
-            tombstones.push(self.rehash(f, rel, &mut done)?);
+            tombstones.push(self.rehash(f, rel, false, &mut done)?);
         }
         let manifest = Manifest {
             generation,
@@ -83,11 +83,13 @@ impl Store {
         Ok(Some(done))
     }
 
-    /// Rewrites one file with recomputed hashes under `rel`.
+    /// Rewrites one file with recomputed hashes under `rel` (a partition file with its
+    /// footer totals).
     fn rehash(
         &self,
         f: &FileEntry,
         rel: String,
+        partition: bool,
         done: &mut Migration,
     ) -> Result<FileEntry, StoreError> {
         let src = self.root.join(&f.path);
@@ -106,7 +108,11 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (bytes, sha256) = write_parquet(&dst, &mut df)?;
+        let (bytes, sha256) = if partition {
+            write_partition(&dst, &mut df)?
+        } else {
+            write_parquet(&dst, &mut df)?
+        };
         fsutil::sync_dir(dir).map_err(|source| StoreError::Io {
             action: "cannot flush",
             path: dir.to_path_buf(),

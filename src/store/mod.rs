@@ -104,6 +104,16 @@ pub enum StoreError {
     /// A total does not fit in 64 bits.
     #[error("{0}")]
     Overflow(String),
+    /// The group totals a partition file carries in its footer cannot be used.
+    #[error(
+        "store file `{path}`: the totals in its footer {reason}; the file may be damaged (check it with `halo-billing status --verify`)"
+    )]
+    Totals {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with them.
+        reason: String,
+    },
 }
 
 /// A store folder and its current manifest.
@@ -312,11 +322,7 @@ impl Store {
         len: usize,
     ) -> Result<DataFrame, StoreError> {
         let path = self.root.join(&file.path);
-        let fh = File::open(&path).map_err(|source| StoreError::Io {
-            action: "cannot open",
-            path: path.clone(),
-            source,
-        })?;
+        let fh = open(&path)?;
         let mut df = ParquetReader::new(fh)
             .with_columns(Some(columns.iter().map(|s| s.to_string()).collect()))
             .with_slice(Some((offset, len)))
@@ -341,6 +347,30 @@ impl Store {
         df.rechunk_mut();
         Ok(df)
     }
+
+    /// The value stored under `key` in `file`'s Parquet footer (`None`: no such key).
+    /// Only the footer is read.
+    pub fn read_footer(&self, file: &FileEntry, key: &str) -> Result<Option<String>, StoreError> {
+        let path = self.root.join(&file.path);
+        let fh = open(&path)?;
+        let mut reader = ParquetReader::new(fh);
+        let meta = reader
+            .get_metadata()
+            .map_err(|source| StoreError::Parquet { path, source })?;
+        Ok(meta
+            .key_value_metadata()
+            .as_ref()
+            .and_then(|kv| kv.iter().find(|e| e.key == key))
+            .and_then(|e| e.value.clone()))
+    }
+}
+
+fn open(path: &Path) -> Result<File, StoreError> {
+    File::open(path).map_err(|source| StoreError::Io {
+        action: "cannot open",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads a whole Parquet file (every column).
@@ -350,12 +380,7 @@ pub fn read_parquet_all(path: &Path) -> Result<DataFrame, StoreError> {
 
 /// Reads a Parquet file, optionally only some columns.
 pub(crate) fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame, StoreError> {
-    let file = File::open(path).map_err(|source| StoreError::Io {
-        action: "cannot open",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    ParquetReader::new(file)
+    ParquetReader::new(open(path)?)
         .with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
         .finish()
         .map_err(|source| StoreError::Parquet {

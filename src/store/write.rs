@@ -169,16 +169,21 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// Encodes `df` as Parquet into `out` with `compression`, in row groups of ROW_GROUP_ROWS.
+/// Encodes `df` as Parquet into `out` with `compression`, in row groups of ROW_GROUP_ROWS,
+/// with `footer`'s key-value pairs in the file's footer.
 fn encode(
     out: impl std::io::Write,
     df: &mut DataFrame,
     compression: ParquetCompression,
+    footer: Vec<(String, String)>,
     path: &Path,
 ) -> Result<(), StoreError> {
     ParquetWriter::new(out)
         .with_compression(compression)
         .with_row_group_size(Some(super::ROW_GROUP_ROWS))
+        .with_key_value_metadata(
+            (!footer.is_empty()).then(|| KeyValueMetadata::from_static(footer)),
+        )
         .finish(df)
         .map(|_| ())
         .map_err(|source| StoreError::Parquet {
@@ -189,8 +194,29 @@ fn encode(
 
 /// Writes `df` to `path` (zstd) and flushes it; returns its size and SHA-256 (hex).
 pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(u64, String), StoreError> {
+    write_parquet_with(path, df, Vec::new())
+}
+
+/// Writes a partition file: [`write_parquet`] with the frame's group totals in the footer
+/// (see [`crate::report::totals`]), so that reports of whole months need not decode it.
+pub(super) fn write_partition(
+    path: &Path,
+    df: &mut DataFrame,
+) -> Result<(u64, String), StoreError> {
+    let footer = crate::report::totals::footer(df).map_err(|e| StoreError::Totals {
+        path: path.to_path_buf(),
+        reason: format!("cannot be computed: {e}"),
+    })?;
+    write_parquet_with(path, df, footer)
+}
+
+fn write_parquet_with(
+    path: &Path,
+    df: &mut DataFrame,
+    footer: Vec<(String, String)>,
+) -> Result<(u64, String), StoreError> {
     let mut buf: Vec<u8> = Vec::new();
-    encode(&mut buf, df, ParquetCompression::Zstd(None), path)?;
+    encode(&mut buf, df, ParquetCompression::Zstd(None), footer, path)?;
     let mut file = File::create(path).map_err(io("cannot create", path))?;
     std::io::Write::write_all(&mut file, &buf).map_err(io("cannot write", path))?;
     file.sync_all().map_err(io("cannot flush", path))?;
@@ -202,7 +228,13 @@ pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(u64, Str
 fn write_staged(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
     let file = File::create(path).map_err(io("cannot create", path))?;
     let mut out = std::io::BufWriter::new(file);
-    encode(&mut out, df, ParquetCompression::Uncompressed, path)?;
+    encode(
+        &mut out,
+        df,
+        ParquetCompression::Uncompressed,
+        Vec::new(),
+        path,
+    )?;
     std::io::Write::flush(&mut out).map_err(io("cannot write", path))
 }
 
@@ -800,7 +832,7 @@ impl<'w> MonthFiles<'w> {
         let path = self.writer.store.root.join(&rel);
         let ids = int_column(chunk, col::TICKET_ID, &path)?;
         let tickets = ids.min().zip(ids.max());
-        let (bytes, sha256) = write_parquet(&path, chunk)?;
+        let (bytes, sha256) = write_partition(&path, chunk)?;
         stats.files_written += 1;
         stats.bytes_written += bytes;
         files.push(FileEntry {
