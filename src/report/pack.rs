@@ -9,11 +9,14 @@
 use super::ReportError;
 use super::select;
 use super::sheet::{Cell, Sheet};
+use super::totals;
 use crate::aggregate::Overflow;
 use crate::exact;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::Store;
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const CHARGE_H: &str = "actionchargehours_ms";
@@ -96,7 +99,7 @@ impl Unbilled {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Unbilled {
     refs: Counts,
     actions: i64,
@@ -105,6 +108,69 @@ struct Unbilled {
     hours: i64,
     amount: i64,
     ages: [i64; 4],
+}
+
+/// Unbilled work by contract.
+type UnbilledGroups = BTreeMap<Option<i64>, Unbilled>;
+
+/// The footer key of a file's unbilled work ([`super::totals`]).
+const UNBILLED_FOOTER: &str = "halo-billing.unbilled.v1";
+
+const UNBILLED_COLUMNS: [&str; 6] = [
+    col::CONTRACT_ID,
+    col::CONTRACT_REF,
+    col::INVOICE_NUMBER,
+    col::INVOICE_ID,
+    CHARGE_H,
+    CHARGE_A,
+];
+
+/// The age of an action at `t`: 0 from `limits[0]` on, 1 from `limits[1]`, 2 from
+/// `limits[2]`, else 3.
+fn age(t: i64, limits: &[i64; 3]) -> usize {
+    limits.iter().position(|l| t >= *l).unwrap_or(3)
+}
+
+/// Adds a frame's unbilled rows to the groups, each amount in its [`age`].
+fn fold_unbilled(
+    groups: &mut UnbilledGroups,
+    df: &DataFrame,
+    limits: &[i64; 3],
+) -> Result<(), ReportError> {
+    // Figures borrowed; keys and texts read only for the rows that count.
+    let (cid, cref) = (
+        select::int_col(df, col::CONTRACT_ID)?,
+        select::text_col(df, col::CONTRACT_REF)?,
+    );
+    let (inum, iid) = (
+        select::text_col(df, col::INVOICE_NUMBER)?,
+        select::int_col(df, col::INVOICE_ID)?,
+    );
+    let (h, a) = (select::units(df, CHARGE_H)?, select::units(df, CHARGE_A)?);
+    let dt = select::datetime_col(df)?;
+    for i in 0..df.height() {
+        if (h[i] <= 0 && a[i] <= 0) || invoiced(inum.get(i), iid.get(i)) {
+            continue;
+        }
+        let Some(t) = dt.get(i) else { continue };
+        let g = groups.entry(cid.get(i)).or_default();
+        count(&mut g.refs, cref.get(i));
+        g.actions += 1;
+        g.oldest = Some(g.oldest.map_or(t, |o| o.min(t)));
+        g.newest = Some(g.newest.map_or(t, |o| o.max(t)));
+        add(&mut g.hours, h[i], "chargeable_hours")?;
+        add(&mut g.amount, a[i], "chargeable_amount")?;
+        add(&mut g.ages[age(t, limits)], a[i], "age")?;
+    }
+    Ok(())
+}
+
+/// The footer entry of a partition frame's unbilled work: every amount in the first age.
+pub(crate) fn unbilled_footer(df: &DataFrame) -> Result<(String, String), ReportError> {
+    let mut groups = UnbilledGroups::new();
+    fold_unbilled(&mut groups, df, &[i64::MIN; 3])?;
+    let list: Vec<(Option<i64>, Unbilled)> = groups.into_iter().collect();
+    Ok(totals::encode(UNBILLED_FOOTER, df.height(), &list))
 }
 
 /// `report unbilled`: chargeable work (chargeable hours or amount above zero) with no
@@ -121,50 +187,32 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         period.start_of_day_ns(d)
     };
     let limits = [day_start(30), day_start(60), day_start(90)];
-    let cols = [
-        col::CONTRACT_ID,
-        col::CONTRACT_REF,
-        col::INVOICE_NUMBER,
-        col::INVOICE_ID,
-        CHARGE_H,
-        CHARGE_A,
-    ];
-    type Groups = BTreeMap<Option<i64>, Unbilled>;
-    let states = select::fold_frames(store, &parts, &cols, |groups: &mut Groups, df| {
-        // Figures borrowed; keys and texts read only for the rows that count.
-        let (cid, cref) = (
-            select::int_col(df, col::CONTRACT_ID)?,
-            select::text_col(df, col::CONTRACT_REF)?,
-        );
-        let (inum, iid) = (
-            select::text_col(df, col::INVOICE_NUMBER)?,
-            select::int_col(df, col::INVOICE_ID)?,
-        );
-        let (h, a) = (select::units(df, CHARGE_H)?, select::units(df, CHARGE_A)?);
-        let dt = select::datetime_col(df)?;
-        for i in 0..df.height() {
-            if (h[i] <= 0 && a[i] <= 0) || invoiced(inum.get(i), iid.get(i)) {
-                continue;
+    let states = select::fold_parts(
+        store,
+        &parts,
+        &UNBILLED_COLUMNS,
+        |groups: &mut UnbilledGroups, p| {
+            // A file's summary puts all its amount in the first age; it applies when no
+            // age limit falls inside the file's month, so all its rows share one age.
+            let (mf, mt) = crate::store::month_bounds(p.file.month());
+            if limits.iter().any(|l| mf < *l && *l < mt) {
+                return Ok(false);
             }
-            let Some(t) = dt.get(i) else { continue };
-            let g = groups.entry(cid.get(i)).or_default();
-            count(&mut g.refs, cref.get(i));
-            g.actions += 1;
-            g.oldest = Some(g.oldest.map_or(t, |o| o.min(t)));
-            g.newest = Some(g.newest.map_or(t, |o| o.max(t)));
-            add(&mut g.hours, h[i], "chargeable_hours")?;
-            add(&mut g.amount, a[i], "chargeable_amount")?;
-            let bucket = match t {
-                t if t >= limits[0] => 0,
-                t if t >= limits[1] => 1,
-                t if t >= limits[2] => 2,
-                _ => 3,
+            let Some(list) =
+                totals::of_whole_part::<Vec<(Option<i64>, Unbilled)>>(store, p, UNBILLED_FOOTER)?
+            else {
+                return Ok(false);
             };
-            add(&mut g.ages[bucket], a[i], "age")?;
-        }
-        Ok(())
-    })?;
-    let mut groups = Groups::new();
+            let age = age(mf, &limits);
+            for (k, mut u) in list {
+                u.ages.swap(0, age);
+                groups.entry(k).or_default().merge(u)?;
+            }
+            Ok(true)
+        },
+        |groups, df| fold_unbilled(groups, df, &limits),
+    )?;
+    let mut groups = UnbilledGroups::new();
     for state in states {
         for (k, u) in state {
             groups.entry(k).or_default().merge(u)?;
@@ -237,7 +285,7 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
     })
 }
 
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 struct Agent {
     names: Counts,
     actions: i64,
@@ -288,54 +336,94 @@ impl Agent {
     }
 }
 
+/// The agents of some rows, by `who_agentid`.
+type AgentGroups = BTreeMap<Option<i64>, Agent>;
+
+/// The footer key of a file's agents ([`super::totals`]).
+const AGENTS_FOOTER: &str = "halo-billing.agents.v1";
+
+const AGENT_COLUMNS: [&str; 8] = [
+    WHO_ID,
+    WHO,
+    TIME,
+    CHARGE_H,
+    NONCHARGE_H,
+    PREPAY_H,
+    CHARGE_A,
+    PREPAY_A,
+];
+
+/// Adds a frame's rows to the agents' groups.
+fn fold_agents(groups: &mut AgentGroups, df: &DataFrame) -> Result<(), ReportError> {
+    let (id, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
+    let m: Vec<std::borrow::Cow<[i64]>> =
+        [TIME, CHARGE_H, NONCHARGE_H, PREPAY_H, CHARGE_A, PREPAY_A]
+            .iter()
+            .map(|c| select::units(df, c))
+            .collect::<Result<_, _>>()?;
+    for i in 0..df.height() {
+        let one = Agent {
+            actions: 1,
+            time: m[0][i],
+            charge_h: m[1][i],
+            noncharge_h: m[2][i],
+            prepay_h: m[3][i],
+            charge_a: m[4][i],
+            prepay_a: m[5][i],
+            ..Default::default()
+        };
+        let g = groups.entry(id[i]).or_default();
+        count(&mut g.names, who[i]);
+        g.merge(&one)?;
+    }
+    Ok(())
+}
+
+/// Adds agents' groups (another thread's, or a file's footer) into `into`.
+fn merge_agents(
+    into: &mut AgentGroups,
+    more: impl IntoIterator<Item = (Option<i64>, Agent)>,
+) -> Result<(), ReportError> {
+    for (k, a) in more {
+        let g = into.entry(k).or_default();
+        g.merge(&a)?;
+        merge_counts(&mut g.names, a.names);
+    }
+    Ok(())
+}
+
+/// The footer entry of a partition frame's agents.
+pub(crate) fn agents_footer(df: &DataFrame) -> Result<(String, String), ReportError> {
+    let mut groups = AgentGroups::new();
+    fold_agents(&mut groups, df)?;
+    let list: Vec<(Option<i64>, Agent)> = groups.into_iter().collect();
+    Ok(totals::encode(AGENTS_FOOTER, df.height(), &list))
+}
+
 /// `report agents`: per agent (`who_agentid`), hours and amounts, the billable share
 /// ((chargeable + prepay hours) / time taken, percent with 1 decimal) and the effective
 /// rate ((chargeable + prepay amount) / (chargeable + prepay hours), per hour), each
 /// computed from the exact integer units and rounded once; empty when the divisor is 0.
 pub fn agents(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
     let (parts, _) = select::parts(store, period)?;
-    let cols = [
-        WHO_ID,
-        WHO,
-        TIME,
-        CHARGE_H,
-        NONCHARGE_H,
-        PREPAY_H,
-        CHARGE_A,
-        PREPAY_A,
-    ];
-    type Groups = BTreeMap<Option<i64>, Agent>;
-    let states = select::fold_frames(store, &parts, &cols, |groups: &mut Groups, df| {
-        let (id, who) = (select::ints(df, WHO_ID)?, select::texts(df, WHO)?);
-        let m: Vec<std::borrow::Cow<[i64]>> =
-            [TIME, CHARGE_H, NONCHARGE_H, PREPAY_H, CHARGE_A, PREPAY_A]
-                .iter()
-                .map(|c| select::units(df, c))
-                .collect::<Result<_, _>>()?;
-        for i in 0..df.height() {
-            let one = Agent {
-                actions: 1,
-                time: m[0][i],
-                charge_h: m[1][i],
-                noncharge_h: m[2][i],
-                prepay_h: m[3][i],
-                charge_a: m[4][i],
-                prepay_a: m[5][i],
-                ..Default::default()
+    let states = select::fold_parts(
+        store,
+        &parts,
+        &AGENT_COLUMNS,
+        |groups: &mut AgentGroups, p| {
+            let Some(list) =
+                totals::of_whole_part::<Vec<(Option<i64>, Agent)>>(store, p, AGENTS_FOOTER)?
+            else {
+                return Ok(false);
             };
-            let g = groups.entry(id[i]).or_default();
-            count(&mut g.names, who[i]);
-            g.merge(&one)?;
-        }
-        Ok(())
-    })?;
-    let mut groups = Groups::new();
+            merge_agents(groups, list)?;
+            Ok(true)
+        },
+        fold_agents,
+    )?;
+    let mut groups = AgentGroups::new();
     for state in states {
-        for (k, a) in state {
-            let g = groups.entry(k).or_default();
-            g.merge(&a)?;
-            merge_counts(&mut g.names, a.names);
-        }
+        merge_agents(&mut groups, state)?;
     }
     let mut total = Agent::default();
     let mut rows = Vec::new();
@@ -536,6 +624,25 @@ pub fn actions(
     })
 }
 
+/// Why an action may leak revenue (in the order reports list them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reason {
+    /// Marked billable, time taken, but neither chargeable nor prepay hours.
+    BillableNotCharged,
+    /// Chargeable hours but no chargeable amount.
+    ChargedHoursWithoutAmount,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::BillableNotCharged => "billable_not_charged",
+            Reason::ChargedHoursWithoutAmount => "charged_hours_without_amount",
+        }
+    }
+}
+
 /// Why an action may leak revenue.
 fn leak_reason(
     charge_h: i64,
@@ -543,14 +650,98 @@ fn leak_reason(
     billable: Option<bool>,
     time: i64,
     prepay_h: i64,
-) -> Option<&'static str> {
+) -> Option<Reason> {
     if charge_h > 0 && charge_a == 0 {
-        Some("charged_hours_without_amount")
+        Some(Reason::ChargedHoursWithoutAmount)
     } else if billable == Some(true) && time > 0 && charge_h == 0 && prepay_h == 0 {
-        Some("billable_not_charged")
+        Some(Reason::BillableNotCharged)
     } else {
         None
     }
+}
+
+/// One action found: (datetime, ticket, id, agent id, agent, contract id, ref, reason,
+/// time, chargeable hours and amount, prepay hours and amount).
+type Leak = (
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    String,
+    Option<i64>,
+    String,
+    Reason,
+    [i64; 5],
+);
+
+/// The footer key of a file's leakage rows ([`super::totals`]).
+const LEAKAGE_FOOTER: &str = "halo-billing.leakage.v1";
+
+/// A file with more actions found than this keeps no leakage summary (its rows are read).
+pub(crate) const LEAKAGE_FOOTER_ROWS: usize = 4096;
+
+const LEAKAGE_COLUMNS: [&str; 12] = [
+    col::TICKET_ID,
+    col::ID,
+    WHO_ID,
+    WHO,
+    col::CONTRACT_ID,
+    col::CONTRACT_REF,
+    "actisbillable",
+    TIME,
+    CHARGE_H,
+    CHARGE_A,
+    PREPAY_H,
+    PREPAY_A,
+];
+
+/// Adds a frame's actions that may leak revenue to `found`.
+fn fold_leakage(found: &mut Vec<Leak>, df: &DataFrame) -> Result<(), ReportError> {
+    // The reason from borrowed figures; everything else only for the rows found.
+    let billable = select::flag_col(df, "actisbillable")?;
+    let m: Vec<std::borrow::Cow<[i64]>> = [TIME, CHARGE_H, CHARGE_A, PREPAY_H, PREPAY_A]
+        .iter()
+        .map(|c| select::units(df, c))
+        .collect::<Result<_, _>>()?;
+    let (t, id) = (
+        select::int_col(df, col::TICKET_ID)?,
+        select::int_col(df, col::ID)?,
+    );
+    let (aid, who) = (select::int_col(df, WHO_ID)?, select::text_col(df, WHO)?);
+    let cid = select::int_col(df, col::CONTRACT_ID)?;
+    let cref = select::text_col(df, col::CONTRACT_REF)?;
+    let dt = select::datetime_col(df)?;
+    for i in 0..df.height() {
+        let Some(reason) = leak_reason(m[1][i], m[2][i], billable.get(i), m[0][i], m[3][i]) else {
+            continue;
+        };
+        let contract = cid.get(i);
+        found.push((
+            dt.get(i).unwrap_or_default(),
+            t.get(i).unwrap_or_default(),
+            id.get(i).unwrap_or_default(),
+            aid.get(i),
+            who.get(i).unwrap_or_default().to_string(),
+            contract,
+            if contract.is_some() {
+                cref.get(i).unwrap_or_default().to_string()
+            } else {
+                String::new()
+            },
+            reason,
+            std::array::from_fn(|k| m[k][i]),
+        ));
+    }
+    Ok(())
+}
+
+/// The footer entry of a partition frame's leakage rows; none when there are more than
+/// [`LEAKAGE_FOOTER_ROWS`].
+pub(crate) fn leakage_footer(df: &DataFrame) -> Result<Option<(String, String)>, ReportError> {
+    let mut found = Vec::new();
+    fold_leakage(&mut found, df)?;
+    Ok((found.len() <= LEAKAGE_FOOTER_ROWS)
+        .then(|| totals::encode(LEAKAGE_FOOTER, df.height(), &found)))
 }
 
 /// `report leakage`: actions that may leak revenue, one row each with the reason
@@ -559,71 +750,19 @@ fn leak_reason(
 /// prepay hours); `by_contract` gives counts and hours per contract and reason.
 pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Sheet, ReportError> {
     let (parts, _) = select::parts(store, period)?;
-    let cols = [
-        col::TICKET_ID,
-        col::ID,
-        WHO_ID,
-        WHO,
-        col::CONTRACT_ID,
-        col::CONTRACT_REF,
-        "actisbillable",
-        TIME,
-        CHARGE_H,
-        CHARGE_A,
-        PREPAY_H,
-        PREPAY_A,
-    ];
-    // (datetime, ticket, id, agent id, agent, contract id, ref, reason, figures)
-    type Leak = (
-        i64,
-        i64,
-        i64,
-        Option<i64>,
-        String,
-        Option<i64>,
-        String,
-        &'static str,
-        [i64; 5],
-    );
-    let states = select::fold_frames(store, &parts, &cols, |found: &mut Vec<Leak>, df| {
-        // The reason from borrowed figures; everything else only for the rows found.
-        let billable = select::flag_col(df, "actisbillable")?;
-        let m: Vec<std::borrow::Cow<[i64]>> = [TIME, CHARGE_H, CHARGE_A, PREPAY_H, PREPAY_A]
-            .iter()
-            .map(|c| select::units(df, c))
-            .collect::<Result<_, _>>()?;
-        let (t, id) = (
-            select::int_col(df, col::TICKET_ID)?,
-            select::int_col(df, col::ID)?,
-        );
-        let (aid, who) = (select::int_col(df, WHO_ID)?, select::text_col(df, WHO)?);
-        let cid = select::int_col(df, col::CONTRACT_ID)?;
-        let cref = select::text_col(df, col::CONTRACT_REF)?;
-        let dt = select::datetime_col(df)?;
-        for i in 0..df.height() {
-            let Some(reason) = leak_reason(m[1][i], m[2][i], billable.get(i), m[0][i], m[3][i])
-            else {
-                continue;
+    let states = select::fold_parts(
+        store,
+        &parts,
+        &LEAKAGE_COLUMNS,
+        |found: &mut Vec<Leak>, p| {
+            let Some(more) = totals::of_whole_part::<Vec<Leak>>(store, p, LEAKAGE_FOOTER)? else {
+                return Ok(false);
             };
-            let contract = cid.get(i);
-            found.push((
-                dt.get(i).unwrap_or_default(),
-                t.get(i).unwrap_or_default(),
-                id.get(i).unwrap_or_default(),
-                aid.get(i),
-                who.get(i).unwrap_or_default().to_string(),
-                contract,
-                if contract.is_some() {
-                    cref.get(i).unwrap_or_default().to_string()
-                } else {
-                    String::new()
-                },
-                reason,
-                std::array::from_fn(|k| m[k][i]),
-            ));
-        }
-        Ok(())
-    })?;
+            found.extend(more);
+            Ok(true)
+        },
+        fold_leakage,
+    )?;
     let mut found: Vec<Leak> = states.into_iter().flatten().collect();
     found.sort_by_key(|f| (f.0, f.1, f.2));
     let title = format!(
@@ -636,7 +775,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
     if by_contract {
         // (contract, reason) -> (refs, actions, time, chargeable hours)
         type Acc = (Counts, i64, i64, i64);
-        let mut groups: BTreeMap<(Option<i64>, &'static str), Acc> = BTreeMap::new();
+        let mut groups: BTreeMap<(Option<i64>, Reason), Acc> = BTreeMap::new();
         for f in &found {
             let g = groups.entry((f.5, f.7)).or_default();
             count(&mut g.0, Some(f.6.as_str()).filter(|r| !r.is_empty()));
@@ -657,7 +796,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
                 } else {
                     String::new()
                 },
-                reason.to_string(),
+                reason.as_str().to_string(),
                 g.1.to_string(),
                 exact::format_hours(g.2),
                 exact::format_hours(g.3),
@@ -702,7 +841,7 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
                 f.6.clone(),
             ],
             &f.8,
-            f.7,
+            f.7.as_str(),
         ));
     }
     Ok(Sheet {

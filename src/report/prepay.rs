@@ -19,12 +19,14 @@ use super::ReportError;
 use super::pack::{add, count, most_common};
 use super::select;
 use super::sheet::{Cell, Sheet};
+use super::totals;
 use crate::aggregate::Overflow;
 use crate::exact;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::Store;
 use chrono::{Datelike, TimeZone};
+use polars::prelude::DataFrame;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -114,6 +116,95 @@ pub fn read_balances(path: &Path, period: &Period) -> Result<Vec<Balance>, Repor
 /// A contract's prepay drawn per local month: (hours in ms, amount in cents).
 type Draws = BTreeMap<(i32, u32), (i64, i64)>;
 
+/// Prepay drawn per contract and month, and the contracts' references.
+#[derive(Default)]
+struct Drawn {
+    by: BTreeMap<i64, Draws>,
+    refs: HashMap<i64, super::pack::Counts>,
+}
+
+/// [`Drawn`] as a list (a footer holds it so): (contract, its months' draws, references).
+type DrawnList = Vec<(i64, Vec<((i32, u32), (i64, i64))>, super::pack::Counts)>;
+
+impl Drawn {
+    fn into_list(self) -> DrawnList {
+        let Drawn { by, mut refs } = self;
+        by.into_iter()
+            .map(|(c, d)| {
+                (
+                    c,
+                    d.into_iter().collect(),
+                    refs.remove(&c).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    fn merge(&mut self, list: DrawnList) -> Result<(), ReportError> {
+        for (c, months, r) in list {
+            let by = self.by.entry(c).or_default();
+            for (mo, (h, a)) in months {
+                let m = by.entry(mo).or_default();
+                add(&mut m.0, h, "prepay_hours")?;
+                add(&mut m.1, a, "prepay_amount")?;
+            }
+            super::pack::merge_counts(self.refs.entry(c).or_default(), r);
+        }
+        Ok(())
+    }
+}
+
+/// The footer key of a file's prepay draws ([`super::totals`]).
+const FOOTER: &str = "halo-billing.prepay.v1";
+
+const COLUMNS: [&str; 4] = [
+    col::CONTRACT_ID,
+    col::CONTRACT_REF,
+    "actionprepayhours_ms",
+    "actionprepayamount_cents",
+];
+
+/// Adds a frame's prepay draws (rows with a contract and prepay hours or amount) to `d`,
+/// by the month `local_month` gives each row's datetime.
+fn fold(
+    d: &mut Drawn,
+    df: &DataFrame,
+    local_month: &impl Fn(i64) -> (i32, u32),
+) -> Result<(), ReportError> {
+    let cid = select::ints(df, col::CONTRACT_ID)?;
+    let cref = select::texts(df, col::CONTRACT_REF)?;
+    let h = select::units(df, "actionprepayhours_ms")?;
+    let a = select::units(df, "actionprepayamount_cents")?;
+    let dt = select::datetimes(df)?;
+    for i in 0..df.height() {
+        let (Some(c), Some(t)) = (cid[i], dt[i]) else {
+            continue;
+        };
+        if h[i] == 0 && a[i] == 0 {
+            continue;
+        }
+        let m =
+            d.by.entry(c)
+                .or_default()
+                .entry(local_month(t))
+                .or_default();
+        add(&mut m.0, h[i], "prepay_hours")?;
+        add(&mut m.1, a[i], "prepay_amount")?;
+        count(d.refs.entry(c).or_default(), cref[i]);
+    }
+    Ok(())
+}
+
+/// The footer entry of a partition frame's prepay draws, by UTC month.
+pub(crate) fn footer(df: &DataFrame) -> Result<(String, String), ReportError> {
+    let mut d = Drawn::default();
+    fold(&mut d, df, &|ns| {
+        let t = chrono::Utc.timestamp_nanos(ns);
+        (t.year(), t.month())
+    })?;
+    Ok(totals::encode(FOOTER, df.height(), &d.into_list()))
+}
+
 /// `report prepay` (see the module doc). `low_below` is in per mille of the purchased
 /// hours.
 pub fn prepay(
@@ -137,38 +228,30 @@ pub fn prepay(
         ..period.clone()
     };
     let (parts, _) = select::parts(store, &reading)?;
-    let mut drawn: BTreeMap<i64, Draws> = BTreeMap::new();
-    let mut refs: HashMap<i64, super::pack::Counts> = HashMap::new();
-    let cols = [
-        col::CONTRACT_ID,
-        col::CONTRACT_REF,
-        "actionprepayhours_ms",
-        "actionprepayamount_cents",
-    ];
-    select::for_each_frame(store, &parts, &cols, |df| {
-        let cid = select::ints(df, col::CONTRACT_ID)?;
-        let cref = select::texts(df, col::CONTRACT_REF)?;
-        let h = select::units(df, "actionprepayhours_ms")?;
-        let a = select::units(df, "actionprepayamount_cents")?;
-        let dt = select::datetimes(df)?;
-        for i in 0..df.height() {
-            let (Some(c), Some(t)) = (cid[i], dt[i]) else {
-                continue;
-            };
-            if h[i] == 0 && a[i] == 0 {
-                continue;
+    let states = select::fold_parts(
+        store,
+        &parts,
+        &COLUMNS,
+        |d: &mut Drawn, p| {
+            // A file's summary is by its UTC month: it applies when that is also the
+            // local month of all its rows (a zone at UTC+0 on both edges).
+            let (mf, mt) = crate::store::month_bounds(p.file.month());
+            if local_month(mf) != p.file.month() || local_month(mt - 1) != p.file.month() {
+                return Ok(false);
             }
-            let m = drawn
-                .entry(c)
-                .or_default()
-                .entry(local_month(t))
-                .or_default();
-            add(&mut m.0, h[i], "prepay_hours")?;
-            add(&mut m.1, a[i], "prepay_amount")?;
-            count(refs.entry(c).or_default(), cref[i]);
-        }
-        Ok(())
-    })?;
+            let Some(list) = totals::of_whole_part::<DrawnList>(store, p, FOOTER)? else {
+                return Ok(false);
+            };
+            d.merge(list)?;
+            Ok(true)
+        },
+        |d, df| fold(d, df, &local_month),
+    )?;
+    let mut all = Drawn::default();
+    for s in states {
+        all.merge(s.into_list())?;
+    }
+    let Drawn { by: drawn, refs } = all;
     // The months of the range, in order.
     let mut months = Vec::new();
     let (mut y, mut m) = local_month(period.from_ns);

@@ -106,19 +106,35 @@ pub fn fold_frames<S: Default + Send>(
     columns: &[&str],
     fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
 ) -> Result<Vec<S>, ReportError> {
+    fold_parts(store, parts, columns, |_: &mut S, _: &Part| Ok(false), fold)
+}
+
+/// [`fold_frames`] where a part may be taken from its file's footer instead:
+/// `from_footer` adds the part to the state and says `true` when the file's footer holds
+/// what the fold needs (see [`super::totals`]), or says `false`, and the part's rows are
+/// read and folded.
+pub fn fold_parts<S: Default + Send>(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+    from_footer: impl Fn(&mut S, &Part) -> Result<bool, ReportError> + Sync,
+    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
+) -> Result<Vec<S>, ReportError> {
     let mut cols: Vec<&str> = columns.to_vec();
     if !cols.contains(&col::DATETIME) {
         cols.push(col::DATETIME);
     }
     let readers = crate::threads::readers(parts.len());
-    let (cols, fold) = (&cols, &fold);
+    let (cols, fold, from_footer) = (&cols, &fold, &from_footer);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..readers)
             .map(|r| {
                 s.spawn(move || -> Result<S, ReportError> {
                     let mut state = S::default();
                     for p in parts.iter().skip(r).step_by(readers) {
-                        fold(&mut state, &read_part(store, p, cols)?)?;
+                        if !from_footer(&mut state, p)? {
+                            fold(&mut state, &read_part(store, p, cols)?)?;
+                        }
                     }
                     Ok(state)
                 })
@@ -131,12 +147,17 @@ pub fn fold_frames<S: Default + Send>(
     })
 }
 
+/// Whether a part takes every row of its file: a partition file whose whole month lies
+/// in the part's range (its footer's summaries then apply as they are).
+pub fn whole(p: &Part) -> bool {
+    let (mf, mt) = month_bounds(p.file.month());
+    p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns
+}
+
 /// One part's frame: its rows in the part's range.
 fn read_part(store: &Store, p: &Part, cols: &[&str]) -> Result<DataFrame, ReportError> {
     let df = store.read_slice(&p.file, cols, 0, p.file.rows as usize)?;
-    let (mf, mt) = month_bounds(p.file.month());
-    let whole = p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns;
-    if whole {
+    if whole(p) {
         return Ok(df);
     }
     let dt = datetimes(&df)?;

@@ -1,16 +1,21 @@
-//! Group totals of a frame, and the copy each partition file carries in its footer.
+//! Group totals of a frame, and the summaries each partition file carries in its footer.
 //!
-//! A partition file's footer holds the totals of its rows grouped as the contracts and
-//! the invoices reports group them (the same [`slice_groups`] fold, run when the store
-//! writes the file). A report over a period that contains the file's whole month reads
-//! those few hundred groups instead of decoding the file's 65,536 rows; a month cut by
-//! the period (its edges, another time zone) is still summed row by row. The figures are
-//! the same either way: the footer holds exact integer sums of the same rows, and sums do
-//! not depend on how rows are split.
+//! A partition file's footer holds, for each grouping report, the state that report's
+//! fold reaches over all of the file's rows (the same fold function, run by the store
+//! when it writes the file): the contracts and invoices groups ([`slice_groups`]), the
+//! agents, the unbilled work per contract, the prepay draws per contract, the leakage
+//! rows (when there are at most [`super::pack::LEAKAGE_FOOTER_ROWS`]). A report over a
+//! period that contains the file's whole month merges that state instead of decoding the
+//! file's 65,536 rows; a month cut by the period (its edges, another time zone) is still
+//! folded row by row, as is a file whose summary does not apply to the report asked
+//! (each report says when: e.g. unbilled ages cut inside the month). The figures are the
+//! same either way: the footer holds exact integer sums and counts of the same rows, and
+//! none of them depends on how rows are split.
 //!
 //! Files written before footers existed (and closed periods' frozen copies) have none and
-//! are read row by row. A footer that is present but unreadable, or whose action count is
-//! not the file's row count, is an error naming the file, never skipped.
+//! are read row by row. A footer that is present but unreadable, or that was not made
+//! from the file's rows (its row or action count is not the file's), is an error naming
+//! the file, never skipped.
 
 use super::{ReportError, ReportKind};
 use crate::aggregate::{self, Input, MEASURES, Totals};
@@ -18,6 +23,7 @@ use crate::frame::col;
 use crate::store::{FileEntry, Store, StoreError};
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// Group totals with owned keys `(id, text)`, so that a file's frame can be dropped once
 /// summed. Contracts: (contract id or 0, reference; `None` when there is no contract).
@@ -119,22 +125,80 @@ pub fn columns(kind: ReportKind) -> (&'static str, &'static str) {
 /// One group as the footer stores it: `[id, text, actions, [the ten sums]]`.
 type Entry = (i64, Option<String>, i64, [i64; MEASURES]);
 
-/// The footer entries of a partition frame: both kinds' totals of all its rows, as
-/// JSON arrays of integers (exact), in key order so that equal frames give equal files.
+/// The footer entries of a partition frame: every report's summary of all its rows.
+/// Contracts and invoices: JSON arrays of integers (exact), in key order so that equal
+/// frames give equal files; the others: [`encode`]d fold states.
 pub fn footer(df: &DataFrame) -> Result<Vec<(String, String)>, ReportError> {
-    [ReportKind::Contracts, ReportKind::Invoices]
+    let mut out = vec![
+        groups_footer(df, ReportKind::Contracts)?,
+        groups_footer(df, ReportKind::Invoices)?,
+    ];
+    out.push(super::pack::agents_footer(df)?);
+    out.push(super::pack::unbilled_footer(df)?);
+    out.extend(super::pack::leakage_footer(df)?);
+    out.push(super::prepay::footer(df)?);
+    Ok(out)
+}
+
+/// The footer entry of a frame's contracts or invoices groups.
+fn groups_footer(df: &DataFrame, kind: ReportKind) -> Result<(String, String), ReportError> {
+    let groups = slice_groups(df, kind, true, i64::MIN, i64::MAX)?;
+    let mut entries: Vec<Entry> = groups
         .into_iter()
-        .map(|kind| {
-            let groups = slice_groups(df, kind, true, i64::MIN, i64::MAX)?;
-            let mut entries: Vec<Entry> = groups
-                .into_iter()
-                .map(|((id, text), t)| (id, text, t.actions, t.sums))
-                .collect();
-            entries.sort_unstable();
-            let json = serde_json::to_string(&entries).expect("integers and strings");
-            Ok((key(kind).to_string(), json))
+        .map(|((id, text), t)| (id, text, t.actions, t.sums))
+        .collect();
+    entries.sort_unstable();
+    let json = serde_json::to_string(&entries).expect("integers and strings");
+    Ok((key(kind).to_string(), json))
+}
+
+/// A report's summary as a footer holds it: the fold's state and the rows folded.
+#[derive(Serialize, Deserialize)]
+struct Summary<T> {
+    rows: u64,
+    state: T,
+}
+
+/// The footer entry `key` for a fold `state` reached over `rows` rows.
+pub fn encode<T: Serialize>(key: &str, rows: usize, state: &T) -> (String, String) {
+    let json = serde_json::to_string(&Summary {
+        rows: rows as u64,
+        state,
+    })
+    .expect("a fold state of integers and strings");
+    (key.to_string(), json)
+}
+
+/// The fold state under `key` in the footer of part `p`'s file, when `p` takes the whole
+/// file ([`super::select::whole`]) and the footer holds one; `None` otherwise (the
+/// caller folds the rows). A summary that cannot be read, or was made over another row
+/// count than the file's, is an error naming the file.
+pub fn of_whole_part<T: DeserializeOwned>(
+    store: &Store,
+    p: &super::select::Part,
+    key: &str,
+) -> Result<Option<T>, ReportError> {
+    if !super::select::whole(p) {
+        return Ok(None);
+    }
+    let Some(json) = store.read_footer(&p.file, key)? else {
+        return Ok(None);
+    };
+    let bad = |reason: String| {
+        ReportError::Store(StoreError::Totals {
+            path: store.root().join(&p.file.path),
+            reason,
         })
-        .collect()
+    };
+    let s: Summary<T> =
+        serde_json::from_str(&json).map_err(|e| bad(format!("(`{key}`) cannot be read: {e}")))?;
+    if s.rows != p.file.rows {
+        return Err(bad(format!(
+            "(`{key}`) were made over {} rows but the file holds {} rows",
+            s.rows, p.file.rows
+        )));
+    }
+    Ok(Some(s.state))
 }
 
 /// The totals `file`'s footer holds for `kind`; `None` when it holds none (a file written
@@ -213,7 +277,8 @@ mod tests {
 
     #[test]
     fn a_frames_footer_lists_each_group_once_in_key_order_with_its_exact_sums() {
-        let footer = footer(&frame()).unwrap();
+        let footer = [ReportKind::Contracts, ReportKind::Invoices]
+            .map(|kind| groups_footer(&frame(), kind).unwrap());
         let keys: Vec<&str> = footer.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
