@@ -495,7 +495,21 @@ pub fn actions(
         NOTE,
     ];
     cols.extend(col::MEASURES);
-    let states = select::fold_frames(store, &parts, &cols, |found: &mut Vec<Listed>, df| {
+    // The key filters go to the reader (rows decoded only where they hold); the loop
+    // below checks every filter again, these included.
+    use polars::prelude::{Expr, col as c, lit};
+    let key = |name: &str, v: Option<i64>| match v {
+        Some(v) => c(name).eq(lit(v)),
+        None => c(name).is_null(),
+    };
+    let predicate = [
+        filter.contract.map(|v| key(col::CONTRACT_ID, v)),
+        filter.agent.map(|v| key(WHO_ID, v)),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(Expr::and);
+    let fold = |found: &mut Vec<Listed>, df: &DataFrame| {
         // The filter from keys and borrowed figures; texts only for the rows listed.
         let (t, id) = (
             select::int_col(df, col::TICKET_ID)?,
@@ -556,7 +570,11 @@ pub fn actions(
             ));
         }
         Ok(())
-    })?;
+    };
+    let states = match predicate {
+        Some(p) => select::fold_frames_where(store, &parts, &cols, p, fold)?,
+        None => select::fold_frames(store, &parts, &cols, fold)?,
+    };
     let mut found: Vec<Listed> = states.into_iter().flatten().collect();
     found.sort_by_key(|f| (f.0, f.1, f.2));
     let show = |k: usize, v: i64| -> String {

@@ -83,7 +83,7 @@ pub fn for_each_frame(
             let cols = &cols;
             s.spawn(move || {
                 for p in parts.iter().skip(r).step_by(readers) {
-                    if tx.send(read_part(store, p, cols)).is_err() {
+                    if tx.send(read_part(store, p, cols, None)).is_err() {
                         return; // the consumer stopped on an error
                     }
                 }
@@ -109,6 +109,25 @@ pub fn fold_frames<S: Default + Send>(
     fold_parts(store, parts, columns, |_: &mut S, _: &Part| Ok(false), fold)
 }
 
+/// [`fold_frames`] over the rows for which `predicate` holds (polars decodes the
+/// predicate's columns first, and the others only for the rows kept).
+pub fn fold_frames_where<S: Default + Send>(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+    predicate: Expr,
+    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
+) -> Result<Vec<S>, ReportError> {
+    fold_all(
+        store,
+        parts,
+        columns,
+        Some(&predicate),
+        |_: &mut S, _: &Part| Ok(false),
+        fold,
+    )
+}
+
 /// [`fold_frames`] where a part may be taken from its file's footer instead:
 /// `from_footer` adds the part to the state and says `true` when the file's footer holds
 /// what the fold needs (see [`super::totals`]), or says `false`, and the part's rows are
@@ -117,6 +136,17 @@ pub fn fold_parts<S: Default + Send>(
     store: &Store,
     parts: &[Part],
     columns: &[&str],
+    from_footer: impl Fn(&mut S, &Part) -> Result<bool, ReportError> + Sync,
+    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
+) -> Result<Vec<S>, ReportError> {
+    fold_all(store, parts, columns, None, from_footer, fold)
+}
+
+fn fold_all<S: Default + Send>(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+    predicate: Option<&Expr>,
     from_footer: impl Fn(&mut S, &Part) -> Result<bool, ReportError> + Sync,
     fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
 ) -> Result<Vec<S>, ReportError> {
@@ -133,7 +163,7 @@ pub fn fold_parts<S: Default + Send>(
                     let mut state = S::default();
                     for p in parts.iter().skip(r).step_by(readers) {
                         if !from_footer(&mut state, p)? {
-                            fold(&mut state, &read_part(store, p, cols)?)?;
+                            fold(&mut state, &read_part(store, p, cols, predicate)?)?;
                         }
                     }
                     Ok(state)
@@ -154,9 +184,17 @@ pub fn whole(p: &Part) -> bool {
     p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns
 }
 
-/// One part's frame: its rows in the part's range.
-fn read_part(store: &Store, p: &Part, cols: &[&str]) -> Result<DataFrame, ReportError> {
-    let df = store.read_slice(&p.file, cols, 0, p.file.rows as usize)?;
+/// One part's frame: its rows in the part's range (and for which `predicate` holds).
+fn read_part(
+    store: &Store,
+    p: &Part,
+    cols: &[&str],
+    predicate: Option<&Expr>,
+) -> Result<DataFrame, ReportError> {
+    let df = match predicate {
+        None => store.read_slice(&p.file, cols, 0, p.file.rows as usize)?,
+        Some(e) => store.read_where(&p.file, cols, e.clone())?,
+    };
     if whole(p) {
         return Ok(df);
     }

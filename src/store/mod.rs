@@ -331,6 +331,18 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
+        self.check_schema(&path, &df, columns)?;
+        df.rechunk_mut();
+        Ok(df)
+    }
+
+    /// That `df` (read from `path`) has `columns` with the types of the store's schema.
+    fn check_schema(
+        &self,
+        path: &Path,
+        df: &DataFrame,
+        columns: &[&str],
+    ) -> Result<(), StoreError> {
         let schema = frame::schema();
         for c in columns {
             let want = schema.get(c).expect("column named from the schema");
@@ -338,13 +350,46 @@ impl Store {
                 Some(d) if d == want => {}
                 other => {
                     return Err(StoreError::Schema {
-                        path,
+                        path: path.to_path_buf(),
                         reason: format!("column `{c}` is {other:?}, expected {want}"),
                     });
                 }
             }
         }
-        df.rechunk_mut();
+        Ok(())
+    }
+
+    /// The rows of `file` for which `predicate` holds, `columns` only. polars decodes the
+    /// predicate's columns first and the others only for the rows kept, so a selective
+    /// predicate reads much less than [`Store::read_slice`].
+    pub fn read_where(
+        &self,
+        file: &FileEntry,
+        columns: &[&str],
+        predicate: Expr,
+    ) -> Result<DataFrame, StoreError> {
+        let path = self.root.join(&file.path);
+        let bad = |source| StoreError::Parquet {
+            path: path.clone(),
+            source,
+        };
+        open(&path)?; // a vanished file is an I/O error, as for every other read
+        let lazy = LazyFrame::scan_parquet(
+            PlRefPath::try_from_path(&path).map_err(bad)?,
+            ScanArgsParquet::default(),
+        )
+        .map_err(bad)?;
+        let df = lazy
+            .filter(predicate)
+            .select(
+                columns
+                    .iter()
+                    .map(|c| polars::prelude::col(*c))
+                    .collect::<Vec<_>>(),
+            )
+            .collect()
+            .map_err(bad)?;
+        self.check_schema(&path, &df, columns)?;
         Ok(df)
     }
 
