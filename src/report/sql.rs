@@ -83,31 +83,91 @@ fn actions_frame(store: &Store, period: &Period, names: &[&str]) -> Result<DataF
     }
 }
 
-/// Runs `sql` over the period's actions (and the extra tables), collected.
+/// The period's actions, the given stored columns, as a lazy scan of the parts' files
+/// (each cut to its range when it is not its file's whole month): polars pushes the
+/// query's projections and filters into the scans and streams them.
+fn actions_lazy(store: &Store, period: &Period, names: &[&str]) -> Result<LazyFrame, ReportError> {
+    let (parts, _) = select::parts(store, period)?;
+    let bad = |source| ReportError::Column {
+        column: "actions",
+        source,
+    };
+    let dtype = frame::schema()
+        .get(frame::col::DATETIME)
+        .expect("the schema has datetime")
+        .clone();
+    let columns: Vec<Expr> = names.iter().map(|n| col(*n)).collect();
+    let mut scans = Vec::new();
+    // Whole months: one scan of all their files; the others each cut to its range.
+    let (whole, cut): (Vec<&select::Part>, Vec<&select::Part>) =
+        parts.iter().partition(|p| select::whole(p));
+    if !whole.is_empty() {
+        let files: Vec<_> = whole.iter().map(|p| p.file.clone()).collect();
+        scans.push(store.scan_files(&files)?.select(columns.clone()));
+    }
+    for p in cut {
+        let at = |ns: i64| lit(ns).cast(dtype.clone());
+        let dt = || col(frame::col::DATETIME);
+        let lf = store.scan(&p.file)?;
+        scans.push(
+            lf.filter(dt().gt_eq(at(p.from_ns)).and(dt().lt(at(p.to_ns))))
+                .select(columns.clone()),
+        );
+    }
+    if scans.is_empty() {
+        return DataFrame::empty_with_schema(&frame::schema())
+            .select(names.iter().copied())
+            .map(IntoLazy::lazy)
+            .map_err(bad);
+    }
+    concat(scans, UnionArgs::default()).map_err(bad)
+}
+
+/// Runs `sql` over the period's actions (and the extra tables), collected. `streaming`:
+/// over lazy scans of the files on polars' streaming engine, which reads them a few at
+/// a time (memory that does not grow with the period); polars 0.55 does not run every
+/// query that way (the streaming engine panics on AVG of an integer column, and over
+/// scans the in-memory one fails `COUNT(*)`), so this is for the built-in reports,
+/// whose queries the tests run. Otherwise the period's columns are collected first and
+/// the query runs in memory.
 fn execute(
     store: &Store,
     period: &Period,
     sql: &str,
     tables: Vec<(&str, DataFrame)>,
+    streaming: bool,
 ) -> Result<DataFrame, QueryError> {
     let used = columns_used(sql);
     let names: Vec<&str> = used.iter().map(String::as_str).collect();
-    let df = actions_frame(store, period, &names)?;
+    let actions = if streaming {
+        actions_lazy(store, period, &names)?
+    } else {
+        actions_frame(store, period, &names)?.lazy()
+    };
     let failed = |e: PolarsError| QueryError::Sql {
         message: e.to_string(),
         query: sql.trim().to_string(),
     };
     let mut ctx = polars::sql::SQLContext::new();
-    ctx.register("actions", df.lazy());
+    ctx.register("actions", actions);
     for (name, t) in tables {
         ctx.register(name, t.lazy());
     }
-    ctx.execute(sql).and_then(|lf| lf.collect()).map_err(failed)
+    let engine = if streaming {
+        Engine::Streaming
+    } else {
+        Engine::InMemory
+    };
+    ctx.execute(sql)
+        .and_then(|lf| lf.collect_with_engine(engine))
+        // One SQL statement is one plan with one sink: a single table.
+        .map(|r| r.unwrap_single())
+        .map_err(failed)
 }
 
 /// Runs `sql` over the period's actions.
 pub fn query(store: &Store, period: &Period, sql: &str, raw: bool) -> Result<Sheet, QueryError> {
-    let result = execute(store, period, sql, Vec::new())?;
+    let result = execute(store, period, sql, Vec::new(), false)?;
     Ok(to_sheet(&result, period, raw))
 }
 
@@ -146,11 +206,13 @@ pub fn run_report(
         message,
     };
     let params = params_frame(def, values).map_err(|e| shape(e.to_string()))?;
-    let result =
-        execute(store, period, &def.sql, vec![("params", params)]).map_err(|e| match e {
+    let streaming = matches!(def.origin, super::defs::Origin::BuiltIn);
+    let result = execute(store, period, &def.sql, vec![("params", params)], streaming).map_err(
+        |e| match e {
             QueryError::Sql { message, .. } => shape(format!("the query failed: {message}")),
             other => other,
-        })?;
+        },
+    )?;
     let got: Vec<&str> = result
         .get_column_names()
         .iter()

@@ -373,13 +373,8 @@ impl Store {
             path: path.clone(),
             source,
         };
-        open(&path)?; // a vanished file is an I/O error, as for every other read
-        let lazy = LazyFrame::scan_parquet(
-            PlRefPath::try_from_path(&path).map_err(bad)?,
-            ScanArgsParquet::default(),
-        )
-        .map_err(bad)?;
-        let df = lazy
+        let df = self
+            .scan(file)?
             .filter(predicate)
             .select(
                 columns
@@ -391,6 +386,43 @@ impl Store {
             .map_err(bad)?;
         self.check_schema(&path, &df, columns)?;
         Ok(df)
+    }
+
+    /// A lazy scan of `file` (for polars to push projections and predicates into). The
+    /// file is opened first, so that one gone is the same I/O error as for other reads.
+    pub fn scan(&self, file: &FileEntry) -> Result<LazyFrame, StoreError> {
+        self.scan_files(std::slice::from_ref(file))
+    }
+
+    /// One lazy scan of `files` in turn (polars reads a few ahead, not all at once).
+    pub fn scan_files(&self, files: &[FileEntry]) -> Result<LazyFrame, StoreError> {
+        let mut paths = Vec::with_capacity(files.len());
+        for f in files {
+            let path = self.root.join(&f.path);
+            open(&path)?;
+            paths.push(
+                PlRefPath::try_from_path(&path).map_err(|source| StoreError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?,
+            );
+        }
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions {
+                enabled: Some(false),
+                ..HiveOptions::default()
+            },
+            glob: false,
+            rechunk: false,
+            cache: false,
+            ..ScanArgsParquet::default()
+        };
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), args).map_err(|source| {
+            StoreError::Parquet {
+                path: self.root.clone(),
+                source,
+            }
+        })
     }
 
     /// The value stored under `key` in `file`'s Parquet footer (`None`: no such key).
