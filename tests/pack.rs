@@ -389,3 +389,36 @@ fn the_demo_shows_the_contracts_table_and_a_month_end_summary_and_writes_every_r
         assert!(text.lines().count() >= 1, "{name}");
     }
 }
+
+#[test]
+fn drill_downs_list_hours_without_amount_amounts_without_hours_and_invoices_without_ids() {
+    let env = Env::new();
+    let lines = [
+        // Contract 7, unbilled: hours without an amount, an amount without hours.
+        r#"{"id":1,"ticket_id":5,"datetime":"2026-10-05T10:00:00Z","action_contract_id":7,"actionchargehours":1,"actionchargeamount":0,"timetaken":1}"#,
+        r#"{"id":2,"ticket_id":5,"datetime":"2026-10-06T10:00:00Z","action_contract_id":7,"actionchargehours":0,"actionchargeamount":50,"timetaken":0.5}"#,
+        // Invoice INV-9: one line without its invoice_id, one with it.
+        r#"{"id":3,"ticket_id":5,"datetime":"2026-10-07T10:00:00Z","action_contract_id":7,"actionchargehours":1,"actionchargeamount":100,"actioninvoicenumber":"INV-9","timetaken":1}"#,
+        r#"{"id":4,"ticket_id":5,"datetime":"2026-10-08T10:00:00Z","action_contract_id":7,"actionchargehours":2,"actionchargeamount":200,"actioninvoicenumber":"INV-9","invoice_id":12,"timetaken":2}"#,
+        // Neither: free work, and another contract's unbilled work.
+        r#"{"id":5,"ticket_id":5,"datetime":"2026-10-09T10:00:00Z","action_contract_id":7,"timetaken":3}"#,
+        r#"{"id":6,"ticket_id":6,"datetime":"2026-10-09T11:00:00Z","action_contract_id":8,"actionchargehours":1,"actionchargeamount":10,"timetaken":1}"#,
+    ];
+    let p = env.write("drill.ndjson", &(lines.join("\n") + "\n"));
+    env.import(&[&p]).ok();
+    let ids = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["report", "actions", "--period", "2026-10"];
+        args.extend(extra);
+        env.report_csv_of(&args)[1..]
+            .iter()
+            .map(|r| r[1].clone())
+            .collect()
+    };
+    assert_eq!(ids(&["--contract", "7", "--unbilled"]), ["1", "2"]);
+    assert_eq!(ids(&["--unbilled"]), ["1", "2", "6"]);
+    assert_eq!(ids(&["--invoice", "INV-9"]), ["3", "4"]);
+    assert_eq!(ids(&["--contract", "7"]), ["1", "2", "3", "4", "5"]);
+    // The unbilled report's line for contract 7 counts the same two actions.
+    let unbilled = env.report_csv("unbilled", &["--period", "2026-10"]);
+    assert_eq!(cell(&unbilled, row(&unbilled, "7"), "actions"), "2");
+}

@@ -495,8 +495,9 @@ pub fn actions(
         NOTE,
     ];
     cols.extend(col::MEASURES);
-    // The key filters go to the reader (rows decoded only where they hold); the loop
-    // below checks every filter again, these included.
+    // The filters go to the reader as predicates that hold for every row the filter
+    // keeps (rows are decoded only where they hold); the loop below checks every filter
+    // again exactly.
     use polars::prelude::{Expr, col as c, lit};
     let key = |name: &str, v: Option<i64>| match v {
         Some(v) => c(name).eq(lit(v)),
@@ -505,6 +506,13 @@ pub fn actions(
     let predicate = [
         filter.contract.map(|v| key(col::CONTRACT_ID, v)),
         filter.agent.map(|v| key(WHO_ID, v)),
+        match &filter.invoice {
+            Some(Some(n)) => Some(c(col::INVOICE_NUMBER).eq(lit(n.as_str()))),
+            _ => None,
+        },
+        filter
+            .unbilled
+            .then(|| c(CHARGE_H).gt(lit(0i64)).or(c(CHARGE_A).gt(lit(0i64)))),
     ]
     .into_iter()
     .flatten()
