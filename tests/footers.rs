@@ -322,3 +322,63 @@ fn whole_month_pack_reports_come_from_the_footer_summaries() {
         assert_eq!(&run(r, &cut), cut_before, "{r:?} over a cut month (rows)");
     }
 }
+
+#[test]
+fn a_store_written_before_footer_summaries_is_rewritten_with_them_once_by_the_next_writer() {
+    let env = Env::new();
+    env.generated("3000", "44");
+    let periods: [&[&str]; 2] = [
+        &["--period", "2026-10"],
+        &["--from", "2026-09-01", "--to", "2026-12-01"],
+    ];
+    let reports = |env: &Env| -> Vec<String> {
+        let mut out = Vec::new();
+        for kind in ["contracts", "invoices", "agents", "unbilled", "prepay"] {
+            for p in periods {
+                let mut args = vec!["report", kind];
+                args.extend(p);
+                out.push(env.run(&args).ok().stdout);
+            }
+        }
+        out
+    };
+    let before = reports(&env);
+    // As an earlier halo-billing wrote it: no footers, no `summaries` in the manifest.
+    for f in partition_files(&env.store(), 0) {
+        rewrite_footer(&f, |kv| kv.clear());
+    }
+    let mpath = env.store().join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    manifest
+        .as_object_mut()
+        .unwrap()
+        .remove("summaries")
+        .unwrap();
+    std::fs::write(&mpath, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    assert_eq!(reports(&env), before, "read row by row meanwhile");
+    // The next writer (an import of nothing new) rewrites every file once, and says so.
+    let r = env.import(&[&env.path("gen")]).ok();
+    assert!(
+        r.stderr.contains("upgraded once: 3 file(s) (3000 action(s), rows unchanged) rewritten with the report summaries"),
+        "{}",
+        r.stderr
+    );
+    let files = partition_files(&env.store(), 0);
+    assert_eq!(files.len(), 3);
+    for f in &files {
+        let keys: Vec<String> = footer_of(f).into_iter().map(|(k, _)| k).collect();
+        assert!(
+            keys.contains(&CONTRACTS_FOOTER.to_string()),
+            "{}: {keys:?}",
+            f.display()
+        );
+        for k in PACK_FOOTERS {
+            assert!(keys.contains(&k.to_string()), "{k} in {}", f.display());
+        }
+    }
+    assert_eq!(reports(&env), before);
+    let again = env.import(&[&env.path("gen")]).ok();
+    assert!(!again.stderr.contains("upgraded"), "{}", again.stderr);
+    assert_eq!(partition_files(&env.store(), 0), files, "no second rewrite");
+}

@@ -201,7 +201,7 @@ fn open_migrated(
     progress: &crate::progress::Progress,
 ) -> Result<crate::store::Store, Error> {
     let store = crate::store::Store::open(root)?;
-    match store.migrate_hashes()? {
+    match store.migrate()? {
         None => Ok(store),
         Some(m) => {
             progress.note(&describe_migration(root, &m));
@@ -210,8 +210,16 @@ fn open_migrated(
     }
 }
 
-/// The line that reports a hash migration.
+/// The line that reports a migration.
 pub(crate) fn describe_migration(root: &Path, m: &crate::store::Migration) -> String {
+    if !m.rehashed {
+        return format!(
+            "store `{}` upgraded once: {} file(s) ({} action(s), rows unchanged) rewritten with the report summaries in their footers, so reports of whole months read those instead of every row",
+            root.display(),
+            m.files,
+            m.rows
+        );
+    }
     format!(
         "store `{}` migrated to content hash scheme {}: {} file(s), {} action(s) rehashed; {} closed period(s) verified and sealed with their file's SHA-256",
         root.display(),

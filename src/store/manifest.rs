@@ -64,7 +64,16 @@ pub struct Manifest {
     /// which the next writer recomputes ([`super::migrate`]).
     #[serde(default)]
     pub hash_scheme: String,
+    /// Which footer summaries the partition files carry ([`SUMMARIES`]); 0 (absent) in
+    /// stores written before files carried them, which the next writer rewrites once
+    /// ([`super::migrate`]).
+    #[serde(default)]
+    pub summaries: u32,
 }
+
+/// The footer summaries every partition file of a store at this value carries (see
+/// `report/totals.rs`): 1 = contracts, invoices, agents, unbilled, leakage, prepay.
+pub const SUMMARIES: u32 = 1;
 
 impl Default for Manifest {
     fn default() -> Self {
@@ -76,6 +85,7 @@ impl Default for Manifest {
             files: Vec::new(),
             tombstones: Vec::new(),
             hash_scheme: crate::model::canon::HASH_SCHEME.into(),
+            summaries: SUMMARIES,
         }
     }
 }
@@ -114,6 +124,20 @@ impl Manifest {
             )));
         }
         Ok(m)
+    }
+
+    /// Writes the manifest into the store folder `root` atomically (the commit point).
+    pub fn write(&self, root: &Path) -> Result<(), StoreError> {
+        let path = root.join(FILE_NAME);
+        crate::fsutil::write_atomic(&path, |w| {
+            serde_json::to_writer_pretty(&mut *w, self)?;
+            std::io::Write::write_all(w, b"\n")
+        })
+        .map_err(|source| StoreError::Io {
+            action: "cannot write",
+            path: path.clone(),
+            source,
+        })
     }
 
     /// Total rows.

@@ -9,7 +9,7 @@
 //! the SHA-256 of its file, which every later read verifies.
 
 use super::closed::{digest, key_hashes};
-use super::manifest::{FILE_NAME, Manifest};
+use super::manifest::{Manifest, SUMMARIES};
 use super::write::{write_parquet, write_partition};
 use super::{FileEntry, Store, StoreError, read_parquet, sha256_hex};
 use crate::frame::{self, col};
@@ -20,6 +20,9 @@ use polars::prelude::*;
 /// What a migration did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Migration {
+    /// Content hashes recomputed (a hash scheme migration); else only the footer
+    /// summaries were added.
+    pub rehashed: bool,
     /// Files rewritten.
     pub files: usize,
     /// Rows whose hash was recomputed.
@@ -41,6 +44,7 @@ impl Store {
             return Ok(None);
         }
         let mut done = Migration {
+            rehashed: true,
             closes_sealed: self.seal_closes()?,
             ..Default::default()
         };
@@ -51,12 +55,12 @@ impl Store {
                 "actions/year={}/month={}/part-g{generation:06}-m{k:04}.parquet",
                 f.year, f.month
             );
-            files.push(self.rehash(f, rel, true, &mut done)?);
+            files.push(self.rewrite(f, rel, true, true, &mut done)?);
         }
         let mut tombstones = Vec::new();
         for (k, f) in self.manifest.tombstones.iter().enumerate() {
             let rel = format!("tombstones/part-g{generation:06}-m{k:04}.parquet");
-            tombstones.push(self.rehash(f, rel, false, &mut done)?);
+            tombstones.push(self.rewrite(f, rel, true, false, &mut done)?);
         }
         let manifest = Manifest {
             generation,
@@ -67,28 +71,64 @@ impl Store {
             tombstones,
             ..Manifest::default()
         };
-        let mpath = self.root.join(FILE_NAME);
-        fsutil::write_atomic(&mpath, |w| {
-            serde_json::to_writer_pretty(&mut *w, &manifest)?;
-            std::io::Write::write_all(w, b"\n")
-        })
-        .map_err(|source| StoreError::Io {
-            action: "cannot write",
-            path: mpath.clone(),
-            source,
-        })?;
+        manifest.write(&self.root)?;
         for old in self.manifest.files.iter().chain(&self.manifest.tombstones) {
             let _ = std::fs::remove_file(self.root.join(&old.path));
         }
         Ok(Some(done))
     }
 
-    /// Rewrites one file with recomputed hashes under `rel` (a partition file with its
-    /// footer totals).
-    fn rehash(
+    /// Brings the store to the current hash scheme and footer summaries, if it is not on
+    /// them: a hash migration rewrites every file (with summaries); else files written
+    /// before summaries existed are rewritten with them ([`Store::migrate_summaries`]).
+    /// The caller holds the lock; afterwards it must open the store again.
+    pub fn migrate(&self) -> Result<Option<Migration>, StoreError> {
+        match self.migrate_hashes()? {
+            Some(m) => Ok(Some(m)),
+            None => self.migrate_summaries(),
+        }
+    }
+
+    /// Rewrites, once, every partition file of a store written before partition files
+    /// carried footer summaries ([`super::manifest::SUMMARIES`]), rows unchanged, so that
+    /// reports of whole months read the summaries; then switches the manifest.
+    pub fn migrate_summaries(&self) -> Result<Option<Migration>, StoreError> {
+        if self.manifest.summaries >= SUMMARIES {
+            return Ok(None);
+        }
+        let mut done = Migration::default();
+        let generation = self.manifest.generation + 1;
+        let mut files = Vec::new();
+        for (k, f) in self.manifest.files.iter().enumerate() {
+            let rel = format!(
+                "actions/year={}/month={}/part-g{generation:06}-s{k:04}.parquet",
+                f.year, f.month
+            );
+            files.push(self.rewrite(f, rel, false, true, &mut done)?);
+        }
+        let manifest = Manifest {
+            generation,
+            committed_at: Some(
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+            files,
+            summaries: SUMMARIES,
+            ..self.manifest.clone()
+        };
+        manifest.write(&self.root)?;
+        for old in &self.manifest.files {
+            let _ = std::fs::remove_file(self.root.join(&old.path));
+        }
+        Ok(Some(done))
+    }
+
+    /// Rewrites one file under `rel`: with recomputed hashes when `rehash`, as a
+    /// partition file (with its footer summaries) when `partition`.
+    fn rewrite(
         &self,
         f: &FileEntry,
         rel: String,
+        rehash: bool,
         partition: bool,
         done: &mut Migration,
     ) -> Result<FileEntry, StoreError> {
@@ -98,9 +138,11 @@ impl Store {
             source,
         };
         let mut df = read_parquet(&src, None)?;
-        let hashes = frame::content_hashes(&df).map_err(bad)?;
-        df.with_column(Int64Chunked::from_vec(col::CONTENT_HASH.into(), hashes).into_column())
-            .map_err(bad)?;
+        if rehash {
+            let hashes = frame::content_hashes(&df).map_err(bad)?;
+            df.with_column(Int64Chunked::from_vec(col::CONTENT_HASH.into(), hashes).into_column())
+                .map_err(bad)?;
+        }
         let dst = self.root.join(&rel);
         let dir = dst.parent().expect("a folder");
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {

@@ -248,7 +248,8 @@ fn take_rows(df: &DataFrame, rows: Vec<IdxSize>, path: &Path) -> Result<DataFram
 
 impl Writer {
     /// Starts a commit on `store` (creating its folder if needed). A store whose content
-    /// hashes are of another scheme is migrated first ([`Store::migrate_hashes`]).
+    /// hashes are of another scheme, or whose files lack footer summaries, is migrated
+    /// first ([`Store::migrate`]).
     pub fn begin(store: &Store) -> Result<Writer, StoreError> {
         let lock = super::StoreLock::acquire(&store.root)?;
         // The manifest may have changed while we waited for nobody: re-read it under the
@@ -261,7 +262,7 @@ impl Writer {
             });
         }
         store.clean_leftovers()?;
-        let migrated = store.migrate_hashes()?;
+        let migrated = store.migrate()?;
         let store = match migrated {
             Some(_) => Store::open(&store.root)?,
             None => store.clone(),
@@ -742,12 +743,7 @@ impl Writer {
             ..Manifest::default()
         };
         stats.stored_after = manifest.rows();
-        let mpath = root.join(FILE_NAME);
-        fsutil::write_atomic(&mpath, |w| {
-            serde_json::to_writer_pretty(&mut *w, &manifest)?;
-            std::io::Write::write_all(w, b"\n")
-        })
-        .map_err(io("cannot write", &mpath))?;
+        manifest.write(root)?;
         for old in &self.store.manifest.files {
             if !manifest.files.iter().any(|f| f.path == old.path) {
                 let _ = fs::remove_file(root.join(&old.path));
