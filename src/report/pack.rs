@@ -580,7 +580,11 @@ pub fn actions(
         Ok(())
     };
     let states = match predicate {
-        Some(p) => select::fold_frames_where(store, &parts, &cols, p, fold)?,
+        Some(p) => {
+            let mut found = Vec::new();
+            fold(&mut found, &select::frame_where(store, &parts, &cols, p)?)?;
+            vec![found]
+        }
         None => select::fold_frames(store, &parts, &cols, fold)?,
     };
     let mut found: Vec<Listed> = states.into_iter().flatten().collect();

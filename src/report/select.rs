@@ -83,7 +83,7 @@ pub fn for_each_frame(
             let cols = &cols;
             s.spawn(move || {
                 for p in parts.iter().skip(r).step_by(readers) {
-                    if tx.send(read_part(store, p, cols, None)).is_err() {
+                    if tx.send(read_part(store, p, cols)).is_err() {
                         return; // the consumer stopped on an error
                     }
                 }
@@ -109,23 +109,70 @@ pub fn fold_frames<S: Default + Send>(
     fold_parts(store, parts, columns, |_: &mut S, _: &Part| Ok(false), fold)
 }
 
-/// [`fold_frames`] over the rows for which `predicate` holds (polars decodes the
-/// predicate's columns first, and the others only for the rows kept).
-pub fn fold_frames_where<S: Default + Send>(
+/// The parts' rows (each in its range), `columns` only, as one lazy scan for polars to
+/// push projections and predicates into: one scan of the whole months' files, and one
+/// per cut month filtered to its range.
+pub fn scan_parts(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+) -> Result<LazyFrame, ReportError> {
+    let bad = |source| ReportError::Column {
+        column: "actions",
+        source,
+    };
+    let dtype = crate::frame::schema()
+        .get(col::DATETIME)
+        .expect("the schema has datetime")
+        .clone();
+    let names: Vec<Expr> = columns.iter().map(|n| polars::prelude::col(*n)).collect();
+    let mut scans = Vec::new();
+    let (whole_parts, cut): (Vec<&Part>, Vec<&Part>) = parts.iter().partition(|p| whole(p));
+    if !whole_parts.is_empty() {
+        let files: Vec<FileEntry> = whole_parts.iter().map(|p| p.file.clone()).collect();
+        scans.push(store.scan_files(&files)?.select(names.clone()));
+    }
+    for p in cut {
+        let at = |ns: i64| lit(ns).cast(dtype.clone());
+        let dt = || polars::prelude::col(col::DATETIME);
+        scans.push(
+            store
+                .scan(&p.file)?
+                .filter(dt().gt_eq(at(p.from_ns)).and(dt().lt(at(p.to_ns))))
+                .select(names.clone()),
+        );
+    }
+    if scans.is_empty() {
+        return DataFrame::empty_with_schema(&crate::frame::schema())
+            .select(columns.iter().copied())
+            .map(IntoLazy::lazy)
+            .map_err(bad);
+    }
+    concat(scans, UnionArgs::default()).map_err(bad)
+}
+
+/// The parts' rows for which `predicate` holds, `columns` (and `datetime`) only, read
+/// in one streaming pass: polars decodes the predicate's columns first and the others
+/// only for the rows kept, a few files at a time.
+pub fn frame_where(
     store: &Store,
     parts: &[Part],
     columns: &[&str],
     predicate: Expr,
-    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
-) -> Result<Vec<S>, ReportError> {
-    fold_all(
-        store,
-        parts,
-        columns,
-        Some(&predicate),
-        |_: &mut S, _: &Part| Ok(false),
-        fold,
-    )
+) -> Result<DataFrame, ReportError> {
+    let mut cols: Vec<&str> = columns.to_vec();
+    if !cols.contains(&col::DATETIME) {
+        cols.push(col::DATETIME);
+    }
+    scan_parts(store, parts, &cols)?
+        .filter(predicate)
+        .collect_with_engine(Engine::Streaming)
+        // One plan, one sink: a single table.
+        .map(|r| r.unwrap_single())
+        .map_err(|source| ReportError::Column {
+            column: "actions",
+            source,
+        })
 }
 
 /// [`fold_frames`] where a part may be taken from its file's footer instead:
@@ -136,17 +183,6 @@ pub fn fold_parts<S: Default + Send>(
     store: &Store,
     parts: &[Part],
     columns: &[&str],
-    from_footer: impl Fn(&mut S, &Part) -> Result<bool, ReportError> + Sync,
-    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
-) -> Result<Vec<S>, ReportError> {
-    fold_all(store, parts, columns, None, from_footer, fold)
-}
-
-fn fold_all<S: Default + Send>(
-    store: &Store,
-    parts: &[Part],
-    columns: &[&str],
-    predicate: Option<&Expr>,
     from_footer: impl Fn(&mut S, &Part) -> Result<bool, ReportError> + Sync,
     fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
 ) -> Result<Vec<S>, ReportError> {
@@ -163,7 +199,7 @@ fn fold_all<S: Default + Send>(
                     let mut state = S::default();
                     for p in parts.iter().skip(r).step_by(readers) {
                         if !from_footer(&mut state, p)? {
-                            fold(&mut state, &read_part(store, p, cols, predicate)?)?;
+                            fold(&mut state, &read_part(store, p, cols)?)?;
                         }
                     }
                     Ok(state)
@@ -184,17 +220,9 @@ pub fn whole(p: &Part) -> bool {
     p.file.month() != (0, 0) && p.from_ns <= mf && mt <= p.to_ns
 }
 
-/// One part's frame: its rows in the part's range (and for which `predicate` holds).
-fn read_part(
-    store: &Store,
-    p: &Part,
-    cols: &[&str],
-    predicate: Option<&Expr>,
-) -> Result<DataFrame, ReportError> {
-    let df = match predicate {
-        None => store.read_slice(&p.file, cols, 0, p.file.rows as usize)?,
-        Some(e) => store.read_where(&p.file, cols, e.clone())?,
-    };
+/// One part's frame: its rows in the part's range.
+fn read_part(store: &Store, p: &Part, cols: &[&str]) -> Result<DataFrame, ReportError> {
+    let df = store.read_slice(&p.file, cols, 0, p.file.rows as usize)?;
     if whole(p) {
         return Ok(df);
     }

@@ -83,44 +83,11 @@ fn actions_frame(store: &Store, period: &Period, names: &[&str]) -> Result<DataF
     }
 }
 
-/// The period's actions, the given stored columns, as a lazy scan of the parts' files
-/// (each cut to its range when it is not its file's whole month): polars pushes the
-/// query's projections and filters into the scans and streams them.
+/// The period's actions, the given stored columns, as a lazy scan of its files
+/// ([`select::scan_parts`]).
 fn actions_lazy(store: &Store, period: &Period, names: &[&str]) -> Result<LazyFrame, ReportError> {
     let (parts, _) = select::parts(store, period)?;
-    let bad = |source| ReportError::Column {
-        column: "actions",
-        source,
-    };
-    let dtype = frame::schema()
-        .get(frame::col::DATETIME)
-        .expect("the schema has datetime")
-        .clone();
-    let columns: Vec<Expr> = names.iter().map(|n| col(*n)).collect();
-    let mut scans = Vec::new();
-    // Whole months: one scan of all their files; the others each cut to its range.
-    let (whole, cut): (Vec<&select::Part>, Vec<&select::Part>) =
-        parts.iter().partition(|p| select::whole(p));
-    if !whole.is_empty() {
-        let files: Vec<_> = whole.iter().map(|p| p.file.clone()).collect();
-        scans.push(store.scan_files(&files)?.select(columns.clone()));
-    }
-    for p in cut {
-        let at = |ns: i64| lit(ns).cast(dtype.clone());
-        let dt = || col(frame::col::DATETIME);
-        let lf = store.scan(&p.file)?;
-        scans.push(
-            lf.filter(dt().gt_eq(at(p.from_ns)).and(dt().lt(at(p.to_ns))))
-                .select(columns.clone()),
-        );
-    }
-    if scans.is_empty() {
-        return DataFrame::empty_with_schema(&frame::schema())
-            .select(names.iter().copied())
-            .map(IntoLazy::lazy)
-            .map_err(bad);
-    }
-    concat(scans, UnionArgs::default()).map_err(bad)
+    select::scan_parts(store, &parts, names)
 }
 
 /// Runs `sql` over the period's actions (and the extra tables), collected. `streaming`:

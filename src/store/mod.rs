@@ -359,35 +359,6 @@ impl Store {
         Ok(())
     }
 
-    /// The rows of `file` for which `predicate` holds, `columns` only. polars decodes the
-    /// predicate's columns first and the others only for the rows kept, so a selective
-    /// predicate reads much less than [`Store::read_slice`].
-    pub fn read_where(
-        &self,
-        file: &FileEntry,
-        columns: &[&str],
-        predicate: Expr,
-    ) -> Result<DataFrame, StoreError> {
-        let path = self.root.join(&file.path);
-        let bad = |source| StoreError::Parquet {
-            path: path.clone(),
-            source,
-        };
-        let df = self
-            .scan(file)?
-            .filter(predicate)
-            .select(
-                columns
-                    .iter()
-                    .map(|c| polars::prelude::col(*c))
-                    .collect::<Vec<_>>(),
-            )
-            .collect()
-            .map_err(bad)?;
-        self.check_schema(&path, &df, columns)?;
-        Ok(df)
-    }
-
     /// A lazy scan of `file` (for polars to push projections and predicates into). The
     /// file is opened first, so that one gone is the same I/O error as for other reads.
     pub fn scan(&self, file: &FileEntry) -> Result<LazyFrame, StoreError> {
