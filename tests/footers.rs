@@ -357,6 +357,11 @@ fn a_store_written_before_footer_summaries_is_rewritten_with_them_once_by_the_ne
         .unwrap();
     std::fs::write(&mpath, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
     assert_eq!(reports(&env), before, "read row by row meanwhile");
+    let status = env.run(["status"]).ok().stdout;
+    assert!(
+        status.contains("summaries  none in the files' footers yet"),
+        "{status}"
+    );
     // The next writer (an import of nothing new) rewrites every file once, and says so.
     let r = env.import(&[&env.path("gen")]).ok();
     assert!(
@@ -378,6 +383,7 @@ fn a_store_written_before_footer_summaries_is_rewritten_with_them_once_by_the_ne
         }
     }
     assert_eq!(reports(&env), before);
+    assert!(!env.run(["status"]).ok().stdout.contains("summaries"));
     let again = env.import(&[&env.path("gen")]).ok();
     assert!(!again.stderr.contains("upgraded"), "{}", again.stderr);
     assert_eq!(partition_files(&env.store(), 0), files, "no second rewrite");

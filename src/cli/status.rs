@@ -62,6 +62,11 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
                 out,
                 "hashes     of an earlier scheme: recomputed once by the next import, sync or close (nothing else changes)"
             );
+        } else if m.summaries < crate::store::SUMMARIES {
+            say!(
+                out,
+                "summaries  none in the files' footers yet: reports read every row; the next import, sync or close rewrites the files once with them (rows unchanged)"
+            );
         }
     }
     say!(out, "actions    {} in {} file(s)", m.rows(), m.files.len());

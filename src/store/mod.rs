@@ -35,7 +35,7 @@ mod write;
 pub use closed::{ClosedPeriod, digest, key_hashes};
 pub use coverage::gaps as coverage_gaps;
 pub use lock::StoreLock;
-pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION};
+pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION, SUMMARIES};
 pub use migrate::Migration;
 pub use write::{CommitStats, DeletionGuard, HeldWindow, Writer};
 
