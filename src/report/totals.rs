@@ -184,12 +184,7 @@ pub fn of_whole_part<T: DeserializeOwned>(
     let Some(json) = store.read_footer(&p.file, key)? else {
         return Ok(None);
     };
-    let bad = |reason: String| {
-        ReportError::Store(StoreError::Totals {
-            path: store.root().join(&p.file.path),
-            reason,
-        })
-    };
+    let bad = |reason| damaged(store, &p.file, reason);
     let s: Summary<T> =
         serde_json::from_str(&json).map_err(|e| bad(format!("(`{key}`) cannot be read: {e}")))?;
     if s.rows != p.file.rows {
@@ -199,6 +194,14 @@ pub fn of_whole_part<T: DeserializeOwned>(
         )));
     }
     Ok(Some(s.state))
+}
+
+/// The error for a footer summary of `file` that cannot be used.
+fn damaged(store: &Store, file: &FileEntry, reason: String) -> ReportError {
+    ReportError::Store(StoreError::Totals {
+        path: store.root().join(&file.path),
+        reason,
+    })
 }
 
 /// The totals `file`'s footer holds for `kind`; `None` when it holds none (a file written
@@ -211,12 +214,7 @@ pub fn read(
     let Some(json) = store.read_footer(file, key(kind))? else {
         return Ok(None);
     };
-    let bad = |reason: String| {
-        ReportError::Store(StoreError::Totals {
-            path: store.root().join(&file.path),
-            reason,
-        })
-    };
+    let bad = |reason| damaged(store, file, reason);
     let entries: Vec<Entry> = serde_json::from_str(&json)
         .map_err(|e| bad(format!("(`{}`) cannot be read: {e}", key(kind))))?;
     let mut groups = Groups::default();
