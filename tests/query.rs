@@ -60,3 +60,46 @@ fn a_query_file_runs_and_a_broken_one_exits_2_with_the_query_and_the_message() {
         r.stderr
     );
 }
+
+#[test]
+fn a_missing_column_is_named_with_the_tables_columns_and_polars_parse_trees_are_cut_short() {
+    let env = Env::new();
+    env.generated("200", "8");
+    let r = env
+        .run(["query", "--period", "2026-10", "SELECT nosuch FROM actions"])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains(r#"unable to find column "nosuch""#),
+        "{}",
+        r.stderr
+    );
+    // polars lists only the columns read (those the query names); the message lists the
+    // table's.
+    assert!(
+        r.stderr.contains("`actions` has: id, ticket_id,")
+            && r.stderr.contains("actionchargeamount_cents"),
+        "{}",
+        r.stderr
+    );
+    let r = env
+        .run([
+            "query",
+            "--period",
+            "2026-10",
+            "SELECT COUNT(*) AS n FROM actions WHERE NOT EXISTS (SELECT 1 FROM actions WHERE id = -5)",
+        ])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("is not currently supported"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Exists {"), "{}", r.stderr);
+    // polars' own message prints the whole parse tree (thousands of characters).
+    assert!(
+        r.stderr.len() < 700,
+        "{} characters: {}",
+        r.stderr.len(),
+        r.stderr
+    );
+}

@@ -112,7 +112,7 @@ fn execute(
         actions_frame(store, period, &names)?.lazy()
     };
     let failed = |e: PolarsError| QueryError::Sql {
-        message: e.to_string(),
+        message: shorten(&e.to_string()),
         query: sql.trim().to_string(),
     };
     let mut ctx = polars::sql::SQLContext::new();
@@ -130,6 +130,34 @@ fn execute(
         // One SQL statement is one plan with one sink: a single table.
         .map(|r| r.unwrap_single())
         .map_err(failed)
+}
+
+/// polars' message, with any part it prints as a parse tree (`Name { field: ... }`,
+/// thousands of characters for `EXISTS`) cut short: what it says about it stays. Its
+/// list of valid columns (only those the query named were read) becomes the table's.
+fn shorten(message: &str) -> String {
+    const KEEP: usize = 160;
+    if let Some(at) = message.find("; valid columns: [") {
+        let names: Vec<String> = frame::schema()
+            .iter_names()
+            .map(|n| n.to_string())
+            .collect();
+        return format!("{}; `actions` has: {}", &message[..at], names.join(", "));
+    }
+    let Some(open) = message.find(" { ") else {
+        return message.to_string();
+    };
+    // The tree runs to the last closing brace; keep what precedes and follows it.
+    let close = message.rfind('}').map_or(message.len(), |c| c + 1);
+    if close <= open || close - open <= KEEP {
+        return message.to_string();
+    }
+    let cut = (open + KEEP).min(close);
+    let cut = (0..=cut)
+        .rev()
+        .find(|i| message.is_char_boundary(*i))
+        .unwrap_or(open);
+    format!("{} …}}{}", &message[..cut], &message[close..])
 }
 
 /// Runs `sql` over the period's actions.
