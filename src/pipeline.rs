@@ -180,7 +180,7 @@ pub fn import_files(
     progress: &Progress,
 ) -> Result<ImportOutcome, Error> {
     let store = Store::open(store_path)?;
-    let mut writer = Writer::begin(&store)?;
+    let mut writer = Writer::begin(&store, progress)?;
     let mut unclean_files = vec![false; files.len()];
     let sizes: Vec<u64> = files
         .iter()

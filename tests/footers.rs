@@ -369,6 +369,13 @@ fn a_store_written_before_footer_summaries_is_rewritten_with_them_once_by_the_ne
         "{}",
         r.stderr
     );
+    // The long rewrite shows its progress (plain lines when not on a terminal).
+    assert!(
+        r.stderr
+            .contains("adding report summaries to the store's files (once): done (3 in"),
+        "{}",
+        r.stderr
+    );
     let files = partition_files(&env.store(), 0);
     assert_eq!(files.len(), 3);
     for f in &files {

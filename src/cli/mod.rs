@@ -201,7 +201,7 @@ fn open_migrated(
     progress: &crate::progress::Progress,
 ) -> Result<crate::store::Store, Error> {
     let store = crate::store::Store::open(root)?;
-    match store.migrate()? {
+    match store.migrate(progress)? {
         None => Ok(store),
         Some(m) => {
             progress.note(&describe_migration(root, &m));

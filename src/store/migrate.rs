@@ -15,6 +15,7 @@ use super::{FileEntry, Store, StoreError, read_parquet, sha256_hex};
 use crate::frame::{self, col};
 use crate::fsutil;
 use crate::model::canon::HASH_SCHEME;
+use crate::progress::Progress;
 use polars::prelude::*;
 
 /// What a migration did.
@@ -39,7 +40,7 @@ impl Store {
 
     /// Migrates the store to the current hash scheme, if it is not on it. The caller
     /// holds the lock; afterwards it must open the store again.
-    pub fn migrate_hashes(&self) -> Result<Option<Migration>, StoreError> {
+    pub fn migrate_hashes(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
         if self.hashes_current() {
             return Ok(None);
         }
@@ -50,18 +51,25 @@ impl Store {
         };
         let generation = self.manifest.generation + 1;
         let mut files = Vec::new();
+        let bar = progress.bar(
+            (self.manifest.files.len() + self.manifest.tombstones.len()) as u64,
+            "recomputing content hashes (once)",
+        );
         for (k, f) in self.manifest.files.iter().enumerate() {
             let rel = format!(
                 "actions/year={}/month={}/part-g{generation:06}-m{k:04}.parquet",
                 f.year, f.month
             );
             files.push(self.rewrite(f, rel, true, true, &mut done)?);
+            bar.inc(1);
         }
         let mut tombstones = Vec::new();
         for (k, f) in self.manifest.tombstones.iter().enumerate() {
             let rel = format!("tombstones/part-g{generation:06}-m{k:04}.parquet");
             tombstones.push(self.rewrite(f, rel, true, false, &mut done)?);
+            bar.inc(1);
         }
+        bar.finish();
         let manifest = Manifest {
             generation,
             committed_at: Some(
@@ -82,30 +90,36 @@ impl Store {
     /// them: a hash migration rewrites every file (with summaries); else files written
     /// before summaries existed are rewritten with them ([`Store::migrate_summaries`]).
     /// The caller holds the lock; afterwards it must open the store again.
-    pub fn migrate(&self) -> Result<Option<Migration>, StoreError> {
-        match self.migrate_hashes()? {
+    pub fn migrate(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
+        match self.migrate_hashes(progress)? {
             Some(m) => Ok(Some(m)),
-            None => self.migrate_summaries(),
+            None => self.migrate_summaries(progress),
         }
     }
 
     /// Rewrites, once, every partition file of a store written before partition files
     /// carried footer summaries ([`super::manifest::SUMMARIES`]), rows unchanged, so that
     /// reports of whole months read the summaries; then switches the manifest.
-    pub fn migrate_summaries(&self) -> Result<Option<Migration>, StoreError> {
+    pub fn migrate_summaries(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
         if self.manifest.summaries >= SUMMARIES {
             return Ok(None);
         }
         let mut done = Migration::default();
         let generation = self.manifest.generation + 1;
         let mut files = Vec::new();
+        let bar = progress.bar(
+            self.manifest.files.len() as u64,
+            "adding report summaries to the store's files (once)",
+        );
         for (k, f) in self.manifest.files.iter().enumerate() {
             let rel = format!(
                 "actions/year={}/month={}/part-g{generation:06}-s{k:04}.parquet",
                 f.year, f.month
             );
             files.push(self.rewrite(f, rel, false, true, &mut done)?);
+            bar.inc(1);
         }
+        bar.finish();
         let manifest = Manifest {
             generation,
             committed_at: Some(

@@ -250,7 +250,7 @@ impl Writer {
     /// Starts a commit on `store` (creating its folder if needed). A store whose content
     /// hashes are of another scheme, or whose files lack footer summaries, is migrated
     /// first ([`Store::migrate`]).
-    pub fn begin(store: &Store) -> Result<Writer, StoreError> {
+    pub fn begin(store: &Store, progress: &Progress) -> Result<Writer, StoreError> {
         let lock = super::StoreLock::acquire(&store.root)?;
         // The manifest may have changed while we waited for nobody: re-read it under the
         // lock, and clear what a killed writer left.
@@ -262,7 +262,7 @@ impl Writer {
             });
         }
         store.clean_leftovers()?;
-        let migrated = store.migrate()?;
+        let migrated = store.migrate(progress)?;
         let store = match migrated {
             Some(_) => Store::open(&store.root)?,
             None => store.clone(),
