@@ -19,7 +19,7 @@ pub mod totals;
 use crate::aggregate::{Overflow, Totals};
 use crate::frame::col;
 use crate::period::Period;
-use crate::store::{FileEntry, Store, StoreError, month_bounds};
+use crate::store::{Store, StoreError};
 use polars::prelude::*;
 use totals::Groups;
 
@@ -92,32 +92,22 @@ pub enum ReportError {
     Input(String),
 }
 
-/// Sums one part's file over `period` (the part's range). A file whose whole month lies
-/// in the range is summed from the totals in its footer when it has them
-/// ([`totals`]); otherwise only the columns needed are read, and the datetime column only
-/// when the file's month is not wholly inside the range.
-fn file_groups(
-    store: &Store,
-    file: &FileEntry,
-    kind: ReportKind,
-    period: &Period,
-) -> Result<Groups, ReportError> {
-    let (id_col, text_col) = totals::columns(kind);
-    let (month_from, month_to) = month_bounds(file.month());
-    let whole = period.from_ns <= month_from && month_to <= period.to_ns;
-    if whole
-        && file.month() != (0, 0)
-        && let Some(groups) = totals::read(store, file, kind)?
-    {
+/// Sums one part. A part that is its file's whole month ([`select::whole`]) is summed
+/// from the totals in the file's footer when it has them ([`totals`]), else from the
+/// columns needed; the datetime column is read only for a part that cuts its month.
+fn part_groups(store: &Store, p: &select::Part, kind: ReportKind) -> Result<Groups, ReportError> {
+    let whole = select::whole(p);
+    if whole && let Some(groups) = totals::read(store, &p.file, kind)? {
         return Ok(groups);
     }
+    let (id_col, text_col) = totals::columns(kind);
     let mut columns = vec![id_col, text_col];
     columns.extend(col::MEASURES);
     if !whole {
         columns.push(col::DATETIME);
     }
-    let df = store.read_slice(file, &columns, 0, file.rows as usize)?;
-    totals::slice_groups(&df, kind, whole, period.from_ns, period.to_ns)
+    let df = store.read_slice(&p.file, &columns, 0, p.file.rows as usize)?;
+    totals::slice_groups(&df, kind, whole, p.from_ns, p.to_ns)
 }
 
 /// Builds a report for `period` from `store`.
@@ -135,7 +125,7 @@ fn file_groups(
 pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report, ReportError> {
     // The one selection step (closes honoured, frozen copies verified).
     let (parts, closes) = select::parts(store, period)?;
-    let groups = sum_parts(store, &parts, kind, period)?;
+    let groups = sum_parts(store, &parts, kind)?;
     match closes.as_slice() {
         // A closed period asked for as itself reads as the close: its label and zone.
         [c] if (c.from_ns, c.to_ns) == (period.from_ns, period.to_ns) => {
@@ -183,7 +173,6 @@ fn sum_parts(
     store: &Store,
     parts: &[select::Part],
     kind: ReportKind,
-    period: &Period,
 ) -> Result<Groups, ReportError> {
     let readers = crate::threads::readers(parts.len());
     let partials: Vec<Result<Groups, ReportError>> = std::thread::scope(|s| {
@@ -193,12 +182,7 @@ fn sum_parts(
                 s.spawn(move || {
                     let mut acc = Groups::default();
                     for p in mine {
-                        let range = Period {
-                            from_ns: p.from_ns,
-                            to_ns: p.to_ns,
-                            ..period.clone()
-                        };
-                        merge_groups(&mut acc, file_groups(store, &p.file, kind, &range)?)?;
+                        merge_groups(&mut acc, part_groups(store, p, kind)?)?;
                     }
                     Ok(acc)
                 })

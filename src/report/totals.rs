@@ -39,15 +39,6 @@ fn key(kind: ReportKind) -> &'static str {
     }
 }
 
-fn i64_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked, ReportError> {
-    df.column(name)
-        .and_then(|c| c.i64())
-        .map_err(|source| ReportError::Column {
-            column: name,
-            source,
-        })
-}
-
 /// Sums the rows of a frame by `kind`'s groups: every row when `whole`, else only those
 /// whose `datetime` lies in `[from_ns, to_ns)`.
 pub fn slice_groups(
@@ -61,18 +52,12 @@ pub fn slice_groups(
     let datetime: Option<Vec<i64>> = if whole {
         None
     } else {
-        let dt = df
-            .column(col::DATETIME)
-            .and_then(|c| c.datetime().map(|d| d.physical().clone()))
-            .map_err(|source| ReportError::Column {
-                column: col::DATETIME,
-                source,
-            })?;
+        let dt = super::select::datetime_col(df)?;
         // Dated partitions hold no null datetimes; a null would be a store bug, and is
         // kept out of every period rather than guessed.
         Some(dt.iter().map(|v| v.unwrap_or(i64::MIN)).collect())
     };
-    let key_id: Vec<i64> = i64_col(df, id_col)?
+    let key_id: Vec<i64> = super::select::int_col(df, id_col)?
         .iter()
         .map(|v| v.unwrap_or(0))
         .collect();
@@ -94,7 +79,7 @@ pub fn slice_groups(
     };
     let mut measures: Vec<&[i64]> = Vec::with_capacity(MEASURES);
     for name in col::MEASURES {
-        let ca = i64_col(df, name)?;
+        let ca = super::select::int_col(df, name)?;
         measures.push(ca.cont_slice().map_err(|source| ReportError::Column {
             column: name,
             source,

@@ -49,40 +49,12 @@ impl Store {
             closes_sealed: self.seal_closes()?,
             ..Default::default()
         };
-        let generation = self.manifest.generation + 1;
-        let mut files = Vec::new();
-        let bar = progress.bar(
-            (self.manifest.files.len() + self.manifest.tombstones.len()) as u64,
+        self.rewrite_all(
+            true,
             "recomputing content hashes (once)",
-        );
-        for (k, f) in self.manifest.files.iter().enumerate() {
-            let rel = format!(
-                "actions/year={}/month={}/part-g{generation:06}-m{k:04}.parquet",
-                f.year, f.month
-            );
-            files.push(self.rewrite(f, rel, true, true, &mut done)?);
-            bar.inc(1);
-        }
-        let mut tombstones = Vec::new();
-        for (k, f) in self.manifest.tombstones.iter().enumerate() {
-            let rel = format!("tombstones/part-g{generation:06}-m{k:04}.parquet");
-            tombstones.push(self.rewrite(f, rel, true, false, &mut done)?);
-            bar.inc(1);
-        }
-        bar.finish();
-        let manifest = Manifest {
-            generation,
-            committed_at: Some(
-                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            ),
-            files,
-            tombstones,
-            ..Manifest::default()
-        };
-        manifest.write(&self.root)?;
-        for old in self.manifest.files.iter().chain(&self.manifest.tombstones) {
-            let _ = std::fs::remove_file(self.root.join(&old.path));
-        }
+            &mut done,
+            progress,
+        )?;
         Ok(Some(done))
     }
 
@@ -105,18 +77,55 @@ impl Store {
             return Ok(None);
         }
         let mut done = Migration::default();
-        let generation = self.manifest.generation + 1;
-        let mut files = Vec::new();
-        let bar = progress.bar(
-            self.manifest.files.len() as u64,
+        self.rewrite_all(
+            false,
             "adding report summaries to the store's files (once)",
+            &mut done,
+            progress,
+        )?;
+        Ok(Some(done))
+    }
+
+    /// Rewrites every partition file (and, when `rehash`, every tombstones file, with
+    /// recomputed hashes) under a new generation, each partition file with its footer
+    /// summaries; then switches the manifest to them, on the current hash scheme and
+    /// summaries, and removes the old files. `what` names the progress stage.
+    fn rewrite_all(
+        &self,
+        rehash: bool,
+        what: &str,
+        done: &mut Migration,
+        progress: &Progress,
+    ) -> Result<(), StoreError> {
+        let generation = self.manifest.generation + 1;
+        let tag = if rehash { 'm' } else { 's' };
+        let old_tombstones: &[FileEntry] = if rehash {
+            &self.manifest.tombstones
+        } else {
+            &[]
+        };
+        let bar = progress.bar(
+            (self.manifest.files.len() + old_tombstones.len()) as u64,
+            what,
         );
+        let mut files = Vec::new();
         for (k, f) in self.manifest.files.iter().enumerate() {
             let rel = format!(
-                "actions/year={}/month={}/part-g{generation:06}-s{k:04}.parquet",
+                "actions/year={}/month={}/part-g{generation:06}-{tag}{k:04}.parquet",
                 f.year, f.month
             );
-            files.push(self.rewrite(f, rel, false, true, &mut done)?);
+            files.push(self.rewrite(f, rel, rehash, true, done)?);
+            bar.inc(1);
+        }
+        // Tombstones not rewritten stay as they are.
+        let mut tombstones = if rehash {
+            Vec::new()
+        } else {
+            self.manifest.tombstones.clone()
+        };
+        for (k, f) in old_tombstones.iter().enumerate() {
+            let rel = format!("tombstones/part-g{generation:06}-{tag}{k:04}.parquet");
+            tombstones.push(self.rewrite(f, rel, rehash, false, done)?);
             bar.inc(1);
         }
         bar.finish();
@@ -126,14 +135,16 @@ impl Store {
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
             files,
+            tombstones,
+            hash_scheme: HASH_SCHEME.into(),
             summaries: SUMMARIES,
             ..self.manifest.clone()
         };
         manifest.write(&self.root)?;
-        for old in &self.manifest.files {
+        for old in self.manifest.files.iter().chain(old_tombstones) {
             let _ = std::fs::remove_file(self.root.join(&old.path));
         }
-        Ok(Some(done))
+        Ok(())
     }
 
     /// Rewrites one file under `rel`: with recomputed hashes when `rehash`, as a
