@@ -74,26 +74,41 @@ struct ParsedFile {
     dated_range: Option<(i64, i64)>,
 }
 
-fn parse_file(path: &Path) -> ParsedFile {
-    let label = path.display().to_string();
-    let mut result = match ingest::read_input(path) {
-        Ok(bytes) => ingest::parse_document(&label, &bytes),
-        Err(e) => unreadable(label, e),
-    };
-    let mut columns = ActionColumns::default();
-    let mut dated_range: Option<(i64, i64)> = None;
-    for a in std::mem::take(&mut result.actions) {
+/// Lays a file's actions out as columns as they are read, hashing each from the
+/// document's text (no owned copy of an action is made).
+struct ColumnSink {
+    columns: ActionColumns,
+    dated_range: Option<(i64, i64)>,
+    scratch: Vec<u8>,
+}
+
+impl ingest::Sink for ColumnSink {
+    fn take(&mut self, a: crate::model::ActionRef<'_>) {
         if let Some(t) = a.datetime {
-            let (lo, hi) = dated_range.get_or_insert((t, t));
+            let (lo, hi) = self.dated_range.get_or_insert((t, t));
             *lo = (*lo).min(t);
             *hi = (*hi).max(t);
         }
-        columns.push(a);
+        self.columns.push_ref(a, &mut self.scratch);
     }
+}
+
+fn parse_file(path: &Path) -> ParsedFile {
+    let label = path.display().to_string();
+    let mut sink = ColumnSink {
+        // Room for a page of Halo's largest page size (100), so columns rarely regrow.
+        columns: ActionColumns::with_capacity(128),
+        dated_range: None,
+        scratch: Vec::with_capacity(2048),
+    };
+    let result = match ingest::read_input(path) {
+        Ok(bytes) => ingest::parse_document_into(&label, &bytes, &mut sink),
+        Err(e) => unreadable(label, e),
+    };
     ParsedFile {
         result,
-        columns,
-        dated_range,
+        columns: sink.columns,
+        dated_range: sink.dated_range,
     }
 }
 

@@ -8,18 +8,47 @@
 //! This module builds and checks frames; it does not read or write files.
 
 use crate::for_each_action_field;
-use crate::model::Action;
 use crate::model::kinds::{self, Kind};
+use crate::model::{Action, ActionRef};
 use polars::prelude::*;
 
 /// How a kind of field becomes a polars column.
 pub trait FrameKind: Kind {
     /// The column's data type.
     fn dtype() -> DataType;
-    /// Builds the column from one value per row.
-    fn column(name: &str, values: Vec<Self::Value>) -> Column;
+    /// Collects a column's values row by row.
+    type Builder: Default + Send;
+    /// An empty builder with room for `rows` rows.
+    fn builder(rows: usize) -> Self::Builder;
+    /// Appends one row's value.
+    fn push(b: &mut Self::Builder, v: Self::Ref<'_>);
+    /// Moves every row of `other` to the end of `b`.
+    fn append(b: &mut Self::Builder, other: &mut Self::Builder);
+    /// Rows so far.
+    fn rows(b: &Self::Builder) -> usize;
+    /// The column.
+    fn finish(name: &str, b: Self::Builder) -> Column;
     /// Reads the column back, one value per row.
     fn values(c: &Column) -> PolarsResult<Vec<Self::Value>>;
+}
+
+/// The builder parts of [`FrameKind`] for kinds collected as a plain vector of values.
+macro_rules! vec_builder {
+    ($v:ty) => {
+        type Builder = Vec<$v>;
+        fn builder(rows: usize) -> Vec<$v> {
+            Vec::with_capacity(rows)
+        }
+        fn push(b: &mut Vec<$v>, v: $v) {
+            b.push(v);
+        }
+        fn append(b: &mut Vec<$v>, other: &mut Vec<$v>) {
+            b.append(other);
+        }
+        fn rows(b: &Vec<$v>) -> usize {
+            b.len()
+        }
+    };
 }
 
 /// An integer column from optional values: all-null and null-free columns (most of
@@ -40,7 +69,8 @@ macro_rules! opt_i64_kind {
     ($($k:ident),*) => {$(
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::Int64 }
-            fn column(name: &str, values: Vec<Option<i64>>) -> Column {
+            vec_builder!(Option<i64>);
+            fn finish(name: &str, values: Vec<Option<i64>>) -> Column {
                 opt_i64_column(name, &values).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<Option<i64>>> {
@@ -55,7 +85,8 @@ macro_rules! units_kind {
     ($($k:ident),*) => {$(
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::Int64 }
-            fn column(name: &str, values: Vec<i64>) -> Column {
+            vec_builder!(i64);
+            fn finish(name: &str, values: Vec<i64>) -> Column {
                 Int64Chunked::from_vec(name.into(), values).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<i64>> {
@@ -66,15 +97,58 @@ macro_rules! units_kind {
 }
 units_kind!(Hours, SignedHours, Days, Money, Miles);
 
+/// A text column collected into one buffer (no allocation per value): row `i` is
+/// `text[ends[i - 1]..ends[i]]` when `present[i]`.
+#[derive(Default)]
+pub struct TextBuilder {
+    text: String,
+    ends: Vec<usize>,
+    present: Vec<bool>,
+}
+
+impl TextBuilder {
+    fn get(&self, i: usize) -> Option<&str> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.present[i].then(|| &self.text[start..self.ends[i]])
+    }
+}
+
 macro_rules! text_kind {
     ($($k:ident),*) => {$(
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::String }
-            fn column(name: &str, values: Vec<Option<String>>) -> Column {
-                if values.iter().all(Option::is_none) {
-                    return StringChunked::full_null(name.into(), values.len()).into_column();
+            type Builder = TextBuilder;
+            fn builder(rows: usize) -> TextBuilder {
+                TextBuilder {
+                    text: String::new(),
+                    ends: Vec::with_capacity(rows),
+                    present: Vec::with_capacity(rows),
                 }
-                StringChunked::from_iter_options(name.into(), values.iter().map(|v| v.as_deref())).into_column()
+            }
+            fn push(b: &mut TextBuilder, v: Option<std::borrow::Cow<'_, str>>) {
+                if let Some(t) = &v {
+                    b.text.push_str(t);
+                }
+                b.ends.push(b.text.len());
+                b.present.push(v.is_some());
+            }
+            fn append(b: &mut TextBuilder, other: &mut TextBuilder) {
+                let base = b.text.len();
+                b.text.push_str(&other.text);
+                b.ends.extend(other.ends.iter().map(|e| e + base));
+                b.present.append(&mut other.present);
+                other.text.clear();
+                other.ends.clear();
+            }
+            fn rows(b: &TextBuilder) -> usize {
+                b.present.len()
+            }
+            fn finish(name: &str, b: TextBuilder) -> Column {
+                let n = b.present.len();
+                if !b.present.contains(&true) {
+                    return StringChunked::full_null(name.into(), n).into_column();
+                }
+                StringChunked::from_iter_options(name.into(), (0..n).map(|i| b.get(i))).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<Option<String>>> {
                 Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
@@ -88,7 +162,8 @@ impl FrameKind for kinds::Flag {
     fn dtype() -> DataType {
         DataType::Boolean
     }
-    fn column(name: &str, values: Vec<Option<bool>>) -> Column {
+    vec_builder!(Option<bool>);
+    fn finish(name: &str, values: Vec<Option<bool>>) -> Column {
         BooleanChunked::from_iter_options(name.into(), values.into_iter()).into_column()
     }
     fn values(c: &Column) -> PolarsResult<Vec<Option<bool>>> {
@@ -100,7 +175,8 @@ impl FrameKind for kinds::Date {
     fn dtype() -> DataType {
         DataType::Datetime(TimeUnit::Nanoseconds, None)
     }
-    fn column(name: &str, values: Vec<Option<i64>>) -> Column {
+    vec_builder!(Option<i64>);
+    fn finish(name: &str, values: Vec<Option<i64>>) -> Column {
         opt_i64_column(name, &values)
             .into_datetime(TimeUnit::Nanoseconds, None)
             .into_column()
@@ -115,52 +191,59 @@ macro_rules! define_frame {
         /// Accumulates actions row by row, then turns them into a frame.
         #[derive(Default)]
         pub struct ActionColumns {
-            $( $field: Vec<<kinds::$kind as Kind>::Value>, )*
+            $( $field: <kinds::$kind as FrameKind>::Builder, )*
             content_hash: Vec<i64>,
         }
 
         impl ActionColumns {
             /// Appends one action.
-            pub fn push(&mut self, a: Action) {
-                let h = a.content_hash();
+            pub fn push(&mut self, a: &Action) {
+                self.push_ref(a.as_ref(), &mut Vec::new());
+            }
+
+            /// Appends one action read from its document, with its content hash
+            /// (encoded into `scratch`, a buffer reused across rows).
+            pub fn push_ref(&mut self, a: ActionRef<'_>, scratch: &mut Vec<u8>) {
+                let h = a.content_hash(scratch);
                 self.push_hashed(a, h);
             }
 
-            /// Appends one action whose content hash was computed already (in parallel).
-            pub fn push_hashed(&mut self, a: Action, content_hash: i64) {
+            /// Appends one action whose content hash was computed already.
+            pub fn push_hashed(&mut self, a: ActionRef<'_>, content_hash: i64) {
                 self.content_hash.push(content_hash);
-                $( self.$field.push(a.$field); )*
+                $( <kinds::$kind as FrameKind>::push(&mut self.$field, a.$field); )*
             }
 
             /// Empty columns with room for `rows` rows.
             pub fn with_capacity(rows: usize) -> ActionColumns {
                 ActionColumns {
                     content_hash: Vec::with_capacity(rows),
-                    $( $field: Vec::with_capacity(rows), )*
+                    $( $field: <kinds::$kind as FrameKind>::builder(rows), )*
                 }
             }
 
             /// Moves every row of `other` to the end of these columns (the order kept).
             pub fn append(&mut self, other: &mut ActionColumns) {
                 self.content_hash.append(&mut other.content_hash);
-                $( self.$field.append(&mut other.$field); )*
+                $( <kinds::$kind as FrameKind>::append(&mut self.$field, &mut other.$field); )*
             }
 
             /// Rows so far.
             pub fn len(&self) -> usize {
-                self.id.len()
+                self.content_hash.len()
             }
 
             /// Whether no row has been pushed.
             pub fn is_empty(&self) -> bool {
-                self.id.is_empty()
+                self.content_hash.is_empty()
             }
 
             /// The frame, columns in schema order.
             pub fn into_frame(self) -> PolarsResult<DataFrame> {
                 let height = self.len();
+                $( debug_assert_eq!(<kinds::$kind as FrameKind>::rows(&self.$field), height); )*
                 DataFrame::new(height, vec![
-                    $( <kinds::$kind as FrameKind>::column(
+                    $( <kinds::$kind as FrameKind>::finish(
                         &format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX),
                         self.$field,
                     ), )*
@@ -284,7 +367,7 @@ mod tests {
     #[test]
     fn frame_matches_schema() {
         let mut c = ActionColumns::default();
-        c.push(Action {
+        c.push(&Action {
             id: Some(1),
             ticket_id: Some(2),
             timetaken: 5,
@@ -307,11 +390,12 @@ mod tests {
         .unwrap();
         let mut c = ActionColumns::default();
         let mut want = Vec::new();
+        let mut scratch = Vec::new();
         for g in 0..ds.len() {
             let full = ds.action(g).full;
             for a in crate::ingest::parse_document("gen", full.as_bytes()).actions {
                 want.push(a.content_hash());
-                c.push(a);
+                c.push_ref(a.as_ref(), &mut scratch);
             }
         }
         assert_eq!(want.len(), 300);

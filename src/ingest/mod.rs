@@ -11,7 +11,7 @@ pub mod halo;
 pub mod reject;
 pub mod split;
 
-use crate::model::{Action, RawAction, RecordError};
+use crate::model::{Action, ActionRef, RawAction, RecordError};
 use flate2::read::MultiGzDecoder;
 use reject::Reject;
 use split::{Element, Section};
@@ -153,10 +153,22 @@ pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// Where the valid actions of a document go, in document order.
+pub trait Sink {
+    /// Takes one validated action.
+    fn take(&mut self, action: ActionRef<'_>);
+}
+
+impl Sink for Vec<Action> {
+    fn take(&mut self, action: ActionRef<'_>) {
+        self.push(action.into_owned());
+    }
+}
+
 /// What one file yielded.
 #[derive(Debug, Default)]
 pub struct FileResult {
-    /// Valid actions in document order.
+    /// Valid actions in document order (empty when they went to a [`Sink`]).
     pub actions: Vec<Action>,
     /// Refused records and unreadable stretches, in document order.
     pub rejects: Vec<Reject>,
@@ -209,6 +221,37 @@ fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
+const NOT_AN_OBJECT: &str = "expected a JSON object for an action";
+
+/// Reads one record's text (`text` is the same bytes when the document is valid UTF-8);
+/// a record with an unquoted NaN or Infinity is read from a copy in `fixed` with the
+/// word quoted, so that its field is refused by name rather than the whole record.
+fn read_record<'b>(
+    bytes: &'b [u8],
+    text: Option<&'b str>,
+    fixed: &'b mut Vec<u8>,
+) -> Result<RawAction<'b>, String> {
+    if bytes.first() != Some(&b'{') {
+        return Err(NOT_AN_OBJECT.to_string());
+    }
+    let first_try = match text {
+        Some(t) => RawAction::read(t),
+        None => serde_json::from_slice::<RawAction>(bytes),
+    };
+    match first_try {
+        Ok(raw) => Ok(raw),
+        Err(e) => match quote_non_finite(bytes) {
+            Some(buf) => {
+                *fixed = buf;
+                let fixed: &'b Vec<u8> = fixed;
+                serde_json::from_slice::<RawAction>(fixed)
+                    .map_err(|e| format!("not valid JSON: {e}"))
+            }
+            None => Err(format!("not valid JSON: {e}")),
+        },
+    }
+}
+
 fn location(section: Section, index: usize) -> String {
     match section {
         Section::Actions => format!("actions[{index}]"),
@@ -220,6 +263,14 @@ fn location(section: Section, index: usize) -> String {
 
 /// Parses one document. `file` names it in reports of refused records.
 pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
+    let mut actions = Vec::new();
+    let mut out = parse_document_into(file, bytes, &mut actions);
+    out.actions = actions;
+    out
+}
+
+/// Parses one document, giving its valid actions to `sink` (see [`parse_document`]).
+pub fn parse_document_into(file: &str, bytes: &[u8], sink: &mut impl Sink) -> FileResult {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         // An empty file is not "no actions": a saved answer that lost its content.
         return FileResult {
@@ -237,7 +288,7 @@ pub fn parse_document(file: &str, bytes: &[u8]) -> FileResult {
         };
     }
     let (pages, split_errs) = split::split(bytes);
-    parse_pages(file, bytes, &pages, split_errs)
+    parse_pages_into(file, bytes, &pages, split_errs, sink)
 }
 
 /// Parses the records of a document already split into `pages` (with the split's error,
@@ -248,10 +299,21 @@ pub fn parse_pages(
     pages: &[split::Page],
     split_errs: Vec<split::SplitError>,
 ) -> FileResult {
-    let mut out = FileResult {
-        actions: Vec::with_capacity(pages.iter().map(|p| p.elements.len()).sum()),
-        ..Default::default()
-    };
+    let mut actions = Vec::with_capacity(pages.iter().map(|p| p.elements.len()).sum());
+    let mut out = parse_pages_into(file, bytes, pages, split_errs, &mut actions);
+    out.actions = actions;
+    out
+}
+
+/// [`parse_pages`], giving the valid actions to `sink`.
+pub fn parse_pages_into(
+    file: &str,
+    bytes: &[u8],
+    pages: &[split::Page],
+    split_errs: Vec<split::SplitError>,
+    sink: &mut impl Sink,
+) -> FileResult {
+    let mut out = FileResult::default();
     let lines = reject::LineIndex::new(bytes);
     let reject_at = |el: &Element, key: (Option<i64>, Option<i64>), reason: String| Reject {
         file: file.to_string(),
@@ -267,21 +329,65 @@ pub fn parse_pages(
     // serde_json need not check each raw field value again; otherwise each record is
     // read from its bytes and a bad one is refused alone.
     let text = std::str::from_utf8(bytes).ok();
+    // Takes one record read whole: into the sink, or refused with its field's reason.
+    let mut take = |out: &mut FileResult, el: &Element, record: &RawAction, key, page_ticket| {
+        let no_billing = record.actionchargehours.is_none()
+            && record.actionchargeamount.is_none()
+            && record.actionnonchargehours.is_none()
+            && record.actionnonchargeamount.is_none()
+            && record.actionprepayhours.is_none()
+            && record.actionprepayamount.is_none();
+        match ActionRef::from_raw(record, page_ticket) {
+            Ok(a) => {
+                if no_billing {
+                    out.incomplete.push(a.key());
+                }
+                sink.take(a)
+            }
+            Err(e) => {
+                let reason = match e {
+                    RecordError::Field(f) => f.to_string(),
+                    other => other.to_string(),
+                };
+                out.rejects.push(reject_at(el, key, reason));
+            }
+        }
+    };
+    let text_of = |r: std::ops::Range<usize>| text.and_then(|t| t.get(r));
     for page in pages {
+        let key_of = |raw: &RawAction| {
+            let (t, id) = raw.key_hint();
+            (t.or(page.ticket_id), id)
+        };
+        // A page without full records (`actionsdetails`) has nothing to pair: each
+        // record is read and taken in turn, no raw record kept.
+        if !page.elements.iter().any(|e| e.section == Section::Details) {
+            let mut fixed = Vec::new();
+            for el in &page.elements {
+                match read_record(
+                    &bytes[el.range.clone()],
+                    text_of(el.range.clone()),
+                    &mut fixed,
+                ) {
+                    Ok(raw) => take(&mut out, el, &raw, key_of(&raw), page.ticket_id),
+                    Err(reason) => out.rejects.push(reject_at(el, (None, None), reason)),
+                }
+            }
+            continue;
+        }
         // Parse every element of the page; keep owned buffers for the NaN-quoted copies.
         let mut fixed: Vec<Vec<u8>> = Vec::new();
         let mut parsed: Vec<(usize, Result<RawAction, String>)> =
             Vec::with_capacity(page.elements.len());
         let mut retry = Vec::new();
-        let text_of = |r: std::ops::Range<usize>| text.and_then(|t| t.get(r));
         for (i, el) in page.elements.iter().enumerate() {
             let text = &bytes[el.range.clone()];
             if text.first() != Some(&b'{') {
-                parsed.push((i, Err("expected a JSON object for an action".to_string())));
+                parsed.push((i, Err(NOT_AN_OBJECT.to_string())));
                 continue;
             }
             let first_try = match text_of(el.range.clone()) {
-                Some(t) => serde_json::from_str::<RawAction>(t),
+                Some(t) => RawAction::read(t),
                 None => serde_json::from_slice::<RawAction>(text),
             };
             match first_try {
@@ -305,10 +411,6 @@ pub fn parse_pages(
         }
 
         // Pair summaries with their full records (same page, same key).
-        let key_of = |raw: &RawAction| {
-            let (t, id) = raw.key_hint();
-            (t.or(page.ticket_id), id)
-        };
         let mut details: HashMap<(Option<i64>, Option<i64>), usize> = HashMap::new();
         for (i, r) in &parsed {
             if page.elements[*i].section == Section::Details
@@ -350,27 +452,7 @@ pub fn parse_pages(
             } else {
                 raw
             };
-            let no_billing = record.actionchargehours.is_none()
-                && record.actionchargeamount.is_none()
-                && record.actionnonchargehours.is_none()
-                && record.actionnonchargeamount.is_none()
-                && record.actionprepayhours.is_none()
-                && record.actionprepayamount.is_none();
-            match Action::from_raw(record, page.ticket_id) {
-                Ok(a) => {
-                    if no_billing {
-                        out.incomplete.push(a.key());
-                    }
-                    out.actions.push(a)
-                }
-                Err(e) => {
-                    let reason = match e {
-                        RecordError::Field(f) => f.to_string(),
-                        other => other.to_string(),
-                    };
-                    out.rejects.push(reject_at(el, key, reason));
-                }
-            }
+            take(&mut out, el, record, key, page.ticket_id);
         }
     }
     for e in split_errs {

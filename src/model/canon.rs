@@ -49,16 +49,26 @@ impl Canonical for Option<i64> {
     }
 }
 
+fn encode_text(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        None => out.push(b'n'),
+        Some(s) => {
+            out.push(b's');
+            out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
 impl Canonical for Option<String> {
     fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            None => out.push(b'n'),
-            Some(s) => {
-                out.push(b's');
-                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                out.extend_from_slice(s.as_bytes());
-            }
-        }
+        encode_text(out, self.as_deref());
+    }
+}
+
+impl Canonical for Option<std::borrow::Cow<'_, str>> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_text(out, self.as_deref());
     }
 }
 

@@ -24,12 +24,36 @@ pub trait Kind {
     type Value: Clone + Default + PartialEq + std::fmt::Debug + Send + Sync;
     /// Appended to the field name to name its frame column (the unit, where there is one).
     const SUFFIX: &'static str;
+    /// The value as read from a JSON token without copying: text borrowed from the
+    /// document where it holds no escape, everything else the value itself.
+    type Ref<'a>: Clone + Default + super::canon::Canonical;
+    /// Reads the raw JSON token text (`null` included), borrowing what it can.
+    fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String>;
+    /// The owned value of a borrowed one.
+    fn to_owned(r: Self::Ref<'_>) -> Self::Value;
+    /// A borrowed view of an owned value.
+    fn borrow(v: &Self::Value) -> Self::Ref<'_>;
     /// Reads the raw JSON token text (`null` included).
-    fn parse(raw: &str) -> Result<Self::Value, String>;
-    /// What a missing key means.
-    fn missing() -> Self::Value {
-        Self::Value::default()
+    fn parse(raw: &str) -> Result<Self::Value, String> {
+        Self::parse_ref(raw).map(Self::to_owned)
     }
+    /// What a missing key means.
+    fn missing<'a>() -> Self::Ref<'a> {
+        Self::Ref::default()
+    }
+}
+
+/// The parts of [`Kind`] for kinds whose value borrows nothing.
+macro_rules! copy_kind {
+    ($t:ty) => {
+        type Ref<'a> = $t;
+        fn to_owned(r: $t) -> $t {
+            r
+        }
+        fn borrow(v: &$t) -> $t {
+            *v
+        }
+    };
 }
 
 fn num_err(e: NumberError) -> String {
@@ -64,8 +88,9 @@ fn unquote(raw: &str) -> Result<Option<Cow<'_, str>>, String> {
 pub struct Int;
 impl Kind for Int {
     type Value = Option<i64>;
+    copy_kind!(Option<i64>);
     const SUFFIX: &'static str = "";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         exact::parse_whole(raw).map_err(num_err)
     }
 }
@@ -74,8 +99,9 @@ impl Kind for Int {
 pub struct RefId;
 impl Kind for RefId {
     type Value = Option<i64>;
+    copy_kind!(Option<i64>);
     const SUFFIX: &'static str = "";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         Ok(exact::parse_whole(raw).map_err(num_err)?.filter(|v| *v > 0))
     }
 }
@@ -84,13 +110,20 @@ impl Kind for RefId {
 pub struct Text;
 impl Kind for Text {
     type Value = Option<String>;
+    type Ref<'a> = Option<Cow<'a, str>>;
     const SUFFIX: &'static str = "";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String> {
         let t = raw.trim();
         if t.starts_with('-') || t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
-            return Ok(Some(t.to_string()));
+            return Ok(Some(Cow::Borrowed(t)));
         }
-        Ok(unquote(t)?.map(Cow::into_owned))
+        unquote(t)
+    }
+    fn to_owned(r: Self::Ref<'_>) -> Self::Value {
+        r.map(Cow::into_owned)
+    }
+    fn borrow(v: &Self::Value) -> Self::Ref<'_> {
+        v.as_deref().map(Cow::Borrowed)
     }
 }
 
@@ -98,9 +131,16 @@ impl Kind for Text {
 pub struct Key;
 impl Kind for Key {
     type Value = Option<String>;
+    type Ref<'a> = Option<Cow<'a, str>>;
     const SUFFIX: &'static str = "";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
-        Ok(Text::parse(raw)?.filter(|s| !s.trim().is_empty()))
+    fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String> {
+        Ok(Text::parse_ref(raw)?.filter(|s| !s.trim().is_empty()))
+    }
+    fn to_owned(r: Self::Ref<'_>) -> Self::Value {
+        r.map(Cow::into_owned)
+    }
+    fn borrow(v: &Self::Value) -> Self::Ref<'_> {
+        v.as_deref().map(Cow::Borrowed)
     }
 }
 
@@ -108,8 +148,9 @@ impl Kind for Key {
 pub struct Flag;
 impl Kind for Flag {
     type Value = Option<bool>;
+    copy_kind!(Option<bool>);
     const SUFFIX: &'static str = "";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         match raw.trim() {
             "null" => Ok(None),
             "true" | "1" => Ok(Some(true)),
@@ -126,8 +167,9 @@ impl Kind for Flag {
 pub struct Date;
 impl Kind for Date {
     type Value = Option<i64>;
+    copy_kind!(Option<i64>);
     const SUFFIX: &'static str = "";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         match unquote(raw)? {
             None => Ok(None),
             Some(s) => parse_datetime(&s).map_err(|e| e.to_string()),
@@ -152,8 +194,9 @@ fn non_negative(raw: &str, per_one: i64) -> Result<i64, String> {
 pub struct Hours;
 impl Kind for Hours {
     type Value = i64;
+    copy_kind!(i64);
     const SUFFIX: &'static str = "_ms";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         non_negative(raw, exact::MS_PER_HOUR)
     }
 }
@@ -162,8 +205,9 @@ impl Kind for Hours {
 pub struct SignedHours;
 impl Kind for SignedHours {
     type Value = i64;
+    copy_kind!(i64);
     const SUFFIX: &'static str = "_ms";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         Ok(exact::parse_units(raw, exact::MS_PER_HOUR)
             .map_err(num_err)?
             .unwrap_or(0))
@@ -174,8 +218,9 @@ impl Kind for SignedHours {
 pub struct Days;
 impl Kind for Days {
     type Value = i64;
+    copy_kind!(i64);
     const SUFFIX: &'static str = "_ms";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         non_negative(raw, exact::MS_PER_DAY)
     }
 }
@@ -184,8 +229,9 @@ impl Kind for Days {
 pub struct Money;
 impl Kind for Money {
     type Value = i64;
+    copy_kind!(i64);
     const SUFFIX: &'static str = "_cents";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         non_negative(raw, exact::CENTS_PER_UNIT)
     }
 }
@@ -194,8 +240,9 @@ impl Kind for Money {
 pub struct Miles;
 impl Kind for Miles {
     type Value = i64;
+    copy_kind!(i64);
     const SUFFIX: &'static str = "_e4";
-    fn parse(raw: &str) -> Result<Self::Value, String> {
+    fn parse_ref(raw: &str) -> Result<Self::Value, String> {
         non_negative(raw, exact::MILEAGE_SCALE)
     }
 }

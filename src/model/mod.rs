@@ -11,8 +11,9 @@
 pub mod canon;
 pub mod datetime;
 pub mod kinds;
+mod plain;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 pub use kinds::{FieldError, Kind};
@@ -110,55 +111,122 @@ macro_rules! define_action {
             $(
                 #[serde(borrow, default)]
                 #[doc = $doc]
-                pub $field: Option<&'a RawValue>,
+                pub $field: Option<Raw<'a>>,
             )*
         }
 
         impl<'a> RawAction<'a> {
+            /// Sets the field named `key` (see [`plain`]); false when `key` names a field
+            /// already set (a duplicate key, which serde refuses).
+            fn set(&mut self, key: &str, value: Raw<'a>) -> bool {
+                match key {
+                    $( stringify!($field) => {
+                        if self.$field.is_some() {
+                            return false;
+                        }
+                        self.$field = Some(value);
+                    } )*
+                    _ => {}
+                }
+                true
+            }
+
             /// Lays `full`'s fields over this one's: where both describe one action, the
             /// full record (`actionsdetails`) wins and the summary only fills gaps.
             pub fn overlay(&mut self, full: &RawAction<'a>) {
                 $( if full.$field.is_some() { self.$field = full.$field; } )*
             }
 
-            /// Reads every field; the first bad one is the error.
-            pub fn to_action(&self) -> Result<Action, FieldError> {
-                Ok(Action {
+            /// Reads every field, borrowing text from the document; the first bad one
+            /// is the error.
+            pub fn to_ref(&self) -> Result<ActionRef<'a>, FieldError> {
+                Ok(ActionRef {
                     $(
                         $field: match self.$field {
                             None => <kinds::$kind as Kind>::missing(),
-                            Some(raw) => <kinds::$kind as Kind>::parse(raw.get())
+                            Some(raw) => <kinds::$kind as Kind>::parse_ref(raw.get())
                                 .map_err(|reason| FieldError { field: stringify!($field), reason })?,
                         },
                     )*
                 })
+            }
+
+            /// Reads every field; the first bad one is the error.
+            pub fn to_action(&self) -> Result<Action, FieldError> {
+                self.to_ref().map(ActionRef::into_owned)
+            }
+        }
+
+        /// An action read from its JSON without copying its text (see [`Kind::Ref`]):
+        /// what the import lays out as columns. [`Action`] is its owned form.
+        #[derive(Debug, Clone, Default)]
+        pub struct ActionRef<'a> {
+            $(
+                #[doc = $doc]
+                pub $field: <kinds::$kind as Kind>::Ref<'a>,
+            )*
+        }
+
+        impl<'a> ActionRef<'a> {
+            /// The owned action.
+            pub fn into_owned(self) -> Action {
+                Action { $( $field: <kinds::$kind as Kind>::to_owned(self.$field), )* }
+            }
+
+            /// Appends the canonical encoding of every field (see [`canon`]) to `out`.
+            pub fn encode_canonical(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(canon::HEADER);
+                $( canon::encode_field(out, stringify!($field), &self.$field); )*
+            }
+        }
+
+        impl Action {
+            /// A borrowed view of this action.
+            pub fn as_ref(&self) -> ActionRef<'_> {
+                ActionRef { $( $field: <kinds::$kind as Kind>::borrow(&self.$field), )* }
             }
         }
 
         /// The names of every field, in frame order.
         pub const FIELD_NAMES: &[&str] = &[$(stringify!($field)),*];
 
-        impl Action {
-            /// The canonical encoding of every field (see [`canon`]).
-            pub fn canonical_bytes(&self) -> Vec<u8> {
-                // Sized for a typical action, so the buffer is not grown field by field.
-                let mut out = Vec::with_capacity(2048);
-                out.extend_from_slice(canon::HEADER);
-                $( canon::encode_field(&mut out, stringify!($field), &self.$field); )*
-                out
-            }
-        }
     };
 }
 
 for_each_action_field!(define_action);
 
-impl RawAction<'_> {
+/// The text of one JSON value as it stands in the document (what serde_json's
+/// `RawValue::get` gives: no surrounding whitespace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Raw<'a>(&'a str);
+
+impl<'a> Raw<'a> {
+    /// The value's text.
+    pub fn get(self) -> &'a str {
+        self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|r| Raw(r.get()))
+    }
+}
+
+impl<'a> RawAction<'a> {
+    /// Reads one record: by [`plain`]'s reader when the record is plain JSON of the usual
+    /// form, else by serde_json (which gives the same fields, or the error).
+    pub fn read(text: &'a str) -> Result<RawAction<'a>, serde_json::Error> {
+        match plain::read(text) {
+            Some(raw) => Ok(raw),
+            None => serde_json::from_str(text),
+        }
+    }
+
     /// The identity as far as it can be read, for error messages about this record.
     pub fn key_hint(&self) -> (Option<i64>, Option<i64>) {
-        let read = |v: Option<&RawValue>| {
-            v.and_then(|r| crate::exact::parse_whole(r.get()).ok().flatten())
-        };
+        let read =
+            |v: Option<Raw<'_>>| v.and_then(|r| crate::exact::parse_whole(r.get()).ok().flatten());
         (read(self.ticket_id), read(self.id))
     }
 }
@@ -177,14 +245,14 @@ pub enum RecordError {
     NoTicketId,
 }
 
-impl Action {
+impl<'a> ActionRef<'a> {
     /// Reads and validates a raw record. `page_ticket_id` is the wrapper's `ticket_id`,
     /// used when the record itself leaves it out (pages fetched for one ticket do).
     pub fn from_raw(
-        raw: &RawAction<'_>,
+        raw: &RawAction<'a>,
         page_ticket_id: Option<i64>,
-    ) -> Result<Action, RecordError> {
-        let mut action = raw.to_action()?;
+    ) -> Result<ActionRef<'a>, RecordError> {
+        let mut action = raw.to_ref()?;
         if action.id.is_none() {
             return Err(RecordError::NoId);
         }
@@ -195,6 +263,40 @@ impl Action {
             return Err(RecordError::NoTicketId);
         }
         Ok(action)
+    }
+
+    /// The content hash (see [`Action::content_hash`]), encoding into `scratch`
+    /// (cleared first; reused across records so that hashing allocates nothing).
+    pub fn content_hash(&self, scratch: &mut Vec<u8>) -> i64 {
+        scratch.clear();
+        self.encode_canonical(scratch);
+        canon::hash(scratch)
+    }
+
+    /// `(ticket_id, id)`; both are present on every action that passed [`ActionRef::from_raw`].
+    pub fn key(&self) -> (i64, i64) {
+        (
+            self.ticket_id.unwrap_or_default(),
+            self.id.unwrap_or_default(),
+        )
+    }
+}
+
+impl Action {
+    /// Reads and validates a raw record (see [`ActionRef::from_raw`]).
+    pub fn from_raw(
+        raw: &RawAction<'_>,
+        page_ticket_id: Option<i64>,
+    ) -> Result<Action, RecordError> {
+        ActionRef::from_raw(raw, page_ticket_id).map(ActionRef::into_owned)
+    }
+
+    /// The canonical encoding of every field (see [`canon`]).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // Sized for a typical action, so the buffer is not grown field by field.
+        let mut out = Vec::with_capacity(2048);
+        self.as_ref().encode_canonical(&mut out);
+        out
     }
 
     /// A 64-bit hash of every field with a fixed specification ([`canon`]): equal for
