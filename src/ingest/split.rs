@@ -88,6 +88,9 @@ struct Scanner<'a> {
     pos: usize,
     /// Damaged stretches inside lists that the scan resumed after.
     damage: Vec<SplitError>,
+    /// The closers of what is open inside the value being skipped (kept across values
+    /// so that skipping a record allocates nothing).
+    open: Vec<u8>,
 }
 
 type Res<T> = Result<T, (usize, String)>;
@@ -126,8 +129,19 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         self.pos += 1;
         let inner = self.pos;
-        // Jump to the next quote or backslash (most strings hold neither escape nor
-        // anything else of interest to the scanner).
+        // Most strings of a record are short: a plain loop over their first bytes, then
+        // jumps to the next quote or backslash.
+        let short_end = self.b.len().min(self.pos + 32);
+        while self.pos < short_end {
+            match self.b[self.pos] {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(inner..self.pos - 1);
+                }
+                b'\\' => self.pos += 2,
+                _ => self.pos += 1,
+            }
+        }
         while let Some(at) = memchr::memchr2(b'"', b'\\', self.b.get(self.pos..).unwrap_or(&[])) {
             self.pos += at;
             if self.b[self.pos] == b'"' {
@@ -140,6 +154,40 @@ impl<'a> Scanner<'a> {
         Err((
             start,
             "a string is not closed before the end of the file".into(),
+        ))
+    }
+
+    /// Skips the object or array at `pos`, whose every `{` must close with `}` and
+    /// every `[` with `]`: a record that lost a brace fails here instead of swallowing
+    /// the records after it. `open` holds the closers awaited.
+    fn skip_nested(&mut self, open: &mut Vec<u8>) -> Res<()> {
+        let start = self.pos;
+        while self.pos < self.b.len() {
+            match self.b[self.pos] {
+                b'"' => {
+                    self.string()?;
+                    continue;
+                }
+                c @ (b'{' | b'[') => open.push(if c == b'{' { b'}' } else { b']' }),
+                c @ (b'}' | b']') => {
+                    if open.pop() != Some(c) {
+                        return Err((
+                            self.pos,
+                            format!("`{}` does not close what is open here", c as char),
+                        ));
+                    }
+                    if open.is_empty() {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        Err((
+            start,
+            "an object or array is not closed before the end of the file".into(),
         ))
     }
 
@@ -159,34 +207,11 @@ impl<'a> Scanner<'a> {
             Some(b'{') | Some(b'[') => {
                 // Each `{` must close with `}` and each `[` with `]`: a record that lost a
                 // brace fails here instead of swallowing the records after it.
-                let mut open: Vec<u8> = Vec::new();
-                while self.pos < self.b.len() {
-                    match self.b[self.pos] {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        c @ (b'{' | b'[') => open.push(if c == b'{' { b'}' } else { b']' }),
-                        c @ (b'}' | b']') => {
-                            if open.pop() != Some(c) {
-                                return Err((
-                                    self.pos,
-                                    format!("`{}` does not close what is open here", c as char),
-                                ));
-                            }
-                            if open.is_empty() {
-                                self.pos += 1;
-                                return Ok(start..self.pos);
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.pos += 1;
-                }
-                Err((
-                    start,
-                    "an object or array is not closed before the end of the file".into(),
-                ))
+                let mut open = std::mem::take(&mut self.open);
+                open.clear();
+                let end = self.skip_nested(&mut open);
+                self.open = open;
+                end.map(|()| start..self.pos)
             }
             Some(b'}') | Some(b']') | Some(b',') | Some(b':') => Err((
                 self.pos,
@@ -297,6 +322,7 @@ impl<'a> Scanner<'a> {
                 b: &self.b[..self.b.len().min(cand + (1 << 20))],
                 pos: cand,
                 damage: Vec::new(),
+                open: Vec::new(),
             };
             if trial.value().is_err() {
                 continue;
@@ -337,6 +363,7 @@ impl<'a> Scanner<'a> {
                 b: &self.b[..self.b.len().min(cand + (1 << 20))],
                 pos: cand,
                 damage: Vec::new(),
+                open: Vec::new(),
             };
             let Ok(range) = trial.value() else { continue };
             trial.ws();
@@ -534,6 +561,7 @@ fn scan_values(
         b,
         pos: start,
         damage: Vec::new(),
+        open: Vec::new(),
     };
     loop {
         s.ws();
