@@ -33,7 +33,7 @@ fn pages() -> Vec<Vec<u8>> {
 struct Columns(ActionColumns, Vec<u8>);
 
 impl Sink for Columns {
-    fn take(&mut self, a: ActionRef<'_>) {
+    fn take(&mut self, a: &ActionRef<'_>) {
         self.0.push_ref(a, &mut self.1);
     }
 }

@@ -137,9 +137,15 @@ parse_limit() { # gen folder -> "MB/s on all threads" of the bare parse
     PARSE_LIMIT="$WORK/parse-limit-target/release/parse-limit"
   fi
   # parse-limit reads one folder: the month folders' pages, linked side by side.
+  # Made under another name and renamed when whole, so that a stopped run leaves no half
+  # folder to be measured next time; one process for the 100,000 links of 10M.
   if [ ! -d "$flat" ]; then
-    mkdir -p "$flat"
-    for f in "$1"/*/*.json; do ln -s "$(realpath "$f")" "$flat/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+    rm -rf "$flat.part" && mkdir -p "$flat.part"
+    python3 -c 'import os,sys,glob
+src,dst=sys.argv[1:]
+for f in glob.glob(os.path.join(src,"*","*.json")):
+    os.symlink(os.path.realpath(f),os.path.join(dst,os.path.basename(os.path.dirname(f))+"-"+os.path.basename(f)))' "$1" "$flat.part"
+    mv "$flat.part" "$flat"
   fi
   "$PARSE_LIMIT" "$flat" | sed -n 's/.* threads \([0-9.]*\) MB\/s.*/\1/p'
 }

@@ -83,7 +83,7 @@ struct ColumnSink {
 }
 
 impl ingest::Sink for ColumnSink {
-    fn take(&mut self, a: crate::model::ActionRef<'_>) {
+    fn take(&mut self, a: &crate::model::ActionRef<'_>) {
         if let Some(t) = a.datetime {
             let (lo, hi) = self.dated_range.get_or_insert((t, t));
             *lo = (*lo).min(t);

@@ -21,7 +21,7 @@ pub trait FrameKind: Kind {
     /// An empty builder with room for `rows` rows.
     fn builder(rows: usize) -> Self::Builder;
     /// Appends one row's value.
-    fn push(b: &mut Self::Builder, v: Self::Ref<'_>);
+    fn push(b: &mut Self::Builder, v: &Self::Ref<'_>);
     /// Moves every row of `other` to the end of `b`.
     fn append(b: &mut Self::Builder, other: &mut Self::Builder);
     /// Rows so far.
@@ -39,8 +39,8 @@ macro_rules! vec_builder {
         fn builder(rows: usize) -> Vec<$v> {
             Vec::with_capacity(rows)
         }
-        fn push(b: &mut Vec<$v>, v: $v) {
-            b.push(v);
+        fn push(b: &mut Vec<$v>, v: &$v) {
+            b.push(*v);
         }
         fn append(b: &mut Vec<$v>, other: &mut Vec<$v>) {
             b.append(other);
@@ -125,8 +125,8 @@ macro_rules! text_kind {
                     present: Vec::with_capacity(rows),
                 }
             }
-            fn push(b: &mut TextBuilder, v: Option<std::borrow::Cow<'_, str>>) {
-                if let Some(t) = &v {
+            fn push(b: &mut TextBuilder, v: &Option<std::borrow::Cow<'_, str>>) {
+                if let Some(t) = v {
                     b.text.push_str(t);
                 }
                 b.ends.push(b.text.len());
@@ -198,20 +198,20 @@ macro_rules! define_frame {
         impl ActionColumns {
             /// Appends one action.
             pub fn push(&mut self, a: &Action) {
-                self.push_ref(a.as_ref(), &mut Vec::new());
+                self.push_ref(&a.as_ref(), &mut Vec::new());
             }
 
             /// Appends one action read from its document, with its content hash
             /// (encoded into `scratch`, a buffer reused across rows).
-            pub fn push_ref(&mut self, a: ActionRef<'_>, scratch: &mut Vec<u8>) {
+            pub fn push_ref(&mut self, a: &ActionRef<'_>, scratch: &mut Vec<u8>) {
                 let h = a.content_hash(scratch);
                 self.push_hashed(a, h);
             }
 
             /// Appends one action whose content hash was computed already.
-            pub fn push_hashed(&mut self, a: ActionRef<'_>, content_hash: i64) {
+            pub fn push_hashed(&mut self, a: &ActionRef<'_>, content_hash: i64) {
                 self.content_hash.push(content_hash);
-                $( <kinds::$kind as FrameKind>::push(&mut self.$field, a.$field); )*
+                $( <kinds::$kind as FrameKind>::push(&mut self.$field, &a.$field); )*
             }
 
             /// Empty columns with room for `rows` rows.
@@ -395,7 +395,7 @@ mod tests {
             let full = ds.action(g).full;
             for a in crate::ingest::parse_document("gen", full.as_bytes()).actions {
                 want.push(a.content_hash());
-                c.push_ref(a.as_ref(), &mut scratch);
+                c.push_ref(&a.as_ref(), &mut scratch);
             }
         }
         assert_eq!(want.len(), 300);

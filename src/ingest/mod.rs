@@ -156,12 +156,12 @@ pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
 /// Where the valid actions of a document go, in document order.
 pub trait Sink {
     /// Takes one validated action.
-    fn take(&mut self, action: ActionRef<'_>);
+    fn take(&mut self, action: &ActionRef<'_>);
 }
 
 impl Sink for Vec<Action> {
-    fn take(&mut self, action: ActionRef<'_>) {
-        self.push(action.into_owned());
+    fn take(&mut self, action: &ActionRef<'_>) {
+        self.push(action.clone().into_owned());
     }
 }
 
@@ -342,7 +342,7 @@ pub fn parse_pages_into(
                 if no_billing {
                     out.incomplete.push(a.key());
                 }
-                sink.take(a)
+                sink.take(&a)
             }
             Err(e) => {
                 let reason = match e {
