@@ -1,6 +1,6 @@
 //! What each kind of field holds and how its JSON token is read.
 //!
-//! A kind is a zero-sized type; [`Kind::parse`] turns the raw JSON token text into the
+//! A kind is a zero-sized type; [`Kind::parse_ref`] turns the raw JSON token text into the
 //! field's value, and [`Kind::missing`] says what a missing key means (Halo often
 //! leaves keys out: missing is null for ids and text, zero for quantities).
 
@@ -33,10 +33,6 @@ pub trait Kind {
     fn to_owned(r: Self::Ref<'_>) -> Self::Value;
     /// A borrowed view of an owned value.
     fn borrow(v: &Self::Value) -> Self::Ref<'_>;
-    /// Reads the raw JSON token text (`null` included).
-    fn parse(raw: &str) -> Result<Self::Value, String> {
-        Self::parse_ref(raw).map(Self::to_owned)
-    }
     /// What a missing key means.
     fn missing<'a>() -> Self::Ref<'a> {
         Self::Ref::default()
@@ -52,6 +48,19 @@ macro_rules! copy_kind {
         }
         fn borrow(v: &$t) -> $t {
             *v
+        }
+    };
+}
+
+/// The parts of [`Kind`] for text kinds, which borrow from the document.
+macro_rules! text_kind {
+    () => {
+        type Ref<'a> = Option<Cow<'a, str>>;
+        fn to_owned(r: Self::Ref<'_>) -> Self::Value {
+            r.map(Cow::into_owned)
+        }
+        fn borrow(v: &Self::Value) -> Self::Ref<'_> {
+            v.as_deref().map(Cow::Borrowed)
         }
     };
 }
@@ -110,7 +119,7 @@ impl Kind for RefId {
 pub struct Text;
 impl Kind for Text {
     type Value = Option<String>;
-    type Ref<'a> = Option<Cow<'a, str>>;
+    text_kind!();
     const SUFFIX: &'static str = "";
     fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String> {
         let t = raw.trim();
@@ -119,28 +128,16 @@ impl Kind for Text {
         }
         unquote(t)
     }
-    fn to_owned(r: Self::Ref<'_>) -> Self::Value {
-        r.map(Cow::into_owned)
-    }
-    fn borrow(v: &Self::Value) -> Self::Ref<'_> {
-        v.as_deref().map(Cow::Borrowed)
-    }
 }
 
 /// Text that keys a report row (contract reference, invoice number): blank means none.
 pub struct Key;
 impl Kind for Key {
     type Value = Option<String>;
-    type Ref<'a> = Option<Cow<'a, str>>;
+    text_kind!();
     const SUFFIX: &'static str = "";
     fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String> {
         Ok(Text::parse_ref(raw)?.filter(|s| !s.trim().is_empty()))
-    }
-    fn to_owned(r: Self::Ref<'_>) -> Self::Value {
-        r.map(Cow::into_owned)
-    }
-    fn borrow(v: &Self::Value) -> Self::Ref<'_> {
-        v.as_deref().map(Cow::Borrowed)
     }
 }
 
