@@ -8,8 +8,8 @@
 //! This module builds and checks frames; it does not read or write files.
 
 use crate::for_each_action_field;
+use crate::model::ActionRef;
 use crate::model::kinds::{self, Kind};
-use crate::model::{Action, ActionRef};
 use polars::prelude::*;
 
 /// How a kind of field becomes a polars column.
@@ -196,21 +196,10 @@ macro_rules! define_frame {
         }
 
         impl ActionColumns {
-            /// Appends one action.
-            pub fn push(&mut self, a: &Action) {
-                self.push_ref(&a.as_ref(), &mut Vec::new());
-            }
-
             /// Appends one action read from its document, with its content hash
             /// (encoded into `scratch`, a buffer reused across rows).
             pub fn push_ref(&mut self, a: &ActionRef<'_>, scratch: &mut Vec<u8>) {
-                let h = a.content_hash(scratch);
-                self.push_hashed(a, h);
-            }
-
-            /// Appends one action whose content hash was computed already.
-            pub fn push_hashed(&mut self, a: &ActionRef<'_>, content_hash: i64) {
-                self.content_hash.push(content_hash);
+                self.content_hash.push(a.content_hash(scratch));
                 $( <kinds::$kind as FrameKind>::push(&mut self.$field, &a.$field); )*
             }
 
@@ -343,6 +332,7 @@ pub fn check_schema(df: &DataFrame) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Action;
 
     #[test]
     fn named_columns_exist_in_schema() {
@@ -367,12 +357,13 @@ mod tests {
     #[test]
     fn frame_matches_schema() {
         let mut c = ActionColumns::default();
-        c.push(&Action {
+        let a = Action {
             id: Some(1),
             ticket_id: Some(2),
             timetaken: 5,
             ..Default::default()
-        });
+        };
+        c.push_ref(&a.as_ref(), &mut Vec::new());
         let df = c.into_frame().unwrap();
         check_schema(&df).unwrap();
         assert_eq!(df.height(), 1);

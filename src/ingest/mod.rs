@@ -221,8 +221,6 @@ fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
     changed.then_some(out)
 }
 
-const NOT_AN_OBJECT: &str = "expected a JSON object for an action";
-
 /// Reads one record's text (`text` is the same bytes when the document is valid UTF-8);
 /// a record with an unquoted NaN or Infinity is read from a copy in `fixed` with the
 /// word quoted, so that its field is refused by name rather than the whole record.
@@ -232,7 +230,7 @@ fn read_record<'b>(
     fixed: &'b mut Vec<u8>,
 ) -> Result<RawAction<'b>, String> {
     if bytes.first() != Some(&b'{') {
-        return Err(NOT_AN_OBJECT.to_string());
+        return Err("expected a JSON object for an action".to_string());
     }
     let first_try = match text {
         Some(t) => RawAction::read(t),
@@ -375,54 +373,29 @@ pub fn parse_pages_into(
             }
             continue;
         }
-        // Parse every element of the page; keep owned buffers for the NaN-quoted copies.
-        let mut fixed: Vec<Vec<u8>> = Vec::new();
-        let mut parsed: Vec<(usize, Result<RawAction, String>)> =
-            Vec::with_capacity(page.elements.len());
-        let mut retry = Vec::new();
-        for (i, el) in page.elements.iter().enumerate() {
-            let text = &bytes[el.range.clone()];
-            if text.first() != Some(&b'{') {
-                parsed.push((i, Err(NOT_AN_OBJECT.to_string())));
-                continue;
-            }
-            let first_try = match text_of(el.range.clone()) {
-                Some(t) => RawAction::read(t),
-                None => serde_json::from_slice::<RawAction>(text),
-            };
-            match first_try {
-                Ok(raw) => parsed.push((i, Ok(raw))),
-                Err(e) => match quote_non_finite(text) {
-                    Some(buf) => {
-                        retry.push((i, fixed.len()));
-                        fixed.push(buf);
-                    }
-                    None => parsed.push((i, Err(format!("not valid JSON: {e}")))),
-                },
-            }
-        }
-        for &(i, buf) in &retry {
-            let r = serde_json::from_slice::<RawAction>(&fixed[buf])
-                .map_err(|e| format!("not valid JSON: {e}"));
-            parsed.push((i, r));
-        }
-        if !retry.is_empty() {
-            parsed.sort_by_key(|(i, _)| *i);
-        }
+        // Read every element of the page (each with its own buffer for a NaN-quoted
+        // copy, since the records are kept until they are paired).
+        let mut fixed: Vec<Vec<u8>> = vec![Vec::new(); page.elements.len()];
+        let parsed: Vec<Result<RawAction, String>> = page
+            .elements
+            .iter()
+            .zip(fixed.iter_mut())
+            .map(|(el, buf)| read_record(&bytes[el.range.clone()], text_of(el.range.clone()), buf))
+            .collect();
 
         // Pair summaries with their full records (same page, same key).
         let mut details: HashMap<(Option<i64>, Option<i64>), usize> = HashMap::new();
-        for (i, r) in &parsed {
-            if page.elements[*i].section == Section::Details
+        for (i, r) in parsed.iter().enumerate() {
+            if page.elements[i].section == Section::Details
                 && let Ok(raw) = r
             {
-                details.insert(key_of(raw), *i);
+                details.insert(key_of(raw), i);
             }
         }
         let mut used = vec![false; page.elements.len()];
         let has_summaries = page.elements.iter().any(|e| e.section == Section::Actions);
-        for (i, r) in &parsed {
-            let el = &page.elements[*i];
+        for (i, r) in parsed.iter().enumerate() {
+            let el = &page.elements[i];
             let raw = match r {
                 Ok(raw) => raw,
                 Err(reason) => {
@@ -442,12 +415,12 @@ pub fn parse_pages_into(
                     ..Default::default()
                 };
                 merged.overlay(raw);
-                if let Ok(full) = &parsed[d].1 {
+                if let Ok(full) = &parsed[d] {
                     merged.overlay(full);
                 }
                 out.details_merged += 1;
                 &merged
-            } else if el.section == Section::Details && used[*i] {
+            } else if el.section == Section::Details && used[i] {
                 continue;
             } else {
                 raw

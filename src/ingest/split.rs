@@ -129,19 +129,8 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         self.pos += 1;
         let inner = self.pos;
-        // Most strings of a record are short: a plain loop over their first bytes, then
-        // jumps to the next quote or backslash.
-        let short_end = self.b.len().min(self.pos + 32);
-        while self.pos < short_end {
-            match self.b[self.pos] {
-                b'"' => {
-                    self.pos += 1;
-                    return Ok(inner..self.pos - 1);
-                }
-                b'\\' => self.pos += 2,
-                _ => self.pos += 1,
-            }
-        }
+        // Jump to the next quote or backslash (most strings hold neither escape nor
+        // anything else of interest to the scanner).
         while let Some(at) = memchr::memchr2(b'"', b'\\', self.b.get(self.pos..).unwrap_or(&[])) {
             self.pos += at;
             if self.b[self.pos] == b'"' {
@@ -159,24 +148,25 @@ impl<'a> Scanner<'a> {
 
     /// Skips the object or array at `pos`, whose every `{` must close with `}` and
     /// every `[` with `]`: a record that lost a brace fails here instead of swallowing
-    /// the records after it. `open` holds the closers awaited.
-    fn skip_nested(&mut self, open: &mut Vec<u8>) -> Res<()> {
+    /// the records after it. `self.open` holds the closers awaited.
+    fn skip_nested(&mut self) -> Res<()> {
         let start = self.pos;
+        self.open.clear();
         while self.pos < self.b.len() {
             match self.b[self.pos] {
                 b'"' => {
                     self.string()?;
                     continue;
                 }
-                c @ (b'{' | b'[') => open.push(if c == b'{' { b'}' } else { b']' }),
+                c @ (b'{' | b'[') => self.open.push(if c == b'{' { b'}' } else { b']' }),
                 c @ (b'}' | b']') => {
-                    if open.pop() != Some(c) {
+                    if self.open.pop() != Some(c) {
                         return Err((
                             self.pos,
                             format!("`{}` does not close what is open here", c as char),
                         ));
                     }
-                    if open.is_empty() {
+                    if self.open.is_empty() {
                         self.pos += 1;
                         return Ok(());
                     }
@@ -207,11 +197,7 @@ impl<'a> Scanner<'a> {
             Some(b'{') | Some(b'[') => {
                 // Each `{` must close with `}` and each `[` with `]`: a record that lost a
                 // brace fails here instead of swallowing the records after it.
-                let mut open = std::mem::take(&mut self.open);
-                open.clear();
-                let end = self.skip_nested(&mut open);
-                self.open = open;
-                end.map(|()| start..self.pos)
+                self.skip_nested().map(|()| start..self.pos)
             }
             Some(b'}') | Some(b']') | Some(b',') | Some(b':') => Err((
                 self.pos,

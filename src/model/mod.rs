@@ -150,11 +150,6 @@ macro_rules! define_action {
                     )*
                 })
             }
-
-            /// Reads every field; the first bad one is the error.
-            pub fn to_action(&self) -> Result<Action, FieldError> {
-                self.to_ref().map(ActionRef::into_owned)
-            }
         }
 
         /// An action read from its JSON without copying its text (see [`Kind::Ref`]):

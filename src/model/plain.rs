@@ -7,6 +7,7 @@
 //! otherwise; it only saves serde's generic machinery on the records that need none.
 
 use super::{Raw, RawAction};
+use std::ops::Range;
 
 fn ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -103,27 +104,7 @@ fn value(b: &[u8], i: usize, depth: usize) -> Option<usize> {
                 }
             }
         }
-        b'{' if depth < MAX_DEPTH => {
-            let mut j = ws(b, i + 1);
-            if b.get(j) == Some(&b'}') {
-                return Some(j + 1);
-            }
-            loop {
-                if b.get(j) != Some(&b'"') {
-                    return None;
-                }
-                j = ws(b, string(b, j)?.0);
-                if b.get(j) != Some(&b':') {
-                    return None;
-                }
-                j = ws(b, value(b, ws(b, j + 1), depth + 1)?);
-                match b.get(j)? {
-                    b',' => j = ws(b, j + 1),
-                    b'}' => return Some(j + 1),
-                    _ => return None,
-                }
-            }
-        }
+        b'{' if depth < MAX_DEPTH => object(b, i, depth, &mut |_, _, _| true),
         c => {
             let word: &[u8] = match c {
                 b't' => b"true",
@@ -136,50 +117,58 @@ fn value(b: &[u8], i: usize, depth: usize) -> Option<usize> {
     }
 }
 
-/// Reads `text` when it is one flat object of plain values and nothing else; `None`
+/// The end of the object starting at `i` (on its `{`), when its keys are strings and
+/// its values are as [`value`] takes them; `member` is given each key's text range,
+/// whether the key holds an escape, and its value's range, and stops the reading by
+/// saying `false`.
+fn object(
+    b: &[u8],
+    i: usize,
+    depth: usize,
+    member: &mut impl FnMut(Range<usize>, bool, Range<usize>) -> bool,
+) -> Option<usize> {
+    let mut j = ws(b, i + 1);
+    if b.get(j) == Some(&b'}') {
+        return Some(j + 1);
+    }
+    loop {
+        if b.get(j) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, escaped) = string(b, j)?;
+        let key = j + 1..key_end - 1;
+        j = ws(b, key_end);
+        if b.get(j) != Some(&b':') {
+            return None;
+        }
+        let start = ws(b, j + 1);
+        let end = value(b, start, depth + 1)?;
+        if !member(key, escaped, start..end) {
+            return None;
+        }
+        j = ws(b, end);
+        match b.get(j)? {
+            b',' => j = ws(b, j + 1),
+            b'}' => return Some(j + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// Reads `text` when it is one object of plain values and nothing else; `None`
 /// otherwise (then serde_json decides).
 pub(super) fn read(text: &str) -> Option<RawAction<'_>> {
     let b = text.as_bytes();
     let mut raw = RawAction::default();
-    let mut i = ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    let start = ws(b, 0);
+    if b.get(start) != Some(&b'{') {
         return None;
     }
-    i = ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        i += 1;
-    } else {
-        loop {
-            if b.get(i) != Some(&b'"') {
-                return None;
-            }
-            let (key_end, escaped) = string(b, i)?;
-            if escaped {
-                // serde_json matches the key after decoding its escapes.
-                return None;
-            }
-            let key = &text[i + 1..key_end - 1];
-            i = ws(b, key_end);
-            if b.get(i) != Some(&b':') {
-                return None;
-            }
-            let start = ws(b, i + 1);
-            let end = value(b, start, 1)?;
-            if !raw.set(key, Raw(&text[start..end])) {
-                return None;
-            }
-            i = ws(b, end);
-            match b.get(i) {
-                Some(b',') => i = ws(b, i + 1),
-                Some(b'}') => {
-                    i += 1;
-                    break;
-                }
-                _ => return None,
-            }
-        }
-    }
-    (ws(b, i) == b.len()).then_some(raw)
+    // serde_json matches a key after decoding its escapes, and refuses a duplicate.
+    let end = object(b, start, 0, &mut |key, escaped, value| {
+        !escaped && raw.set(&text[key], Raw(&text[value]))
+    })?;
+    (ws(b, end) == b.len()).then_some(raw)
 }
 
 #[cfg(test)]
