@@ -152,11 +152,7 @@ fn shorten(message: &str) -> String {
     if close <= open || close - open <= KEEP {
         return message.to_string();
     }
-    let cut = (open + KEEP).min(close);
-    let cut = (0..=cut)
-        .rev()
-        .find(|i| message.is_char_boundary(*i))
-        .unwrap_or(open);
+    let cut = message.floor_char_boundary((open + KEEP).min(close));
     format!("{} …}}{}", &message[..cut], &message[close..])
 }
 
