@@ -628,3 +628,56 @@ fn nonsense_durations_and_years_are_refused_not_panics() {
     );
     assert!(!r.stderr.contains("panicked"));
 }
+
+#[test]
+fn partition_files_are_clustered_by_contract_in_row_groups_near_8192_rows() {
+    use polars::prelude::*;
+    // 30,000 actions in October: one file, which polars' writer cuts into 30,000 / 8,192
+    // = 3 row groups of equal size.
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        "30000",
+        "--seed",
+        "5",
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-10",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+    let m = manifest(&env, &env.store());
+    let files: Vec<_> = m["files"].as_array().unwrap().iter().collect();
+    assert_eq!(files.len(), 1, "{m}");
+    let path = env.store().join(files[0]["path"].as_str().unwrap());
+    let mut reader = ParquetReader::new(std::fs::File::open(&path).unwrap());
+    let groups: Vec<usize> = reader
+        .get_metadata()
+        .unwrap()
+        .row_groups
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(groups, vec![10_000, 10_000, 10_000]);
+    let df = reader.finish().unwrap();
+    let ids: Vec<Option<i64>> = df
+        .column("action_contract_id")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert!(
+        distinct.len() > 10,
+        "the generator spreads work over contracts: {distinct:?}"
+    );
+    assert!(
+        ids.windows(2).all(|w| w[0] <= w[1]),
+        "rows are ordered by contract (no contract first)"
+    );
+}

@@ -112,7 +112,7 @@ fn part_groups(store: &Store, p: &select::Part, kind: ReportKind) -> Result<Grou
 
 /// Builds a report for `period` from `store`.
 ///
-/// Files (at most [`crate::store::ROW_GROUP_ROWS`] rows each) are summed one at a time on
+/// Files (at most [`crate::store::FILE_ROWS`] rows each) are summed one at a time on
 /// as many reader threads as [`crate::threads::count`] (polars decodes each file on its
 /// own pool, of the same size), so memory holds about that many files' worth of the
 /// needed columns, whatever the period.

@@ -123,9 +123,14 @@ pub struct Store {
     manifest: Manifest,
 }
 
-/// Rows per data file (and per Parquet row group): readers hold about this many rows of
-/// the columns they need at a time.
-pub const ROW_GROUP_ROWS: usize = 65_536;
+/// Rows per data file: readers hold about this many rows of the columns they need at a
+/// time.
+pub const FILE_ROWS: usize = 65_536;
+
+/// Rows per Parquet row group of a partition file. A partition file's rows are clustered
+/// by contract (see `write::MonthFiles::write`), so the row groups' statistics let a
+/// reader filtering on one contract skip most of a file.
+pub const ROW_GROUP_ROWS: usize = 8_192;
 
 /// A `(year, month)` partition key; `(0, 0)` holds actions without a usable datetime.
 pub type Month = (i32, u32);

@@ -169,18 +169,19 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// Encodes `df` as Parquet into `out` with `compression`, in row groups of ROW_GROUP_ROWS,
+/// Encodes `df` as Parquet into `out` with `compression`, in row groups of `group_rows`,
 /// with `footer`'s key-value pairs in the file's footer.
 fn encode(
     out: impl std::io::Write,
     df: &mut DataFrame,
     compression: ParquetCompression,
+    group_rows: usize,
     footer: Vec<(String, String)>,
     path: &Path,
 ) -> Result<(), StoreError> {
     ParquetWriter::new(out)
         .with_compression(compression)
-        .with_row_group_size(Some(super::ROW_GROUP_ROWS))
+        .with_row_group_size(Some(group_rows))
         .with_key_value_metadata(
             (!footer.is_empty()).then(|| KeyValueMetadata::from_static(footer)),
         )
@@ -216,7 +217,14 @@ fn write_parquet_with(
     footer: Vec<(String, String)>,
 ) -> Result<(u64, String), StoreError> {
     let mut buf: Vec<u8> = Vec::new();
-    encode(&mut buf, df, ParquetCompression::Zstd(None), footer, path)?;
+    encode(
+        &mut buf,
+        df,
+        ParquetCompression::Zstd(None),
+        super::ROW_GROUP_ROWS,
+        footer,
+        path,
+    )?;
     let mut file = File::create(path).map_err(io("cannot create", path))?;
     std::io::Write::write_all(&mut file, &buf).map_err(io("cannot write", path))?;
     file.sync_all().map_err(io("cannot flush", path))?;
@@ -232,6 +240,7 @@ fn write_staged(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
         &mut out,
         df,
         ParquetCompression::Uncompressed,
+        super::FILE_ROWS,
         Vec::new(),
         path,
     )?;
@@ -624,10 +633,10 @@ impl Writer {
         tombs
     }
 
-    /// Step 3: rewrite each month that changed, streaming: a full stored file (ROW_GROUP_ROWS
+    /// Step 3: rewrite each month that changed, streaming: a full stored file (FILE_ROWS
     /// rows) none of whose rows lost stays as it is; the surviving rows of every other
     /// source of the month (changed or partial stored files, staged parts) are cut into
-    /// new files of ROW_GROUP_ROWS rows, at most one shorter. So a month holds at most one
+    /// new files of FILE_ROWS rows, at most one shorter. So a month holds at most one
     /// partial file, an edit rewrites the files it touches, and memory stays within about
     /// two files whatever the month's size. Months that did not change keep their files.
     /// Returns the new file list and the frames of tombstoned rows.
@@ -662,7 +671,7 @@ impl Writer {
                 let src = &sources[i];
                 if let Some(e) = &src.entry
                     && losers[i].is_empty()
-                    && (untouched || src.rows >= super::ROW_GROUP_ROWS)
+                    && (untouched || src.rows >= super::FILE_ROWS)
                 {
                     files.push(e.clone());
                     stats.files_kept += 1;
@@ -754,7 +763,7 @@ impl Writer {
 }
 
 /// The new files of one month being rewritten: rows are pushed in source order and cut
-/// into files of ROW_GROUP_ROWS rows (readers take one whole small file at a time, which
+/// into files of FILE_ROWS rows (readers take one whole small file at a time, which
 /// bounds their memory); the rest waits for more rows or [`MonthFiles::finish`].
 struct MonthFiles<'w> {
     writer: &'w Writer,
@@ -798,10 +807,10 @@ impl<'w> MonthFiles<'w> {
             }
         };
         let mut offset = 0;
-        while all.height() - offset >= super::ROW_GROUP_ROWS {
-            let mut chunk = all.slice(offset as i64, super::ROW_GROUP_ROWS);
+        while all.height() - offset >= super::FILE_ROWS {
+            let mut chunk = all.slice(offset as i64, super::FILE_ROWS);
             self.write(&mut chunk, files, stats)?;
-            offset += super::ROW_GROUP_ROWS;
+            offset += super::FILE_ROWS;
         }
         if offset > 0 {
             all = all.slice(offset as i64, all.height() - offset);
@@ -824,6 +833,18 @@ impl<'w> MonthFiles<'w> {
             "actions/year={y}/month={m}/part-g{:06}-{:04}.parquet",
             self.writer.generation, self.part
         );
+        // Clustered by contract (input order kept within one), so that a reader filtering
+        // on a contract skips the row groups whose statistics exclude it.
+        let mut chunk = chunk
+            .sort(
+                [col::CONTRACT_ID],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .map_err(|source| StoreError::Parquet {
+                path: self.dir.clone(),
+                source,
+            })?;
+        let chunk = &mut chunk;
         chunk.rechunk_mut_par();
         let path = self.writer.store.root.join(&rel);
         let ids = int_column(chunk, col::TICKET_ID, &path)?;
