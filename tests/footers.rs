@@ -395,3 +395,84 @@ fn a_store_written_before_footer_summaries_is_rewritten_with_them_once_by_the_ne
     assert!(!again.stderr.contains("upgraded"), "{}", again.stderr);
     assert_eq!(partition_files(&env.store(), 0), files, "no second rewrite");
 }
+
+const INDEX_FOOTER: &str = "halo-billing.index.contract-rows.v1";
+
+/// `report actions --contract C` over October and over a range cutting October and
+/// November, for each of `contracts`.
+fn contract_actions(env: &Env, contracts: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in contracts {
+        for range in [
+            &["--period", "2026-10"][..],
+            &["--from", "2026-10-05", "--to", "2026-11-20"],
+        ] {
+            let mut a = vec!["report", "actions", "--contract", c, "--format", "csv"];
+            a.extend(range);
+            out.push(env.run(&a).ok().stdout);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_contracts_actions_read_through_the_index_equal_those_read_from_files_without_it() {
+    let env = Env::new();
+    env.generated("3000", "8");
+    let files = partition_files(&env.store(), 0);
+    assert!(
+        files
+            .iter()
+            .all(|f| footer_of(f).iter().any(|(k, _)| k == INDEX_FOOTER)),
+        "every partition file carries a contract index"
+    );
+    // The busiest contract, one more, no contract, and one the store does not hold.
+    let contracts = env.report_csv("contracts", &["--period", "2026-10"]);
+    let ids: Vec<&str> = contracts[1..]
+        .iter()
+        .map(|r| r[0].as_str())
+        .filter(|id| id.parse::<i64>().is_ok_and(|n| n > 0))
+        .take(2)
+        .collect();
+    let asked = [ids[0], ids[1], "none", "987654"];
+    let indexed = contract_actions(&env, &asked);
+    for f in &files {
+        rewrite_footer(f, |kv| kv.retain(|(k, _)| k != INDEX_FOOTER));
+    }
+    let unindexed = contract_actions(&env, &asked);
+    assert_eq!(indexed, unindexed);
+    let listed = |t: &str| parse_csv(t).len();
+    assert!(listed(&indexed[0]) > 10, "{}", indexed[0]);
+    assert!(listed(&indexed[4]) > 2, "no contract: {}", indexed[4]);
+    assert_eq!(listed(&indexed[6]), 1, "the header only: {}", indexed[6]);
+}
+
+#[test]
+fn a_contract_index_that_does_not_fit_its_file_is_an_error_naming_the_file() {
+    let env = Env::new();
+    env.generated("3000", "9");
+    let file = october_file(&env);
+    rewrite_footer(&file, |kv| {
+        let (_, json) = kv.iter_mut().find(|(k, _)| k == INDEX_FOOTER).unwrap();
+        let mut runs: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        runs.pop();
+        *json = serde_json::to_string(&runs).unwrap();
+    });
+    let r = env.run([
+        "report",
+        "actions",
+        "--contract",
+        "none",
+        "--period",
+        "2026-10",
+    ]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(r.stderr.contains(name), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("contract index") && r.stderr.contains("rows of the file's"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+}

@@ -579,14 +579,21 @@ pub fn actions(
         }
         Ok(())
     };
-    let states = match predicate {
-        Some(p) => {
-            let mut found = Vec::new();
-            fold(&mut found, &select::frame_where(store, &parts, &cols, p)?)?;
-            vec![found]
-        }
-        None => select::fold_frames(store, &parts, &cols, fold)?,
+    // One contract's rows are read where the files' contract index puts them; files
+    // without an index, and other filters, go to polars with the predicate.
+    let (mut states, rest) = match filter.contract {
+        Some(contract) => select::fold_contract(store, &parts, &cols, contract, fold)?,
+        None => (Vec::new(), parts),
     };
+    match predicate {
+        Some(p) if !rest.is_empty() => {
+            let mut found = Vec::new();
+            fold(&mut found, &select::frame_where(store, &rest, &cols, p)?)?;
+            states.push(found);
+        }
+        Some(_) => {}
+        None => states.extend(select::fold_frames(store, &rest, &cols, fold)?),
+    }
     let mut found: Vec<Listed> = states.into_iter().flatten().collect();
     found.sort_by_key(|f| (f.0, f.1, f.2));
     let show = |k: usize, v: i64| -> String {

@@ -213,6 +213,55 @@ pub fn fold_parts<S: Default + Send>(
     })
 }
 
+/// [`fold_frames`] of one contract's rows (`None`: actions without a contract), read
+/// from where each file's contract index ([`crate::store::index`]) says they lie: only
+/// the Parquet pages holding them are decoded, and a file without any is not read past
+/// its footer. Parts whose file has no index (written before it) are returned for the
+/// caller to read another way.
+pub fn fold_contract<S: Default + Send>(
+    store: &Store,
+    parts: &[Part],
+    columns: &[&str],
+    contract: Option<i64>,
+    fold: impl Fn(&mut S, &DataFrame) -> Result<(), ReportError> + Sync,
+) -> Result<(Vec<S>, Vec<Part>), ReportError> {
+    let mut cols: Vec<&str> = columns.to_vec();
+    if !cols.contains(&col::DATETIME) {
+        cols.push(col::DATETIME);
+    }
+    let readers = crate::threads::readers(parts.len());
+    let (cols, fold) = (&cols, &fold);
+    let done: Vec<(S, Vec<Part>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..readers)
+            .map(|r| {
+                s.spawn(move || -> Result<(S, Vec<Part>), ReportError> {
+                    let mut state = S::default();
+                    let mut unindexed = Vec::new();
+                    for p in parts.iter().skip(r).step_by(readers) {
+                        match store.read_contract_rows(&p.file, cols, contract)? {
+                            None => unindexed.push(p.clone()),
+                            Some(None) => {}
+                            Some(Some(df)) => fold(&mut state, &in_range(p, df)?)?,
+                        }
+                    }
+                    Ok((state, unindexed))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a reader thread panicked"))
+            .collect::<Result<_, _>>()
+    })?;
+    let mut states = Vec::with_capacity(done.len());
+    let mut unindexed = Vec::new();
+    for (state, rest) in done {
+        states.push(state);
+        unindexed.extend(rest);
+    }
+    Ok((states, unindexed))
+}
+
 /// Whether a part takes every row of its file: a partition file whose whole month lies
 /// in the part's range (its footer's summaries then apply as they are).
 pub fn whole(p: &Part) -> bool {
@@ -222,7 +271,11 @@ pub fn whole(p: &Part) -> bool {
 
 /// One part's frame: its rows in the part's range.
 fn read_part(store: &Store, p: &Part, cols: &[&str]) -> Result<DataFrame, ReportError> {
-    let df = store.read_slice(&p.file, cols, 0, p.file.rows as usize)?;
+    in_range(p, store.read_slice(&p.file, cols, 0, p.file.rows as usize)?)
+}
+
+/// The rows of `df` (read from `p`'s file) in `p`'s range.
+fn in_range(p: &Part, df: DataFrame) -> Result<DataFrame, ReportError> {
     if whole(p) {
         return Ok(df);
     }

@@ -27,6 +27,7 @@
 
 mod closed;
 mod coverage;
+pub mod index;
 mod lock;
 mod manifest;
 mod migrate;
@@ -112,6 +113,16 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
         /// What is wrong with them.
+        reason: String,
+    },
+    /// A partition file's contract index does not fit the file.
+    #[error(
+        "store file `{path}`: the contract index in its footer {reason}; the file may be damaged (check it with `halo-billing status --verify`)"
+    )]
+    Index {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -415,6 +426,57 @@ impl Store {
             .as_ref()
             .and_then(|kv| kv.iter().find(|e| e.key == key))
             .and_then(|e| e.value.clone()))
+    }
+}
+
+impl Store {
+    /// `columns` of `contract`'s rows of `file` (`None`: actions without a contract),
+    /// read where the file's contract index ([`index`]) puts them: `None` when the file
+    /// has no index (written before it), `Some(None)` when it holds no row of the
+    /// contract (nothing past the footer is read). The footer is parsed once for both.
+    pub fn read_contract_rows(
+        &self,
+        file: &FileEntry,
+        columns: &[&str],
+        contract: Option<i64>,
+    ) -> Result<Option<Option<DataFrame>>, StoreError> {
+        let path = self.root.join(&file.path);
+        let mut reader = ParquetReader::new(open(&path)?);
+        let meta = reader
+            .get_metadata()
+            .map_err(|source| StoreError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+        let Some(text) = meta
+            .key_value_metadata()
+            .as_ref()
+            .and_then(|kv| kv.iter().find(|e| e.key == index::KEY))
+            .and_then(|e| e.value.clone())
+        else {
+            return Ok(None);
+        };
+        let runs = index::parse(&text, file.rows).map_err(|reason| StoreError::Index {
+            path: path.clone(),
+            reason,
+        })?;
+        let Some((first, rows)) = index::rows_of(&runs, contract) else {
+            return Ok(Some(None));
+        };
+        // A contract's rows are a few pages: decoded on this thread, not spread over
+        // polars' pool.
+        let mut df = reader
+            .with_columns(Some(columns.iter().map(|s| s.to_string()).collect()))
+            .with_slice(Some((first, rows)))
+            .read_parallel(ParallelStrategy::None)
+            .finish()
+            .map_err(|source| StoreError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+        self.check_schema(&path, &df, columns)?;
+        df.rechunk_mut();
+        Ok(Some(Some(df)))
     }
 }
 

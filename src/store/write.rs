@@ -204,10 +204,15 @@ pub(super) fn write_partition(
     path: &Path,
     df: &mut DataFrame,
 ) -> Result<(u64, String), StoreError> {
-    let footer = crate::report::totals::footer(df).map_err(|e| StoreError::Totals {
+    let mut footer = crate::report::totals::footer(df).map_err(|e| StoreError::Totals {
         path: path.to_path_buf(),
         reason: format!("cannot be computed: {e}"),
     })?;
+    let runs = super::index::runs(df, col::CONTRACT_ID).map_err(|source| StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    footer.extend(runs.map(|r| super::index::entry(&r)));
     write_parquet_with(path, df, footer)
 }
 
