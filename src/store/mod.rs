@@ -338,16 +338,28 @@ impl Store {
         len: usize,
     ) -> Result<DataFrame, StoreError> {
         let path = self.root.join(&file.path);
-        let fh = open(&path)?;
-        let mut df = ParquetReader::new(fh)
+        let reader = ParquetReader::new(open(&path)?);
+        self.finish_read(&path, reader, columns, (offset, len))
+    }
+
+    /// Reads `columns` of the rows `(offset, len)` through `reader` (of `path`), checked
+    /// against the store's schema, in one chunk.
+    fn finish_read(
+        &self,
+        path: &Path,
+        reader: ParquetReader<File>,
+        columns: &[&str],
+        slice: (usize, usize),
+    ) -> Result<DataFrame, StoreError> {
+        let mut df = reader
             .with_columns(Some(columns.iter().map(|s| s.to_string()).collect()))
-            .with_slice(Some((offset, len)))
+            .with_slice(Some(slice))
             .finish()
             .map_err(|source| StoreError::Parquet {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             })?;
-        self.check_schema(&path, &df, columns)?;
+        self.check_schema(path, &df, columns)?;
         df.rechunk_mut();
         Ok(df)
     }
@@ -460,23 +472,15 @@ impl Store {
             path: path.clone(),
             reason,
         })?;
-        let Some((first, rows)) = index::rows_of(&runs, contract) else {
+        let Some(rows) = index::rows_of(&runs, contract) else {
             return Ok(Some(None));
         };
         // A contract's rows are a few pages: decoded on this thread, not spread over
         // polars' pool.
-        let mut df = reader
-            .with_columns(Some(columns.iter().map(|s| s.to_string()).collect()))
-            .with_slice(Some((first, rows)))
-            .read_parallel(ParallelStrategy::None)
-            .finish()
-            .map_err(|source| StoreError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
-        self.check_schema(&path, &df, columns)?;
-        df.rechunk_mut();
-        Ok(Some(Some(df)))
+        let reader = reader.read_parallel(ParallelStrategy::None);
+        self.finish_read(&path, reader, columns, rows)
+            .map(Some)
+            .map(Some)
     }
 }
 
