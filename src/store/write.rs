@@ -838,18 +838,22 @@ impl<'w> MonthFiles<'w> {
             "actions/year={y}/month={m}/part-g{:06}-{:04}.parquet",
             self.writer.generation, self.part
         );
-        // Clustered by contract (input order kept within one), so that a reader filtering
-        // on a contract skips the row groups whose statistics exclude it.
-        let mut chunk = chunk
-            .sort(
-                [col::CONTRACT_ID],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
+        // Clustered by contract (input order kept within one), so that a reader of one
+        // contract reads one run of rows (the footer's index says where) and skips the
+        // row groups whose statistics exclude it. The rows are gathered straight from
+        // the chunk's pieces (`DataFrame::sort` would first copy them into one piece).
+        let sorted = chunk
+            .column(col::CONTRACT_ID)
+            .map(|c| {
+                c.as_materialized_series()
+                    .arg_sort(SortOptions::default().with_maintain_order(true))
+            })
+            .and_then(|order| chunk.take(&order))
             .map_err(|source| StoreError::Parquet {
                 path: self.dir.clone(),
                 source,
             })?;
-        let chunk = &mut chunk;
+        let chunk = &mut { sorted };
         chunk.rechunk_mut_par();
         let path = self.writer.store.root.join(&rel);
         let ids = int_column(chunk, col::TICKET_ID, &path)?;
