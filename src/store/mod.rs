@@ -427,21 +427,29 @@ impl Store {
     /// The value stored under `key` in `file`'s Parquet footer (`None`: no such key).
     /// Only the footer is read.
     pub fn read_footer(&self, file: &FileEntry, key: &str) -> Result<Option<String>, StoreError> {
-        let path = self.root.join(&file.path);
-        let fh = open(&path)?;
-        let mut reader = ParquetReader::new(fh);
-        let meta = reader
-            .get_metadata()
-            .map_err(|source| StoreError::Parquet { path, source })?;
-        Ok(meta
-            .key_value_metadata()
-            .as_ref()
-            .and_then(|kv| kv.iter().find(|e| e.key == key))
-            .and_then(|e| e.value.clone()))
+        self.open_with_footer(file, key).map(|(_, _, value)| value)
     }
-}
 
-impl Store {
+    /// `file`'s path and reader with its footer parsed (the reader reads on from it),
+    /// and the value under `key` in that footer.
+    fn open_with_footer(
+        &self,
+        file: &FileEntry,
+        key: &str,
+    ) -> Result<(PathBuf, ParquetReader<File>, Option<String>), StoreError> {
+        let path = self.root.join(&file.path);
+        let mut reader = ParquetReader::new(open(&path)?);
+        let value = match reader.get_metadata() {
+            Ok(meta) => meta
+                .key_value_metadata()
+                .as_ref()
+                .and_then(|kv| kv.iter().find(|e| e.key == key))
+                .and_then(|e| e.value.clone()),
+            Err(source) => return Err(StoreError::Parquet { path, source }),
+        };
+        Ok((path, reader, value))
+    }
+
     /// `columns` of `contract`'s rows of `file` (`None`: actions without a contract),
     /// read where the file's contract index ([`index`]) puts them: `None` when the file
     /// has no index (written before it), `Some(None)` when it holds no row of the
@@ -452,20 +460,8 @@ impl Store {
         columns: &[&str],
         contract: Option<i64>,
     ) -> Result<Option<Option<DataFrame>>, StoreError> {
-        let path = self.root.join(&file.path);
-        let mut reader = ParquetReader::new(open(&path)?);
-        let meta = reader
-            .get_metadata()
-            .map_err(|source| StoreError::Parquet {
-                path: path.clone(),
-                source,
-            })?;
-        let Some(text) = meta
-            .key_value_metadata()
-            .as_ref()
-            .and_then(|kv| kv.iter().find(|e| e.key == index::KEY))
-            .and_then(|e| e.value.clone())
-        else {
+        let (path, reader, text) = self.open_with_footer(file, index::KEY)?;
+        let Some(text) = text else {
             return Ok(None);
         };
         let runs = index::parse(&text, file.rows).map_err(|reason| StoreError::Index {
