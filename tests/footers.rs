@@ -62,6 +62,17 @@ fn rewrite_footer(path: &Path, edit: impl FnOnce(&mut Vec<(String, String)>)) {
         .unwrap();
 }
 
+/// Rewrites the file at `path` with the last element of the JSON list under `key` in
+/// its footer removed.
+fn drop_last_entry(path: &Path, key: &str) {
+    rewrite_footer(path, |kv| {
+        let (_, json) = kv.iter_mut().find(|(k, _)| k == key).unwrap();
+        let mut list: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
+        list.pop();
+        *json = serde_json::to_string(&list).unwrap();
+    });
+}
+
 #[test]
 fn whole_months_are_summed_from_the_files_footer_totals_and_cut_months_from_their_rows() {
     let env = Env::new();
@@ -130,12 +141,7 @@ fn footer_totals_that_disagree_with_the_files_row_count_are_an_error_naming_the_
     let env = Env::new();
     env.generated("3000", "7");
     let file = october_file(&env);
-    rewrite_footer(&file, |kv| {
-        let (_, json) = kv.iter_mut().find(|(k, _)| k == CONTRACTS_FOOTER).unwrap();
-        let mut groups: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
-        groups.pop();
-        *json = serde_json::to_string(&groups).unwrap();
-    });
+    drop_last_entry(&file, CONTRACTS_FOOTER);
     let r = env.run(["report", "contracts", "--period", "2026-10"]);
     assert_ne!(r.code, 0, "{}", r.stdout);
     let name = file.file_name().unwrap().to_str().unwrap();
@@ -452,12 +458,7 @@ fn a_contract_index_that_does_not_fit_its_file_is_an_error_naming_the_file() {
     let env = Env::new();
     env.generated("3000", "9");
     let file = october_file(&env);
-    rewrite_footer(&file, |kv| {
-        let (_, json) = kv.iter_mut().find(|(k, _)| k == INDEX_FOOTER).unwrap();
-        let mut runs: Vec<serde_json::Value> = serde_json::from_str(json).unwrap();
-        runs.pop();
-        *json = serde_json::to_string(&runs).unwrap();
-    });
+    drop_last_entry(&file, INDEX_FOOTER);
     let r = env.run([
         "report",
         "actions",

@@ -491,6 +491,27 @@ fn a_stored_action_edited_into_another_month_leaves_its_old_month_in_a_later_imp
 }
 
 /// Rows of each file of `month` in the store's manifest.
+/// A store of `actions` generated actions (`seed`), all in October 2026.
+fn october_store(actions: &str, seed: &str) -> Env {
+    let env = Env::new();
+    env.run([
+        "generate",
+        "--actions",
+        actions,
+        "--seed",
+        seed,
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-10",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+    env
+}
+
 fn month_files(env: &Env, store: &std::path::Path, month: u64) -> Vec<u64> {
     let m = manifest(env, store);
     m["files"]
@@ -505,22 +526,7 @@ fn month_files(env: &Env, store: &std::path::Path, month: u64) -> Vec<u64> {
 #[test]
 fn an_edit_in_a_large_month_rewrites_the_files_it_touches_and_leaves_one_partial_file() {
     // 140,000 actions in October: files of 65,536, 65,536 and 8,928 rows.
-    let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "140000",
-        "--seed",
-        "3",
-        "--from",
-        "2026-10",
-        "--to",
-        "2026-10",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    let env = october_store("140000", "3");
     let mut before = month_files(&env, &env.store(), 10);
     before.sort_unstable();
     assert_eq!(before, vec![8_928, 65_536, 65_536]);
@@ -634,22 +640,7 @@ fn partition_files_are_clustered_by_contract_in_row_groups_near_8192_rows() {
     use polars::prelude::*;
     // 30,000 actions in October: one file, which polars' writer cuts into 30,000 / 8,192
     // = 3 row groups of equal size.
-    let env = Env::new();
-    env.run([
-        "generate",
-        "--actions",
-        "30000",
-        "--seed",
-        "5",
-        "--from",
-        "2026-10",
-        "--to",
-        "2026-10",
-        "--out",
-        "gen",
-    ])
-    .ok();
-    env.import(&[&env.path("gen")]).ok();
+    let env = october_store("30000", "5");
     let m = manifest(&env, &env.store());
     let files: Vec<_> = m["files"].as_array().unwrap().iter().collect();
     assert_eq!(files.len(), 1, "{m}");
