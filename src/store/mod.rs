@@ -27,6 +27,7 @@
 
 mod closed;
 mod coverage;
+mod encode;
 pub mod index;
 mod lock;
 mod manifest;

@@ -1,6 +1,7 @@
 //! Committing new actions into the store: stage, merge on `(ticket_id, id)`, rewrite the
 //! touched partitions, switch the manifest.
 
+use super::encode::Layout;
 use super::manifest::{FILE_NAME, Manifest};
 use super::{FileEntry, Month, Store, StoreError, month_of, read_parquet};
 use crate::frame::{self, col};
@@ -169,28 +170,23 @@ fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -
     }
 }
 
-/// Encodes `df` as Parquet into `out` with `compression`, in row groups of `group_rows`,
-/// with `footer`'s key-value pairs in the file's footer.
+/// Encodes `df` as Parquet into `out` laid out as `layout`, in row groups of `group_rows`,
+/// with `footer`'s key-value pairs in the file's footer, on `threads` threads.
 fn encode(
     out: impl std::io::Write,
     df: &mut DataFrame,
-    compression: ParquetCompression,
     group_rows: usize,
     footer: Vec<(String, String)>,
+    layout: Layout,
+    threads: usize,
     path: &Path,
 ) -> Result<(), StoreError> {
-    ParquetWriter::new(out)
-        .with_compression(compression)
-        .with_row_group_size(Some(group_rows))
-        .with_key_value_metadata(
-            (!footer.is_empty()).then(|| KeyValueMetadata::from_static(footer)),
-        )
-        .finish(df)
-        .map(|_| ())
-        .map_err(|source| StoreError::Parquet {
+    super::encode::encode(out, df, group_rows, footer, layout, threads).map_err(|source| {
+        StoreError::Parquet {
             path: path.to_path_buf(),
             source,
-        })
+        }
+    })
 }
 
 /// Writes `df` to `path` (zstd) and flushes it; returns its size and SHA-256 (hex).
@@ -225,9 +221,10 @@ fn write_parquet_with(
     encode(
         &mut buf,
         df,
-        ParquetCompression::Zstd(None),
         super::ROW_GROUP_ROWS,
         footer,
+        Layout::Store,
+        crate::threads::count(),
         path,
     )?;
     let mut file = File::create(path).map_err(io("cannot create", path))?;
@@ -236,17 +233,19 @@ fn write_parquet_with(
     Ok((buf.len() as u64, super::sha256_hex(&buf)))
 }
 
-/// Writes a staged part: uncompressed and not flushed, since it lives only until this
-/// run's commit reads it back (a crash leaves it to the next writer's cleanup).
+/// Writes a staged part: uncompressed, plain and not flushed, since it lives only until
+/// this run's commit reads it back (a crash leaves it to the next writer's cleanup).
 fn write_staged(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
     let file = File::create(path).map_err(io("cannot create", path))?;
     let mut out = std::io::BufWriter::new(file);
     encode(
         &mut out,
         df,
-        ParquetCompression::Uncompressed,
         super::FILE_ROWS,
         Vec::new(),
+        Layout::Spill,
+        // The staging thread runs beside the parsing workers: no more threads here.
+        1,
         path,
     )?;
     std::io::Write::flush(&mut out).map_err(io("cannot write", path))

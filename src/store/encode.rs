@@ -1,0 +1,265 @@
+//! Parquet encoding of the store's files with every core at work.
+//!
+//! polars' writer encodes the columns of a row group side by side but compresses their
+//! pages one after another on the calling thread (zstd, with a fresh compression
+//! context per page): writing a partition kept one core busy and the other mostly idle.
+//! Here every (row group, column) pair is encoded *and* compressed as one piece of work,
+//! on [`crate::threads::count`] threads, and the finished pages are written in order.
+//! A store file ([`Layout::Store`]) is the same, byte for byte, as polars' own writer
+//! makes it with the same options: the same row groups (cut as polars cuts them), the
+//! same pages, the same compression, statistics and footer.
+//!
+//! A part staged for this run's commit ([`Layout::Spill`]) is read back once, whole, by
+//! the same run: its pages are plain (no dictionary tried, no cardinality estimated) and
+//! carry no statistics, which cost more to make than the spill is worth.
+
+use polars::io::parquet::write::{KeyValueMetadata, ParquetCompression, ParquetWriter};
+use polars::prelude::*;
+use polars_parquet::write::{
+    CompressedPage, CompressionOptions, Encoding, ParquetType, StatisticsOptions, Version,
+    WriteOptions, array_to_columns, compress,
+};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How a file's pages are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// As polars' writer lays them out: dictionary pages where polars finds them worth
+    /// it, min/max/null-count statistics (for readers that skip row groups), zstd.
+    Store,
+    /// Plain pages, no statistics, no compression: a spill read back whole, once.
+    Spill,
+}
+
+impl Layout {
+    fn compression(self) -> ParquetCompression {
+        match self {
+            Layout::Store => ParquetCompression::Zstd(None),
+            Layout::Spill => ParquetCompression::Uncompressed,
+        }
+    }
+}
+
+/// The encoded and compressed pages of one column of one row group, by leaf.
+type Pages = PolarsResult<Vec<Vec<CompressedPage>>>;
+
+/// The row groups polars' writer cuts a one-piece frame of `height` rows into for
+/// `group_rows` rows per group: `height / group_rows` groups (at least one) of equal
+/// length, the last taking the rest. As `(offset, length)`.
+fn row_groups(height: usize, group_rows: usize) -> Vec<(usize, usize)> {
+    let n = (height / group_rows.max(1)).max(1);
+    let each = height / n;
+    (0..n)
+        .map(|i| {
+            let start = i * each;
+            let len = if i + 1 == n { height - start } else { each };
+            (start, len)
+        })
+        .collect()
+}
+
+/// Encodes `df` as Parquet into `out`, in row groups of about
+/// `group_rows` rows (see [`row_groups`]), with `footer`'s key-value pairs in the
+/// file's footer, laid out as `layout` says, on up to `threads` threads.
+pub(super) fn encode<W: std::io::Write>(
+    out: W,
+    df: &mut DataFrame,
+    group_rows: usize,
+    footer: Vec<(String, String)>,
+    layout: Layout,
+    threads: usize,
+) -> PolarsResult<()> {
+    df.rechunk_mut_par();
+    let groups: Vec<DataFrame> = row_groups(df.height(), group_rows)
+        .into_iter()
+        .map(|(start, len)| df.slice(start as i64, len))
+        .collect();
+    // What polars' writer uses for the same settings (`ParquetWriter::new`'s defaults).
+    let compression = layout.compression();
+    let options = WriteOptions {
+        statistics: match layout {
+            Layout::Store => StatisticsOptions::default(),
+            Layout::Spill => StatisticsOptions::empty(),
+        },
+        compression: CompressionOptions::from(compression),
+        version: Version::V1,
+        data_page_size: None,
+    };
+    let mut writer = ParquetWriter::new(out)
+        .with_compression(compression)
+        .with_statistics(options.statistics)
+        .with_key_value_metadata(
+            (!footer.is_empty()).then(|| KeyValueMetadata::from_static(footer)),
+        )
+        .batched(df.schema())?;
+    let fields: Vec<ParquetType> = writer.parquet_schema().fields().to_vec();
+    let encodings: Vec<Vec<Encoding>> = df
+        .schema()
+        .to_arrow(CompatLevel::newest())
+        .iter_values()
+        .map(|f| match layout {
+            Layout::Store => polars_parquet::write::get_dtype_encoding(&f.dtype),
+            Layout::Spill => vec![Encoding::Plain],
+        })
+        .collect();
+    let batches: Vec<_> = groups
+        .iter()
+        .filter(|g| g.height() > 0)
+        .flat_map(|g| g.iter_chunks(CompatLevel::newest(), false))
+        .collect();
+    let columns = fields.len();
+    let pieces = batches.len() * columns;
+    let done: Vec<Mutex<Option<Pages>>> = (0..pieces).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= pieces {
+                break;
+            }
+            let (b, c) = (i / columns, i % columns);
+            let pages = encode_column(&batches[b].columns()[c], &fields[c], &encodings[c], options);
+            *done[i].lock().expect("no encoder panics") = Some(pages);
+        }
+    };
+    let threads = threads.clamp(1, pieces.max(1));
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    let mut done = done.into_iter();
+    for batch in &batches {
+        let mut group: Vec<Vec<CompressedPage>> = Vec::with_capacity(columns);
+        for slot in done.by_ref().take(columns) {
+            let pages = slot
+                .into_inner()
+                .expect("no encoder panics")
+                .expect("every piece is encoded")?;
+            group.extend(pages);
+        }
+        writer.write_row_group(batch.len() as u64, &group)?;
+    }
+    writer.finish()?;
+    Ok(())
+}
+
+/// One column of one row group: its leaves' pages, encoded and compressed.
+fn encode_column(
+    array: &ArrayRef,
+    field: &ParquetType,
+    encoding: &[Encoding],
+    options: WriteOptions,
+) -> Pages {
+    array_to_columns(array, field.clone(), options, encoding)?
+        .into_iter()
+        .map(|leaf| {
+            leaf.map(|page| {
+                compress(page?, Vec::new(), options.compression).map_err(PolarsError::from)
+            })
+            .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::ActionColumns;
+
+    /// `n` generated actions as a frame, every field filled as the generator fills it.
+    fn generated(n: u64) -> DataFrame {
+        let ds = crate::generate::Dataset::new(&crate::generate::Options {
+            actions: n,
+            seed: 11,
+            from: (2026, 9),
+            to: (2026, 10),
+            out: std::path::PathBuf::new(),
+        })
+        .unwrap();
+        let mut c = ActionColumns::default();
+        let mut scratch = Vec::new();
+        for g in 0..ds.len() {
+            for a in crate::ingest::parse_document("gen", ds.action(g).full.as_bytes()).actions {
+                c.push_ref(&a.as_ref(), &mut scratch);
+            }
+        }
+        c.into_frame().unwrap()
+    }
+
+    #[test]
+    fn row_groups_are_cut_as_polars_cuts_them() {
+        assert_eq!(row_groups(65_536, 8_192).len(), 8);
+        assert!(row_groups(65_536, 8_192).iter().all(|g| g.1 == 8_192));
+        assert_eq!(
+            row_groups(30_000, 8_192),
+            vec![(0, 10_000), (10_000, 10_000), (20_000, 10_000)]
+        );
+        assert_eq!(row_groups(17_000, 8_192), vec![(0, 8_500), (8_500, 8_500)]);
+        assert_eq!(row_groups(8_193, 8_192), vec![(0, 8_193)]);
+        assert_eq!(row_groups(100, 8_192), vec![(0, 100)]);
+        assert_eq!(row_groups(0, 8_192), vec![(0, 0)]);
+    }
+
+    /// A store file from this encoder, on one thread or several, is the file polars'
+    /// own writer makes of the same frame with the same options (several row groups,
+    /// a footer, dictionary and plain columns, nulls).
+    #[test]
+    fn store_files_equal_polars_own_writer_byte_for_byte() {
+        let df = generated(2_500);
+        let footer = vec![("k".to_string(), "[1,2,3]".to_string())];
+        let mut want = Vec::new();
+        ParquetWriter::new(&mut want)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_row_group_size(Some(1_000))
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(footer.clone())))
+            .finish(&mut df.clone())
+            .unwrap();
+        for threads in [1, 2, 3] {
+            let mut got = Vec::new();
+            encode(
+                &mut got,
+                &mut df.clone(),
+                1_000,
+                footer.clone(),
+                Layout::Store,
+                threads,
+            )
+            .unwrap();
+            assert!(got == want, "{threads} thread(s): the files differ");
+        }
+    }
+
+    /// A spill reads back as the frame it was made of, and is not the store's layout.
+    #[test]
+    fn spills_read_back_as_their_frame() {
+        let df = generated(2_500);
+        let mut spill = Vec::new();
+        encode(
+            &mut spill,
+            &mut df.clone(),
+            1_000,
+            Vec::new(),
+            Layout::Spill,
+            2,
+        )
+        .unwrap();
+        let back = ParquetReader::new(std::io::Cursor::new(&spill))
+            .finish()
+            .unwrap();
+        assert!(back.equals_missing(&df), "the spill reads back otherwise");
+        let mut store = Vec::new();
+        encode(
+            &mut store,
+            &mut df.clone(),
+            1_000,
+            Vec::new(),
+            Layout::Store,
+            2,
+        )
+        .unwrap();
+        assert_ne!(spill, store);
+    }
+}
