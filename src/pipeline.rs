@@ -113,19 +113,19 @@ fn parse_file(path: &Path) -> ParsedFile {
 }
 
 /// Reads `files` in batches of about BATCH_BYTES, parsed in parallel, and sends their
-/// actions in input order to the staging thread in frames of FRAME_ROWS rows.
+/// actions in input order to the staging thread in frames of FRAME_ROWS rows or more,
+/// each as the files' own columns (the staging thread copies them into one frame).
 fn feed(
     files: &[PathBuf],
     sizes: &[u64],
     bar: &crate::progress::Bar,
-    to_stage: &std::sync::mpsc::SyncSender<ActionColumns>,
+    to_stage: &std::sync::mpsc::SyncSender<Vec<ActionColumns>>,
     out: &mut ImportOutcome,
     unclean_files: &mut [bool],
     refused: &mut Vec<(i64, i64)>,
 ) -> Result<(), Error> {
-    // Room for a frame and the batch that completes it, so the columns never regrow.
-    let room = FRAME_ROWS * 3 / 2;
-    let mut columns = ActionColumns::with_capacity(room);
+    let mut frame: Vec<ActionColumns> = Vec::new();
+    let mut rows = 0;
     // A send fails only when the staging thread stopped on an error, which it returns.
     let stopped = || Ok(());
     let mut start = 0;
@@ -150,7 +150,7 @@ fn feed(
             .par_iter()
             .map(|p| parse_file(p))
             .collect();
-        for (i, mut p) in parsed.into_iter().enumerate() {
+        for (i, p) in parsed.into_iter().enumerate() {
             let r = p.result;
             unclean_files[start + i] = !r.rejects.is_empty();
             refused.extend(r.rejects.iter().filter_map(|x| Some((x.ticket_id?, x.id?))));
@@ -162,10 +162,11 @@ fn feed(
                 *a = (*a).min(lo);
                 *b = (*b).max(hi);
             }
-            columns.append(&mut p.columns);
-            if columns.len() >= FRAME_ROWS {
-                let full = std::mem::replace(&mut columns, ActionColumns::with_capacity(room));
-                if to_stage.send(full).is_err() {
+            rows += p.columns.len();
+            frame.push(p.columns);
+            if rows >= FRAME_ROWS {
+                rows = 0;
+                if to_stage.send(std::mem::take(&mut frame)).is_err() {
                     return stopped();
                 }
             }
@@ -173,7 +174,7 @@ fn feed(
         bar.inc(bytes);
         start = end;
     }
-    if !columns.is_empty() && to_stage.send(columns).is_err() {
+    if rows > 0 && to_stage.send(frame).is_err() {
         return stopped();
     }
     Ok(())
@@ -217,13 +218,14 @@ pub fn import_files(
     // file's actions as columns; a plain staging thread (polars is never called from a
     // rayon closure) turns every FRAME_ROWS rows into a frame and stages it by month,
     // while the workers go on with the next batch.
-    let (to_stage, staged) = std::sync::mpsc::sync_channel::<ActionColumns>(1);
+    let (to_stage, staged) = std::sync::mpsc::sync_channel::<Vec<ActionColumns>>(1);
     let writer = std::thread::scope(|scope| -> Result<Writer, Error> {
         let stager = std::thread::Builder::new()
             .name("staging".into())
             .spawn_scoped(scope, move || -> Result<Writer, Error> {
-                for columns in staged {
-                    writer.stage(columns.into_frame().expect("columns of equal length"))?;
+                for parts in staged {
+                    writer
+                        .stage(ActionColumns::frame_of(&parts).expect("columns of equal length"))?;
                 }
                 Ok(writer)
             })

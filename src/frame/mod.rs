@@ -22,12 +22,10 @@ pub trait FrameKind: Kind {
     fn builder(rows: usize) -> Self::Builder;
     /// Appends one row's value.
     fn push(b: &mut Self::Builder, v: &Self::Ref<'_>);
-    /// Moves every row of `other` to the end of `b`.
-    fn append(b: &mut Self::Builder, other: &mut Self::Builder);
     /// Rows so far.
     fn rows(b: &Self::Builder) -> usize;
-    /// The column.
-    fn finish(name: &str, b: Self::Builder) -> Column;
+    /// The column of `parts`' rows, one part after the other (each value copied once).
+    fn finish(name: &str, parts: &[&Self::Builder]) -> Column;
     /// Reads the column back, one value per row.
     fn values(c: &Column) -> PolarsResult<Vec<Self::Value>>;
 }
@@ -42,27 +40,26 @@ macro_rules! vec_builder {
         fn push(b: &mut Vec<$v>, v: &$v) {
             b.push(*v);
         }
-        fn append(b: &mut Vec<$v>, other: &mut Vec<$v>) {
-            b.append(other);
-        }
         fn rows(b: &Vec<$v>) -> usize {
             b.len()
         }
     };
 }
 
-/// An integer column from optional values: all-null and null-free columns (most of
-/// them) are built without the per-row validity builder.
-fn opt_i64_column(name: &str, values: &[Option<i64>]) -> Int64Chunked {
-    let nulls = values.iter().filter(|v| v.is_none()).count();
-    if nulls == values.len() {
-        return Int64Chunked::full_null(name.into(), values.len());
+/// An integer column from optional values (`parts` one after the other): all-null and
+/// null-free columns (most of them) are built without the per-row validity builder.
+fn opt_i64_column(name: &str, parts: &[&Vec<Option<i64>>]) -> Int64Chunked {
+    let values = || parts.iter().flat_map(|p| p.iter().copied());
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let nulls = values().filter(Option::is_none).count();
+    if nulls == len {
+        return Int64Chunked::full_null(name.into(), len);
     }
     if nulls == 0 {
-        let data = values.iter().map(|v| v.unwrap_or_default()).collect();
+        let data = values().map(Option::unwrap_or_default).collect();
         return Int64Chunked::from_vec(name.into(), data);
     }
-    Int64Chunked::from_iter_options(name.into(), values.iter().copied())
+    Int64Chunked::from_iter_options(name.into(), values())
 }
 
 macro_rules! opt_i64_kind {
@@ -70,8 +67,8 @@ macro_rules! opt_i64_kind {
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::Int64 }
             vec_builder!(Option<i64>);
-            fn finish(name: &str, values: Vec<Option<i64>>) -> Column {
-                opt_i64_column(name, &values).into_column()
+            fn finish(name: &str, parts: &[&Vec<Option<i64>>]) -> Column {
+                opt_i64_column(name, parts).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<Option<i64>>> {
                 Ok(c.i64()?.iter().collect())
@@ -86,8 +83,9 @@ macro_rules! units_kind {
         impl FrameKind for kinds::$k {
             fn dtype() -> DataType { DataType::Int64 }
             vec_builder!(i64);
-            fn finish(name: &str, values: Vec<i64>) -> Column {
-                Int64Chunked::from_vec(name.into(), values).into_column()
+            fn finish(name: &str, parts: &[&Vec<i64>]) -> Column {
+                Int64Chunked::from_vec(name.into(), parts.iter().flat_map(|p| p.iter().copied()).collect())
+                    .into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<i64>> {
                 Ok(c.i64()?.iter().map(Option::unwrap_or_default).collect())
@@ -132,23 +130,16 @@ macro_rules! text_kind {
                 b.ends.push(b.text.len());
                 b.present.push(v.is_some());
             }
-            fn append(b: &mut TextBuilder, other: &mut TextBuilder) {
-                let base = b.text.len();
-                b.text.push_str(&other.text);
-                b.ends.extend(other.ends.iter().map(|e| e + base));
-                b.present.append(&mut other.present);
-                other.text.clear();
-                other.ends.clear();
-            }
             fn rows(b: &TextBuilder) -> usize {
                 b.present.len()
             }
-            fn finish(name: &str, b: TextBuilder) -> Column {
-                let n = b.present.len();
-                if !b.present.contains(&true) {
+            fn finish(name: &str, parts: &[&TextBuilder]) -> Column {
+                let n = parts.iter().map(|b| b.present.len()).sum();
+                if !parts.iter().any(|b| b.present.contains(&true)) {
                     return StringChunked::full_null(name.into(), n).into_column();
                 }
-                StringChunked::from_iter_options(name.into(), (0..n).map(|i| b.get(i))).into_column()
+                let values = parts.iter().flat_map(|b| (0..b.present.len()).map(|i| b.get(i)));
+                StringChunked::from_iter_options(name.into(), values).into_column()
             }
             fn values(c: &Column) -> PolarsResult<Vec<Option<String>>> {
                 Ok(c.str()?.iter().map(|v| v.map(str::to_string)).collect())
@@ -163,8 +154,9 @@ impl FrameKind for kinds::Flag {
         DataType::Boolean
     }
     vec_builder!(Option<bool>);
-    fn finish(name: &str, values: Vec<Option<bool>>) -> Column {
-        BooleanChunked::from_iter_options(name.into(), values.into_iter()).into_column()
+    fn finish(name: &str, parts: &[&Vec<Option<bool>>]) -> Column {
+        BooleanChunked::from_iter_options(name.into(), parts.iter().flat_map(|p| p.iter().copied()))
+            .into_column()
     }
     fn values(c: &Column) -> PolarsResult<Vec<Option<bool>>> {
         Ok(c.bool()?.iter().collect())
@@ -176,8 +168,8 @@ impl FrameKind for kinds::Date {
         DataType::Datetime(TimeUnit::Nanoseconds, None)
     }
     vec_builder!(Option<i64>);
-    fn finish(name: &str, values: Vec<Option<i64>>) -> Column {
-        opt_i64_column(name, &values)
+    fn finish(name: &str, parts: &[&Vec<Option<i64>>]) -> Column {
+        opt_i64_column(name, parts)
             .into_datetime(TimeUnit::Nanoseconds, None)
             .into_column()
     }
@@ -211,12 +203,6 @@ macro_rules! define_frame {
                 }
             }
 
-            /// Moves every row of `other` to the end of these columns (the order kept).
-            pub fn append(&mut self, other: &mut ActionColumns) {
-                self.content_hash.append(&mut other.content_hash);
-                $( <kinds::$kind as FrameKind>::append(&mut self.$field, &mut other.$field); )*
-            }
-
             /// Rows so far.
             pub fn len(&self) -> usize {
                 self.content_hash.len()
@@ -229,14 +215,26 @@ macro_rules! define_frame {
 
             /// The frame, columns in schema order.
             pub fn into_frame(self) -> PolarsResult<DataFrame> {
-                let height = self.len();
-                $( debug_assert_eq!(<kinds::$kind as FrameKind>::rows(&self.$field), height); )*
+                Self::frame_of(&[self])
+            }
+
+            /// One frame of the rows of `parts`, one part after the other: each value
+            /// is copied once, from its part into the frame's column (no part is first
+            /// appended to another).
+            pub fn frame_of(parts: &[ActionColumns]) -> PolarsResult<DataFrame> {
+                let height = parts.iter().map(ActionColumns::len).sum();
+                $( debug_assert!(parts.iter().all(|p|
+                    <kinds::$kind as FrameKind>::rows(&p.$field) == p.len())); )*
                 DataFrame::new(height, vec![
                     $( <kinds::$kind as FrameKind>::finish(
                         &format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX),
-                        self.$field,
+                        &parts.iter().map(|p| &p.$field).collect::<Vec<_>>(),
                     ), )*
-                    Int64Chunked::from_vec(col::CONTENT_HASH.into(), self.content_hash).into_column(),
+                    Int64Chunked::from_vec(
+                        col::CONTENT_HASH.into(),
+                        parts.iter().flat_map(|p| p.content_hash.iter().copied()).collect(),
+                    )
+                    .into_column(),
                 ])
             }
         }
