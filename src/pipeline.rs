@@ -101,10 +101,23 @@ fn parse_file(path: &Path) -> ParsedFile {
         dated_range: None,
         scratch: Vec::with_capacity(2048),
     };
-    let result = match ingest::read_input(path) {
-        Ok(bytes) => ingest::parse_document_into(&label, &bytes, &mut sink),
-        Err(e) => unreadable(label, e),
-    };
+    thread_local! {
+        // Each worker's input buffer, reused file after file (saved answers are pages of
+        // about a megabyte; a buffer grown past KEEP_INPUT_BYTES by a large export is
+        // let go after its file, not held for the rest of the import).
+        static INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    const KEEP_INPUT_BYTES: usize = 64 << 20;
+    let result = INPUT.with_borrow_mut(|bytes| {
+        let result = match ingest::read_input_into(path, bytes) {
+            Ok(()) => ingest::parse_document_into(&label, bytes, &mut sink),
+            Err(e) => unreadable(label, e),
+        };
+        if bytes.capacity() > KEEP_INPUT_BYTES {
+            *bytes = Vec::new();
+        }
+        result
+    });
     ParsedFile {
         result,
         columns: sink.columns,
