@@ -672,3 +672,37 @@ fn partition_files_are_clustered_by_contract_in_row_groups_near_8192_rows() {
         "rows are ordered by contract (no contract first)"
     );
 }
+
+#[test]
+fn a_hash_migration_rewrites_files_of_several_row_groups_and_the_store_reads_the_same() {
+    // 20,000 actions in October: one file of two row groups (10,000 rows each), which
+    // a reader gets back in two pieces per column.
+    let env = october_store("20000", "8");
+    let before = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    // The manifest says the hashes are of an earlier scheme: the next writer rehashes
+    // them all.
+    let scheme = halo_billing::model::canon::HASH_SCHEME;
+    let path = env.store().join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(scheme), "{text}");
+    std::fs::write(&path, text.replace(scheme, "an-earlier-scheme")).unwrap();
+    let r = env.import(&[&env.path("gen")]).ok();
+    let migrated =
+        format!("migrated to content hash scheme {scheme}: 1 file(s), 20000 action(s) rehashed");
+    assert!(r.stderr.contains(&migrated), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("0 new, 0 updated, 20000 unchanged"),
+        "{}",
+        r.stderr
+    );
+    let after = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    assert_eq!(after, before);
+    let st = env.run(["status", "--verify"]).ok();
+    assert!(!st.stdout.contains("earlier scheme"), "{}", st.stdout);
+}

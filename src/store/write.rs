@@ -200,6 +200,9 @@ pub(super) fn write_partition(
     path: &Path,
     df: &mut DataFrame,
 ) -> Result<(u64, String), StoreError> {
+    // The totals read each column as one contiguous piece; a frame read from a file of
+    // several row groups (a migration's) comes in one piece per group.
+    df.rechunk_mut_par();
     let mut footer = crate::report::totals::footer(df).map_err(|e| StoreError::Totals {
         path: path.to_path_buf(),
         reason: format!("cannot be computed: {e}"),
