@@ -156,3 +156,61 @@ proptest! {
         prop_assert!(variants <= 1, "{} actions are not the page's records: {:?}", variants, m);
     }
 }
+
+/// A document read in one pass (plain records read as their list is scanned) and the
+/// same document split first and then read record by record give the same actions,
+/// refusals and counts.
+fn one_pass_equals_two(doc: &[u8]) -> Result<(), TestCaseError> {
+    if doc.iter().all(u8::is_ascii_whitespace) {
+        // Refused as an empty file before it is split either way.
+        return Ok(());
+    }
+    let one = parse_document("doc", doc);
+    let (pages, errs) = super::split::split(doc);
+    let two = super::parse_pages("doc", doc, &pages, errs);
+    prop_assert_eq!(format!("{:?}", one), format!("{:?}", two));
+    Ok(())
+}
+
+#[test]
+fn plain_records_of_a_list_are_read_while_it_is_scanned() {
+    let (doc, _) = page(7, false, false);
+    let text = std::str::from_utf8(&doc).unwrap();
+    let s = super::split::split_reading(&doc, Some(text));
+    assert_eq!(s.records.len(), 7);
+    assert!(s.pages[0].elements.iter().all(|e| e.read.is_some()));
+    // Without the text, nothing is read on the way.
+    assert!(super::split::split_reading(&doc, None).records.is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn one_pass_reading_equals_split_then_read_on_mutated_pages(
+        n in 1usize..12,
+        one_line in any::<bool>(),
+        ndjson in any::<bool>(),
+        m in mutation(),
+        details in any::<bool>(),
+    ) {
+        let (mut doc, _) = page(n, one_line, ndjson);
+        if details && !ndjson {
+            // Full records after the summaries: the pairing path.
+            let at = doc.len() - 2;
+            doc.splice(at..at, br#"],"actionsdetails":[{"id":1,"ticket_id":77,"actionchargeamount":3.5},{"id":99,"ticket_id":77,"note":"a\u0041"}"#.iter().copied());
+        }
+        match m {
+            Mutation::Truncate(p) => doc.truncate(p % doc.len()),
+            Mutation::Flip(p, b) => {
+                let p = p % doc.len();
+                doc[p] = b;
+            }
+            Mutation::Insert(p, bytes) => {
+                let p = p % doc.len();
+                doc.splice(p..p, bytes);
+            }
+        }
+        one_pass_equals_two(&doc)?;
+    }
+}

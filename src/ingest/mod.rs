@@ -296,8 +296,11 @@ pub fn parse_document_into(file: &str, bytes: &[u8], sink: &mut impl Sink) -> Fi
             ..Default::default()
         };
     }
-    let (pages, split_errs) = split::split(bytes);
-    parse_pages_into(file, bytes, &pages, split_errs, sink)
+    // A document that is valid UTF-8 throughout (nearly all) is checked once here, so
+    // that its plain records are read as its lists are scanned, in one pass.
+    let text = std::str::from_utf8(bytes).ok();
+    let s = split::split_reading(bytes, text);
+    read_pages_into(file, bytes, text, &s.pages, &s.records, s.errors, sink)
 }
 
 /// Parses the records of a document already split into `pages` (with the split's error,
@@ -322,6 +325,21 @@ pub fn parse_pages_into(
     split_errs: Vec<split::SplitError>,
     sink: &mut impl Sink,
 ) -> FileResult {
+    let text = std::str::from_utf8(bytes).ok();
+    read_pages_into(file, bytes, text, pages, &[], split_errs, sink)
+}
+
+/// [`parse_pages_into`] with the records the split read already (`records`, which
+/// elements point into) and the document as text when it is valid UTF-8.
+fn read_pages_into<'b>(
+    file: &str,
+    bytes: &'b [u8],
+    text: Option<&'b str>,
+    pages: &[split::Page],
+    records: &[RawAction<'b>],
+    split_errs: Vec<split::SplitError>,
+    sink: &mut impl Sink,
+) -> FileResult {
     let mut out = FileResult::default();
     let lines = reject::LineIndex::new(bytes);
     let reject_at = |el: &Element, key: (Option<i64>, Option<i64>), reason: String| Reject {
@@ -334,10 +352,8 @@ pub fn parse_pages_into(
         reason,
         text: String::from_utf8_lossy(&bytes[el.range.clone()]).into_owned(),
     };
-    // A document that is valid UTF-8 throughout (nearly all) is checked once here, so
-    // serde_json need not check each raw field value again; otherwise each record is
-    // read from its bytes and a bad one is refused alone.
-    let text = std::str::from_utf8(bytes).ok();
+    // With the document as text, serde_json need not check each raw field value again;
+    // otherwise each record is read from its bytes and a bad one is refused alone.
     // Takes one record read whole: into the sink, or refused with its field's reason.
     let mut take = |out: &mut FileResult, el: &Element, record: &RawAction, key, page_ticket| {
         let no_billing = record.actionchargehours.is_none()
@@ -373,6 +389,10 @@ pub fn parse_pages_into(
         if !page.elements.iter().any(|e| e.section == Section::Details) {
             let mut fixed = Vec::new();
             for el in &page.elements {
+                if let Some(raw) = el.read.map(|i| &records[i]) {
+                    take(&mut out, el, raw, key_of(raw), page.ticket_id);
+                    continue;
+                }
                 match read_record(
                     &bytes[el.range.clone()],
                     text_of(el.range.clone()),
@@ -391,7 +411,10 @@ pub fn parse_pages_into(
             .elements
             .iter()
             .zip(fixed.iter_mut())
-            .map(|(el, buf)| read_record(&bytes[el.range.clone()], text_of(el.range.clone()), buf))
+            .map(|(el, buf)| match el.read {
+                Some(i) => Ok(records[i].clone()),
+                None => read_record(&bytes[el.range.clone()], text_of(el.range.clone()), buf),
+            })
             .collect();
 
         // Pair summaries with their full records (same page, same key).

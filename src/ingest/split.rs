@@ -17,6 +17,7 @@
 //!   a record can be recognised (`{` after a `,`, scanning whole and followed by `,` or
 //!   `]`), so the records after a damaged one are kept.
 
+use crate::model::RawAction;
 use std::ops::Range;
 
 /// Where a record sits in its page.
@@ -41,6 +42,20 @@ pub struct Element {
     pub section: Section,
     /// Index within that list.
     pub index: usize,
+    /// Where the record, already read while the list was scanned, is in the split's
+    /// [`Split::records`] (see [`split_reading`]); `None`: read it from `range`.
+    pub read: Option<usize>,
+}
+
+/// A document split into pages, with the records read on the way.
+#[derive(Debug, Default)]
+pub struct Split<'a> {
+    /// The top-level values, each with its records.
+    pub pages: Vec<Page>,
+    /// Stretches that could not be scanned.
+    pub errors: Vec<SplitError>,
+    /// Records read whole while their list was scanned ([`Element::read`]).
+    pub records: Vec<RawAction<'a>>,
 }
 
 /// What a top-level value of the document was.
@@ -85,6 +100,11 @@ pub struct SplitError {
 
 struct Scanner<'a> {
     b: &'a [u8],
+    /// The document as text (valid UTF-8, `b`'s bytes) when list elements are to be
+    /// read as they are scanned (see [`split_reading`]).
+    text: Option<&'a str>,
+    /// The records read so far.
+    records: Vec<RawAction<'a>>,
     pos: usize,
     /// Damaged stretches inside lists that the scan resumed after.
     damage: Vec<SplitError>,
@@ -232,18 +252,29 @@ impl<'a> Scanner<'a> {
                 self.ws();
                 self.pos
             };
-            let range = match self.value() {
-                Ok(r) => r,
-                Err(e) => {
-                    self.resync(at, e)?;
-                    index += 1;
-                    continue;
+            // A plain record is read as it is scanned, in one pass; anything else is
+            // scanned here and read (or refused) by the caller.
+            let plain = self.text.and_then(|t| RawAction::read_plain_at(t, at));
+            let (range, read) = match plain {
+                Some((record, end)) => {
+                    self.records.push(record);
+                    self.pos = end;
+                    (at..end, Some(self.records.len() - 1))
                 }
+                None => match self.value() {
+                    Ok(r) => (r, None),
+                    Err(e) => {
+                        self.resync(at, e)?;
+                        index += 1;
+                        continue;
+                    }
+                },
             };
             out.push(Element {
                 range,
                 section,
                 index,
+                read,
             });
             index += 1;
             self.ws();
@@ -306,6 +337,8 @@ impl<'a> Scanner<'a> {
             // bounding it keeps a long damaged stretch from costing quadratic time).
             let mut trial = Scanner {
                 b: &self.b[..self.b.len().min(cand + (1 << 20))],
+                text: None,
+                records: Vec::new(),
                 pos: cand,
                 damage: Vec::new(),
                 open: Vec::new(),
@@ -347,6 +380,8 @@ impl<'a> Scanner<'a> {
             }
             let mut trial = Scanner {
                 b: &self.b[..self.b.len().min(cand + (1 << 20))],
+                text: None,
+                records: Vec::new(),
                 pos: cand,
                 damage: Vec::new(),
                 open: Vec::new(),
@@ -359,6 +394,7 @@ impl<'a> Scanner<'a> {
                     range,
                     section: Section::Array,
                     index: out.len(),
+                    read: None,
                 });
             }
         }
@@ -385,6 +421,7 @@ impl<'a> Scanner<'a> {
                 range: start..self.pos,
                 section: Section::Bare,
                 index: 0,
+                read: None,
             }];
         }
         r
@@ -468,6 +505,14 @@ impl<'a> Scanner<'a> {
 /// Splits a whole document. Records found around damaged stretches are returned with
 /// those stretches, so the caller can keep the records and report the damage.
 pub fn split(bytes: &[u8]) -> (Vec<Page>, Vec<SplitError>) {
+    let s = split_reading(bytes, None);
+    (s.pages, s.errors)
+}
+
+/// [`split`], reading the plain records of lists as they are scanned when `text` (the
+/// document's bytes as text, when they are valid UTF-8) is given: one pass over them
+/// instead of a scan and then a read. The pages and errors are [`split`]'s.
+pub fn split_reading<'a>(bytes: &'a [u8], text: Option<&'a str>) -> Split<'a> {
     // A UTF-8 byte-order mark is common in files saved on Windows.
     let start = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         3
@@ -475,19 +520,23 @@ pub fn split(bytes: &[u8]) -> (Vec<Page>, Vec<SplitError>) {
         0
     };
     let mut bare = 0;
-    let (mut pages, mut errors) = (Vec::new(), Vec::new());
-    scan_values(bytes, start, &mut bare, &mut pages, &mut errors);
-    if errors.is_empty() || !line_based(bytes, start) {
-        return (pages, errors);
+    let mut whole = Split::default();
+    scan_values(bytes, text, start, &mut bare, &mut whole);
+    if whole.errors.is_empty() || !line_based(bytes, start) {
+        return whole;
     }
     // Damaged, and it may be NDJSON: read it line by line too, and keep whichever
     // reading leaves fewer bytes unread.
-    let by_lines = split_lines(bytes, start);
+    let (pages, errors) = split_lines(bytes, start);
     let unread = |e: &[SplitError]| e.iter().map(|x| x.unread.len()).sum::<usize>();
-    if unread(&by_lines.1) <= unread(&errors) {
-        by_lines
+    if unread(&errors) <= unread(&whole.errors) {
+        Split {
+            pages,
+            errors,
+            records: Vec::new(),
+        }
     } else {
-        (pages, errors)
+        whole
     }
 }
 
@@ -508,7 +557,7 @@ fn line_based(bytes: &[u8], start: usize) -> bool {
 
 /// Each line scanned on its own: damage ends with its line.
 fn split_lines(bytes: &[u8], start: usize) -> (Vec<Page>, Vec<SplitError>) {
-    let (mut pages, mut errors) = (Vec::new(), Vec::new());
+    let mut out = Split::default();
     let mut bare = 0;
     let mut line_start = start;
     while line_start < bytes.len() {
@@ -516,14 +565,9 @@ fn split_lines(bytes: &[u8], start: usize) -> (Vec<Page>, Vec<SplitError>) {
             .iter()
             .position(|&c| c == b'\n')
             .map_or(bytes.len(), |i| line_start + i);
-        scan_values(
-            &bytes[..line_end],
-            line_start,
-            &mut bare,
-            &mut pages,
-            &mut errors,
-        );
-        if let Some(last) = errors.last_mut()
+        // No records read on the way: a line's scan stops at its end, a read would not.
+        scan_values(&bytes[..line_end], None, line_start, &mut bare, &mut out);
+        if let Some(last) = out.errors.last_mut()
             && !last.resumed
             && last.unread.end == line_end
         {
@@ -532,19 +576,27 @@ fn split_lines(bytes: &[u8], start: usize) -> (Vec<Page>, Vec<SplitError>) {
         }
         line_start = line_end + 1;
     }
-    (pages, errors)
+    (out.pages, out.errors)
 }
 
-/// Scans the top-level values of `b[start..]` into `pages`, damage into `errors`.
-fn scan_values(
-    b: &[u8],
+/// Scans the top-level values of `b[start..]` into `out`'s pages, damage into its
+/// errors, and (given `text`, `b` as text) the plain records of lists into its records.
+fn scan_values<'a>(
+    b: &'a [u8],
+    text: Option<&'a str>,
     start: usize,
     bare: &mut usize,
-    pages: &mut Vec<Page>,
-    errors: &mut Vec<SplitError>,
+    out: &mut Split<'a>,
 ) {
+    let Split {
+        pages,
+        errors,
+        records,
+    } = out;
     let mut s = Scanner {
         b,
+        text,
+        records: std::mem::take(records),
         pos: start,
         damage: Vec::new(),
         open: Vec::new(),
@@ -624,9 +676,10 @@ fn scan_values(
                     resumed: false,
                 });
             }
-            return;
+            break;
         }
     }
+    *records = s.records;
 }
 
 /// Whether a stretch between records holds only separators and closing brackets.

@@ -106,7 +106,7 @@ macro_rules! define_action {
         }
 
         /// An action as it stands in the JSON: each field still its raw token text.
-        #[derive(Debug, Default, Deserialize)]
+        #[derive(Debug, Clone, Default, Deserialize)]
         pub struct RawAction<'a> {
             $(
                 #[serde(borrow, default)]
@@ -216,6 +216,14 @@ impl<'a> RawAction<'a> {
             Some(raw) => Ok(raw),
             None => serde_json::from_str(text),
         }
+    }
+
+    /// Reads the record whose text starts at byte `start` of `text` (on its `{`) when
+    /// it is plain JSON of the usual form: the record and the end of its text. `None`
+    /// for anything else (the caller finds the record's end its own way and reads it
+    /// with [`RawAction::read`]).
+    pub fn read_plain_at(text: &'a str, start: usize) -> Option<(RawAction<'a>, usize)> {
+        plain::read_at(text, start)
     }
 
     /// The identity as far as it can be read, for error messages about this record.

@@ -158,9 +158,16 @@ fn object(
 /// Reads `text` when it is one object of plain values and nothing else; `None`
 /// otherwise (then serde_json decides).
 pub(super) fn read(text: &str) -> Option<RawAction<'_>> {
+    let (raw, end) = read_at(text, ws(text.as_bytes(), 0))?;
+    (ws(text.as_bytes(), end) == text.len()).then_some(raw)
+}
+
+/// Reads the object of plain values that starts at byte `start` of `text` (on its
+/// `{`): the record and the end of its text (just past its `}`); `None` when it is not
+/// such an object (then the caller scans it and serde_json decides).
+pub(super) fn read_at(text: &str, start: usize) -> Option<(RawAction<'_>, usize)> {
     let b = text.as_bytes();
     let mut raw = RawAction::default();
-    let start = ws(b, 0);
     if b.get(start) != Some(&b'{') {
         return None;
     }
@@ -168,7 +175,7 @@ pub(super) fn read(text: &str) -> Option<RawAction<'_>> {
     let end = object(b, start, 0, &mut |key, escaped, value| {
         !escaped && raw.set(&text[key], Raw(&text[value]))
     })?;
-    (ws(b, end) == b.len()).then_some(raw)
+    Some((raw, end))
 }
 
 #[cfg(test)]
