@@ -115,8 +115,15 @@ pub fn parse_datetime(s: &str) -> Result<Option<i64>, DateError> {
 /// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fffffff]Z` (for reports
 /// of rejected records and for the generator).
 pub fn format_datetime(nanos: i64) -> String {
+    // The format is parsed once, not on every call (reports format a date per row).
+    static ITEMS: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
+        std::sync::LazyLock::new(|| {
+            chrono::format::StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.fZ")
+                .parse_to_owned()
+                .expect("a valid format")
+        });
     let dt = chrono::DateTime::from_timestamp_nanos(nanos);
-    dt.format("%Y-%m-%dT%H:%M:%S%.fZ").to_string()
+    dt.format_with_items(ITEMS.iter()).to_string()
 }
 
 #[cfg(test)]
@@ -177,5 +184,20 @@ mod tests {
     fn format_round_trip() {
         let n = p("2024-06-20T14:45:18.0782286Z").unwrap();
         assert_eq!(format_datetime(n), "2024-06-20T14:45:18.078228600Z");
+    }
+
+    #[test]
+    fn fractions_print_as_3_6_or_9_digits_or_none() {
+        let f = |s: &str| format_datetime(p(s).unwrap());
+        assert_eq!(f("2026-10-01T00:00:00Z"), "2026-10-01T00:00:00Z");
+        assert_eq!(f("2026-10-01T00:00:00.5Z"), "2026-10-01T00:00:00.500Z");
+        assert_eq!(
+            f("2026-10-01T00:00:00.0001Z"),
+            "2026-10-01T00:00:00.000100Z"
+        );
+        assert_eq!(
+            f("1969-12-31T23:59:59.000000001Z"),
+            "1969-12-31T23:59:59.000000001Z"
+        );
     }
 }

@@ -608,18 +608,20 @@ pub fn actions(
     };
     let mut total = [0i64; 10];
     let mut rows = Vec::with_capacity(found.len());
-    for (dt, t, id, keys, m) in &found {
+    for (dt, t, id, mut keys, m) in found {
         for k in 0..10 {
             add(&mut total[k], m[k], crate::aggregate::MEASURE_NAMES[k])?;
         }
-        let mut r = vec![
+        let note = keys.pop().expect("seven key cells, the note last");
+        let mut r = Vec::with_capacity(20);
+        r.extend([
             t.to_string(),
             id.to_string(),
-            crate::model::datetime::format_datetime(*dt),
-        ];
-        r.extend(keys[..6].iter().cloned());
+            crate::model::datetime::format_datetime(dt),
+        ]);
+        r.append(&mut keys);
         r.extend((0..10).map(|k| show(k, m[k])));
-        r.push(keys[6].clone());
+        r.push(note);
         rows.push(r);
     }
     let mut t = vec![String::new(); 9];
