@@ -173,6 +173,26 @@ fn one_pass_equals_two(doc: &[u8]) -> Result<(), TestCaseError> {
 }
 
 #[test]
+fn a_document_of_more_records_than_read_ahead_is_read_whole_and_holds_at_most_read_ahead() {
+    let n = super::split::READ_AHEAD + 3;
+    let (doc, _) = page(n, false, false);
+    let text = std::str::from_utf8(&doc).unwrap();
+    let s = super::split::split_reading(&doc, Some(text));
+    assert_eq!(s.records.len(), super::split::READ_AHEAD);
+    let els = &s.pages[0].elements;
+    assert_eq!(els.len(), n);
+    assert!(
+        els[super::split::READ_AHEAD..]
+            .iter()
+            .all(|e| e.read.is_none())
+    );
+    let r = parse_document("big", &doc);
+    assert_eq!(r.actions.len(), n);
+    assert!(r.rejects.is_empty());
+    one_pass_equals_two(&doc).unwrap();
+}
+
+#[test]
 fn plain_records_of_a_list_are_read_while_it_is_scanned() {
     let (doc, _) = page(7, false, false);
     let text = std::str::from_utf8(&doc).unwrap();

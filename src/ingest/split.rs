@@ -115,6 +115,12 @@ struct Scanner<'a> {
 
 type Res<T> = Result<T, (usize, String)>;
 
+/// The most records of one document read while its lists are scanned (about 1 KB each
+/// as [`RawAction`]s): Halo's pages hold at most 100 records per page and saved answers
+/// a few thousand per file; a larger export is read beyond this in two passes, with
+/// memory that does not grow by a kilobyte per record.
+pub const READ_AHEAD: usize = 16_384;
+
 impl<'a> Scanner<'a> {
     fn ws(&mut self) {
         while self.pos < self.b.len() && matches!(self.b[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
@@ -253,8 +259,13 @@ impl<'a> Scanner<'a> {
                 self.pos
             };
             // A plain record is read as it is scanned, in one pass; anything else is
-            // scanned here and read (or refused) by the caller.
-            let plain = self.text.and_then(|t| RawAction::read_plain_at(t, at));
+            // scanned here and read (or refused) by the caller. Past READ_AHEAD records
+            // (a single large export) the rest are only scanned, so that the records
+            // held never outgrow a page file's worth.
+            let plain = self
+                .text
+                .filter(|_| self.records.len() < READ_AHEAD)
+                .and_then(|t| RawAction::read_plain_at(t, at));
             let (range, read) = match plain {
                 Some((record, end)) => {
                     self.records.push(record);
