@@ -250,7 +250,7 @@ macro_rules! define_frame {
                     let name = format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX);
                     let values = <kinds::$kind as FrameKind>::values(df.column(&name)?)?;
                     for (b, v) in bufs.iter_mut().zip(&values) {
-                        canon::encode_field(b, v);
+                        canon::Canonical::encode(v, b);
                     }
                 }
             )*

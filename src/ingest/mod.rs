@@ -125,16 +125,10 @@ pub fn max_input_bytes() -> u64 {
         .unwrap_or(MAX_INPUT_BYTES)
 }
 
-/// Reads a file whole, decompressing gzip (recognised by its magic bytes, whatever the
-/// name); files and unpacked data over [`MAX_INPUT_BYTES`] are errors.
-pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    read_input_into(path, &mut out)?;
-    Ok(out)
-}
-
-/// [`read_input`] into `out` (cleared first), so that one buffer serves file after file
-/// on a worker: a fresh buffer per file costs page faults on every one of its pages.
+/// Reads a file whole into `out` (cleared first), decompressing gzip (recognised by its
+/// magic bytes, whatever the name); files and unpacked data over [`MAX_INPUT_BYTES`] are
+/// errors. One buffer serves file after file on a worker: a fresh buffer per file costs
+/// page faults on every one of its pages.
 pub fn read_input_into(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
     out.clear();
     let limit = max_input_bytes();

@@ -86,11 +86,6 @@ impl Canonical for Option<bool> {
     }
 }
 
-/// Appends one field's value (the field is known by its place).
-pub fn encode_field(out: &mut Vec<u8>, value: &impl Canonical) {
-    value.encode(out);
-}
-
 /// The content hash of an encoding.
 pub fn hash(encoding: &[u8]) -> i64 {
     let d = Sha256::digest(encoding);

@@ -171,7 +171,7 @@ macro_rules! define_action {
             /// Appends the canonical encoding of every field (see [`canon`]) to `out`.
             pub fn encode_canonical(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(canon::HEADER);
-                $( canon::encode_field(out, &self.$field); )*
+                $( canon::Canonical::encode(&self.$field, out); )*
             }
         }
 

@@ -735,7 +735,6 @@ impl Writer {
             let rel = format!("tombstones/part-g{:06}.parquet", self.generation);
             let dir = root.join("tombstones");
             fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-            t.rechunk_mut();
             let (bytes, sha256) = write_parquet(&root.join(&rel), &mut t)?;
             fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
             stats.bytes_written += bytes;
@@ -855,8 +854,8 @@ impl<'w> MonthFiles<'w> {
                 path: self.dir.clone(),
                 source,
             })?;
+        // One piece already (the gather makes it); `write_partition` holds to that.
         let chunk = &mut { sorted };
-        chunk.rechunk_mut_par();
         let path = self.writer.store.root.join(&rel);
         let ids = int_column(chunk, col::TICKET_ID, &path)?;
         let tickets = ids.min().zip(ids.max());
