@@ -369,31 +369,11 @@ fn migrated_once_and_closes_keep_verifying(store: &str, migrated: &str) {
         "{}",
         st.stdout
     );
-    let before = env
-        .run(["report", "contracts", "--period", "2026-10"])
-        .ok()
-        .stdout;
-    // The same data imported again: the first write migrates, then finds nothing changed.
-    let r = env.import(&[&data("twenty-minutes.ndjson")]).ok();
-    assert!(r.stderr.contains(migrated), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("0 new, 0 updated, 5 unchanged"),
-        "{}",
-        r.stderr
-    );
-    let st = env.run(["status", "--verify"]).ok();
-    assert!(!st.stdout.contains("earlier scheme"), "{}", st.stdout);
-    assert!(
-        st.stdout.contains("all 1 frozen copies of closes match"),
-        "{}",
-        st.stdout
-    );
-    // The closed period reads the same, and nothing counts as changed since its close.
-    let after = env
-        .run(["report", "contracts", "--period", "2026-10"])
-        .ok()
-        .stdout;
-    assert_eq!(after, before);
+    // The same data imported again: the first write migrates, then finds nothing
+    // changed, and the closed period reads the same.
+    let st = import_migrates_and_changes_nothing(&env, &data("twenty-minutes.ndjson"), migrated, 5);
+    assert!(st.contains("all 1 frozen copies of closes match"), "{st}");
+    // Nothing counts as changed since the close.
     let adj = env
         .run(["report", "adjustments", "--period", "2026-10"])
         .ok()
@@ -402,6 +382,32 @@ fn migrated_once_and_closes_keep_verifying(store: &str, migrated: &str) {
     // A second write migrates nothing.
     let r = env.import(&[&data("twenty-minutes.ndjson")]).ok();
     assert!(!r.stderr.contains("migrated"), "{}", r.stderr);
+}
+
+/// Imports `input` into `env`'s store, whose hashes are of an earlier scheme: the import
+/// migrates (its messages contain `migrated`) and finds all `actions` actions unchanged;
+/// October's contracts report reads as before; `status --verify` no longer speaks of an
+/// earlier scheme. Returns that status output.
+fn import_migrates_and_changes_nothing(
+    env: &Env,
+    input: &Path,
+    migrated: &str,
+    actions: u64,
+) -> String {
+    let october = || {
+        env.run(["report", "contracts", "--period", "2026-10"])
+            .ok()
+            .stdout
+    };
+    let before = october();
+    let r = env.import(&[input]).ok();
+    assert!(r.stderr.contains(migrated), "{}", r.stderr);
+    let unchanged = format!("0 new, 0 updated, {actions} unchanged");
+    assert!(r.stderr.contains(&unchanged), "{}", r.stderr);
+    assert_eq!(october(), before);
+    let st = env.run(["status", "--verify"]).ok();
+    assert!(!st.stdout.contains("earlier scheme"), "{}", st.stdout);
+    st.stdout
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -693,10 +699,6 @@ fn a_hash_migration_rewrites_files_of_several_row_groups_and_the_store_reads_the
     // 20,000 actions in October: one file of two row groups (10,000 rows each), which
     // a reader gets back in two pieces per column.
     let env = october_store("20000", "8");
-    let before = env
-        .run(["report", "contracts", "--period", "2026-10"])
-        .ok()
-        .stdout;
     // The manifest says the hashes are of an earlier scheme: the next writer rehashes
     // them all.
     let scheme = halo_billing::model::canon::HASH_SCHEME;
@@ -704,20 +706,7 @@ fn a_hash_migration_rewrites_files_of_several_row_groups_and_the_store_reads_the
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(scheme), "{text}");
     std::fs::write(&path, text.replace(scheme, "an-earlier-scheme")).unwrap();
-    let r = env.import(&[&env.path("gen")]).ok();
     let migrated =
         format!("migrated to content hash scheme {scheme}: 1 file(s), 20000 action(s) rehashed");
-    assert!(r.stderr.contains(&migrated), "{}", r.stderr);
-    assert!(
-        r.stderr.contains("0 new, 0 updated, 20000 unchanged"),
-        "{}",
-        r.stderr
-    );
-    let after = env
-        .run(["report", "contracts", "--period", "2026-10"])
-        .ok()
-        .stdout;
-    assert_eq!(after, before);
-    let st = env.run(["status", "--verify"]).ok();
-    assert!(!st.stdout.contains("earlier scheme"), "{}", st.stdout);
+    import_migrates_and_changes_nothing(&env, &env.path("gen"), &migrated, 20_000);
 }

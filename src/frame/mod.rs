@@ -369,23 +369,12 @@ mod tests {
 
     #[test]
     fn hashes_from_columns_equal_hashes_from_actions() {
-        let ds = crate::generate::Dataset::new(&crate::generate::Options {
-            actions: 300,
-            seed: 5,
-            from: (2026, 9),
-            to: (2026, 10),
-            out: std::path::PathBuf::new(),
-        })
-        .unwrap();
         let mut c = ActionColumns::default();
         let mut want = Vec::new();
         let mut scratch = Vec::new();
-        for g in 0..ds.len() {
-            let full = ds.action(g).full;
-            for a in crate::ingest::parse_document("gen", full.as_bytes()).actions {
-                want.push(a.content_hash());
-                c.push_ref(&a.as_ref(), &mut scratch);
-            }
+        for a in crate::generate::sample_actions(300, 5) {
+            want.push(a.content_hash());
+            c.push_ref(&a.as_ref(), &mut scratch);
         }
         assert_eq!(want.len(), 300);
         let df = c.into_frame().unwrap();

@@ -612,3 +612,20 @@ pub fn parse_month(s: &str) -> Option<(i32, u32)> {
     let (y, m) = (y.parse().ok()?, m.parse().ok()?);
     NaiveDate::from_ymd_opt(y, m, 1).map(|d| (d.year(), d.month()))
 }
+
+/// `n` generated actions of September and October 2026 (`seed`), full records read as an
+/// import reads them: every field filled as the generator fills it.
+#[cfg(test)]
+pub(crate) fn sample_actions(n: u64, seed: u64) -> Vec<crate::model::Action> {
+    let ds = Dataset::new(&Options {
+        actions: n,
+        seed,
+        from: (2026, 9),
+        to: (2026, 10),
+        out: std::path::PathBuf::new(),
+    })
+    .expect("a valid range");
+    (0..ds.len())
+        .flat_map(|g| crate::ingest::parse_document("gen", ds.action(g).full.as_bytes()).actions)
+        .collect()
+}

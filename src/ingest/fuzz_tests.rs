@@ -66,6 +66,28 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
+/// Applies `m` to `doc`: the mutated stretch, in the mutated document's offsets, and how
+/// far offsets after it move.
+fn mutate(doc: &mut Vec<u8>, m: &Mutation) -> (Range<usize>, isize) {
+    match m {
+        Mutation::Truncate(p) => {
+            let p = p % doc.len();
+            doc.truncate(p);
+            (p..usize::MAX, 0)
+        }
+        Mutation::Flip(p, b) => {
+            let p = p % doc.len();
+            doc[p] = *b;
+            (p..p + 1, 0)
+        }
+        Mutation::Insert(p, bytes) => {
+            let p = p % doc.len();
+            doc.splice(p..p, bytes.iter().copied());
+            (p..p + bytes.len(), bytes.len() as isize)
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -80,25 +102,7 @@ proptest! {
         let want: Vec<_> = parse_document("clean", &clean).actions;
         prop_assert_eq!(want.len(), n);
         let mut doc = clean.clone();
-        // The mutated stretch, in the mutated document's offsets, and how offsets after
-        // it move.
-        let (hit, shift): (Range<usize>, isize) = match &m {
-            Mutation::Truncate(p) => {
-                let p = p % doc.len();
-                doc.truncate(p);
-                (p..usize::MAX, 0)
-            }
-            Mutation::Flip(p, b) => {
-                let p = p % doc.len();
-                doc[p] = *b;
-                (p..p + 1, 0)
-            }
-            Mutation::Insert(p, bytes) => {
-                let p = p % doc.len();
-                doc.splice(p..p, bytes.iter().copied());
-                (p..p + bytes.len(), bytes.len() as isize)
-            }
-        };
+        let (hit, shift) = mutate(&mut doc, &m);
         let got = parse_document("mutated", &doc);
         // Actions that are not one of the page's records as it was: a damaged record
         // that still reads as a valid one (a digit of its id flipped).
@@ -220,17 +224,7 @@ proptest! {
             let at = doc.len() - 2;
             doc.splice(at..at, br#"],"actionsdetails":[{"id":1,"ticket_id":77,"actionchargeamount":3.5},{"id":99,"ticket_id":77,"note":"a\u0041"}"#.iter().copied());
         }
-        match m {
-            Mutation::Truncate(p) => doc.truncate(p % doc.len()),
-            Mutation::Flip(p, b) => {
-                let p = p % doc.len();
-                doc[p] = b;
-            }
-            Mutation::Insert(p, bytes) => {
-                let p = p % doc.len();
-                doc.splice(p..p, bytes);
-            }
-        }
+        mutate(&mut doc, &m);
         one_pass_equals_two(&doc)?;
     }
 }

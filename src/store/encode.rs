@@ -171,20 +171,10 @@ mod tests {
 
     /// `n` generated actions as a frame, every field filled as the generator fills it.
     fn generated(n: u64) -> DataFrame {
-        let ds = crate::generate::Dataset::new(&crate::generate::Options {
-            actions: n,
-            seed: 11,
-            from: (2026, 9),
-            to: (2026, 10),
-            out: std::path::PathBuf::new(),
-        })
-        .unwrap();
         let mut c = ActionColumns::default();
         let mut scratch = Vec::new();
-        for g in 0..ds.len() {
-            for a in crate::ingest::parse_document("gen", ds.action(g).full.as_bytes()).actions {
-                c.push_ref(&a.as_ref(), &mut scratch);
-            }
+        for a in crate::generate::sample_actions(n, 11) {
+            c.push_ref(&a.as_ref(), &mut scratch);
         }
         c.into_frame().unwrap()
     }
