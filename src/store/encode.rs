@@ -9,12 +9,21 @@
 //! makes it with the same options: the same row groups (cut as polars cuts them), the
 //! same pages, the same compression, statistics and footer.
 //!
+//! Each thread compresses its pages with one zstd context of its own, made once per
+//! file: polars makes a new one per page, and making one asks the CPU for its features
+//! (`cpuid`, which traps to the hypervisor on a virtual machine; 5% of the time spent
+//! writing a store's files). A reused context gives the same bytes (zstd's one-shot
+//! compression resets the session every call).
+//!
 //! A part staged for this run's commit ([`Layout::Spill`]) is read back once, whole, by
 //! the same run: its pages are plain (no dictionary tried, no cardinality estimated) and
 //! carry no statistics, which cost more to make than the spill is worth.
 
 use polars::io::parquet::write::{KeyValueMetadata, ParquetCompression, ParquetWriter};
 use polars::prelude::*;
+use polars_parquet::parquet::CowBuffer;
+use polars_parquet::parquet::compression::Compression;
+use polars_parquet::parquet::page::{CompressedDataPage, CompressedDictPage, Page};
 use polars_parquet::write::{
     CompressedPage, CompressionOptions, Encoding, ParquetType, StatisticsOptions, Version,
     WriteOptions, array_to_columns, compress,
@@ -113,13 +122,20 @@ pub(super) fn encode<W: std::io::Write>(
     let done: Vec<Mutex<Option<Pages>>> = (0..pieces).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || {
+        let mut zstd = None;
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= pieces {
                 break;
             }
             let (b, c) = (i / columns, i % columns);
-            let pages = encode_column(&batches[b].columns()[c], &fields[c], &encodings[c], options);
+            let pages = encode_column(
+                &batches[b].columns()[c],
+                &fields[c],
+                &encodings[c],
+                options,
+                &mut zstd,
+            );
             *done[i].lock().expect("no encoder panics") = Some(pages);
         }
     };
@@ -146,22 +162,68 @@ pub(super) fn encode<W: std::io::Write>(
     Ok(())
 }
 
-/// One column of one row group: its leaves' pages, encoded and compressed.
+/// One column of one row group: its leaves' pages, encoded and compressed; zstd with
+/// `zstd`, the thread's context (made on first use).
 fn encode_column(
     array: &ArrayRef,
     field: &ParquetType,
     encoding: &[Encoding],
     options: WriteOptions,
+    zstd: &mut Option<zstd::bulk::Compressor<'static>>,
 ) -> Pages {
     array_to_columns(array, field.clone(), options, encoding)?
         .into_iter()
         .map(|leaf| {
-            leaf.map(|page| {
-                compress(page?, Vec::new(), options.compression).map_err(PolarsError::from)
+            leaf.map(|page| match options.compression {
+                CompressionOptions::Zstd(level) => {
+                    let level = level.map(|l| l.compression_level()).unwrap_or_default();
+                    let zstd = match zstd {
+                        Some(z) => z,
+                        None => zstd.insert(zstd::bulk::Compressor::new(level)?),
+                    };
+                    compress_zstd(page?, zstd)
+                }
+                other => compress(page?, Vec::new(), other).map_err(PolarsError::from),
             })
             .collect()
         })
         .collect()
+}
+
+/// `page` compressed with `zstd`, as polars-parquet's `compress` makes it (version 1
+/// data pages: the whole buffer compressed).
+fn compress_zstd(
+    page: Page,
+    zstd: &mut zstd::bulk::Compressor<'static>,
+) -> PolarsResult<CompressedPage> {
+    let squeeze = |buffer: &[u8], zstd: &mut zstd::bulk::Compressor<'static>| {
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(buffer.len()));
+        zstd.compress_to_buffer(buffer, &mut out)?;
+        PolarsResult::Ok(out)
+    };
+    Ok(match page {
+        Page::Data(page) => {
+            let out = squeeze(page.buffer(), zstd)?;
+            CompressedPage::Data(CompressedDataPage::new(
+                page.header().clone(),
+                CowBuffer::Owned(out),
+                Compression::Zstd,
+                page.buffer().len(),
+                page.descriptor.clone(),
+                page.num_rows.expect("pages being written know their rows"),
+            ))
+        }
+        Page::Dict(page) => {
+            let out = squeeze(&page.buffer, zstd)?;
+            CompressedPage::Dict(CompressedDictPage::new(
+                CowBuffer::Owned(out),
+                Compression::Zstd,
+                page.buffer.len(),
+                page.num_values,
+                page.is_sorted,
+            ))
+        }
+    })
 }
 
 #[cfg(test)]
