@@ -148,11 +148,12 @@ fn footer_totals_that_disagree_with_the_files_row_count_are_an_error_naming_the_
     env.run(["report", "invoices", "--period", "2026-10"]).ok();
 }
 
-const PACK_FOOTERS: [&str; 4] = [
+const PACK_FOOTERS: [&str; 5] = [
     "halo-billing.agents.v1",
     "halo-billing.unbilled.v1",
     "halo-billing.leakage.v1",
     "halo-billing.prepay.v1",
+    "halo-billing.charge-rates.v1",
 ];
 
 /// Imports, on top of generated data, actions that may leak revenue (both reasons, with
@@ -201,7 +202,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// The month-end pack reports compared below, with their options.
+/// The month-end pack reports and charge-rates, compared below, with their options.
 fn pack_reports(balances: &str) -> Vec<Vec<String>> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
     vec![
@@ -211,6 +212,8 @@ fn pack_reports(balances: &str) -> Vec<Vec<String>> {
         s(&["leakage", "--by", "contract"]),
         s(&["prepay"]),
         s(&["prepay", "--balances", balances]),
+        s(&["charge-rates"]),
+        s(&["charge-rates", "--param", "contract=101"]),
     ]
 }
 

@@ -4,6 +4,14 @@
 mod common;
 use common::*;
 
+/// Whole months, ranges cutting them, another time zone: what each engine comparison runs.
+const PERIODS: [&[&str]; 4] = [
+    &["--period", "2026-10"],
+    &["--from", "2026-09-01", "--to", "2026-12-01"],
+    &["--period", "2026-10", "--timezone", "Pacific/Auckland"],
+    &["--from", "2026-09-15", "--to", "2026-10-20"],
+];
+
 /// Both engines' CSV (with the TOTAL row) of `kind` for `period`.
 fn both(env: &Env, kind: &str, period: &[&str]) -> (String, String) {
     let mut a = vec!["report", kind, "--totals"];
@@ -18,15 +26,9 @@ fn both(env: &Env, kind: &str, period: &[&str]) -> (String, String) {
 fn sql_twins_of_contracts_and_invoices_equal_the_rayon_reports_on_generated_data() {
     let env = Env::new();
     env.generated("4000", "31");
-    let periods: [&[&str]; 4] = [
-        &["--period", "2026-10"],
-        &["--from", "2026-09-01", "--to", "2026-12-01"],
-        &["--period", "2026-10", "--timezone", "Pacific/Auckland"],
-        &["--from", "2026-09-15", "--to", "2026-10-20"],
-    ];
     let mut compared = 0;
     for kind in ["contracts", "invoices"] {
-        for p in periods {
+        for p in PERIODS {
             let (rayon, sql) = both(&env, kind, p);
             let rows = parse_csv(&rayon);
             assert!(rows.len() > 5, "{kind} {p:?}: {rayon}");
@@ -117,6 +119,42 @@ fn charge_rates_split_each_contracts_chargeable_amount_into_invoiced_and_unbille
         "{}",
         bad.stderr
     );
+}
+
+#[test]
+fn charge_rates_by_the_parallel_fold_equal_its_sql_file_run_by_polars() {
+    let env = Env::new();
+    env.generated("4000", "33");
+    let params: [&[&str]; 3] = [
+        &[],
+        &["--param", "contract=101"],
+        &["--param", "contract=0"],
+    ];
+    let compare = |env: &Env, p: &[&str], q: &[&str]| -> usize {
+        let mut a = vec!["report", "charge-rates", "--totals"];
+        a.extend(p);
+        a.extend(q);
+        let fold = env.run(&a).ok().stdout;
+        a.extend(["--engine", "sql"]);
+        let sql = env.run(&a).ok().stdout;
+        assert_eq!(fold, sql, "{p:?} {q:?}");
+        parse_csv(&fold).len()
+    };
+    let mut compared = 0;
+    for p in PERIODS {
+        for q in params {
+            compared += compare(&env, p, q);
+        }
+    }
+    // After a close, both read the frozen copy (no footers): still equal.
+    env.run(["close", "--period", "2026-09"]).ok();
+    for p in [
+        &["--period", "2026-09"][..],
+        &["--from", "2026-09-01", "--to", "2026-11-01"],
+    ] {
+        compared += compare(&env, p, &[]);
+    }
+    assert!(compared > 150, "{compared} rows compared");
 }
 
 const AGENT_SQL: &str = "SELECT who_agentid AS agent_id, COUNT(*) AS actions, \

@@ -38,7 +38,9 @@ use std::path::PathBuf;
 /// Reports defined by files: a query (queries/NAME.sql) and its definition
 /// (reports/NAME.toml: title, parameters, column types, sort); the built-in ones are
 /// compiled in, yours live in --reports-dir. `report --list` shows them all. contracts
-/// and invoices have SQL twins (--engine sql) that give the same figures.
+/// and invoices have SQL twins (--engine sql) that give the same figures; the built-in
+/// charge-rates is computed by the exact parallel fold its query describes, and
+/// --engine sql runs its query instead (the same figures).
 ///
 /// Examples:
 ///   halo-billing report contracts --period 2026-10
@@ -57,8 +59,9 @@ pub struct Args {
     /// with reports/*.toml) and the user's in --reports-dir.
     #[arg(long)]
     list: bool,
-    /// For contracts and invoices: `rayon` (the default, the fast exact path) or `sql`
-    /// (its SQL twin, queries/NAME.sql, which gives the same figures).
+    /// For contracts, invoices and charge-rates: `rayon` (the default, the fast exact
+    /// path) or `sql` (the report's query, queries/NAME.sql, which gives the same
+    /// figures).
     #[arg(long, value_enum, default_value_t = Engine::Rayon)]
     engine: Engine,
     /// For a report defined by files: a parameter's value (repeatable), NAME=VALUE.
@@ -278,7 +281,12 @@ fn list(args: &Args) -> Result<(), Error> {
     }
     println!("Reports defined by files (`report NAME [--param NAME=VALUE]`):");
     for d in defs.iter().filter(|d| d.twin_of.is_none()) {
-        println!("  {}", d.list_line());
+        let native = if report::sql::has_native(d) {
+            " [computed by the exact parallel fold; --engine sql runs the query]"
+        } else {
+            ""
+        };
+        println!("  {}{native}", d.list_line());
     }
     Ok(())
 }
@@ -305,11 +313,18 @@ fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
     }
-    let sheet =
-        report::sql::run_report(&store, &period, def, &values, args.raw).map_err(|e| match e {
-            report::sql::QueryError::Report(r) => Error::Report(r),
-            other => Error::Usage(other.to_string()),
-        })?;
+    let sheet = report::sql::run_report(
+        &store,
+        &period,
+        def,
+        &values,
+        args.raw,
+        args.engine == Engine::Sql,
+    )
+    .map_err(|e| match e {
+        report::sql::QueryError::Report(r) => Error::Report(r),
+        other => Error::Usage(other.to_string()),
+    })?;
     write_sheet(
         args,
         sheet,

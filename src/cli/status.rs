@@ -62,10 +62,15 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
                 out,
                 "hashes     of an earlier scheme: recomputed once by the next import, sync or close (nothing else changes)"
             );
-        } else if m.summaries < crate::store::SUMMARIES {
+        } else if m.summaries == 0 {
             say!(
                 out,
                 "summaries  none in the files' footers yet: reports read every row; the next import, sync or close rewrites the files once with them (rows unchanged)"
+            );
+        } else if m.summaries < crate::store::SUMMARIES {
+            say!(
+                out,
+                "summaries  of an earlier release: reports without theirs (charge-rates) read every row; the next import, sync or close rewrites the files once with them (rows unchanged)"
             );
         }
     }

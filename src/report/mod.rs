@@ -10,6 +10,7 @@ pub mod format;
 pub mod html;
 pub mod pack;
 pub mod prepay;
+pub mod rates;
 pub mod safe;
 pub mod select;
 pub mod sheet;

@@ -111,6 +111,21 @@ fn execute(
     } else {
         actions_frame(store, period, &names)?.lazy()
     };
+    let engine = if streaming {
+        Engine::Streaming
+    } else {
+        Engine::InMemory
+    };
+    run_sql(actions, sql, tables, engine)
+}
+
+/// Runs `sql` over the table `actions` and the extra tables on `engine`.
+pub(super) fn run_sql(
+    actions: LazyFrame,
+    sql: &str,
+    tables: Vec<(&str, DataFrame)>,
+    engine: Engine,
+) -> Result<DataFrame, QueryError> {
     let failed = |e: PolarsError| QueryError::Sql {
         message: shorten(&e.to_string()),
         query: sql.trim().to_string(),
@@ -120,11 +135,6 @@ fn execute(
     for (name, t) in tables {
         ctx.register(name, t.lazy());
     }
-    let engine = if streaming {
-        Engine::Streaming
-    } else {
-        Engine::InMemory
-    };
     ctx.execute(sql)
         .and_then(|lf| lf.collect_with_engine(engine))
         // One SQL statement is one plan with one sink: a single table.
@@ -181,29 +191,50 @@ fn params_frame(def: &ReportDef, values: &[ParamValue]) -> Result<DataFrame, Pol
     DataFrame::new(1, cols)
 }
 
-/// Runs a report defined by files: its SQL over the period's actions and its `params`,
-/// the result checked against the declared columns, sorted, shown by column type, with
-/// totals of the totalled columns computed from the exact integers.
+/// Whether `def` is a built-in report this binary also computes on its own (see
+/// [`super::rates`]), which `run_report` does unless told to run the SQL.
+pub fn has_native(def: &ReportDef) -> bool {
+    matches!(def.origin, super::defs::Origin::BuiltIn) && def.name == super::rates::NAME
+}
+
+/// Runs a report defined by files: its SQL over the period's actions and its `params`
+/// (or, for a built-in report with a native fold ([`has_native`]) unless `sql`, that
+/// fold, which gives the same result), the result checked against the declared columns,
+/// sorted, shown by column type, with totals of the totalled columns computed from the
+/// exact integers.
 pub fn run_report(
     store: &Store,
     period: &Period,
     def: &ReportDef,
     values: &[ParamValue],
     raw: bool,
+    sql: bool,
 ) -> Result<Sheet, QueryError> {
     let shape = |message: String| QueryError::Shape {
         report: def.name.clone(),
         sql_path: def.sql_path.clone(),
         message,
     };
-    let params = params_frame(def, values).map_err(|e| shape(e.to_string()))?;
-    let streaming = matches!(def.origin, super::defs::Origin::BuiltIn);
-    let result = execute(store, period, &def.sql, vec![("params", params)], streaming).map_err(
-        |e| match e {
-            QueryError::Sql { message, .. } => shape(format!("the query failed: {message}")),
-            other => other,
-        },
-    )?;
+    let result = if has_native(def) && !sql {
+        let contract = def
+            .parameters
+            .iter()
+            .zip(values)
+            .find_map(|(p, v)| match v {
+                ParamValue::Integer(c) if p.name == "contract" => Some(*c),
+                _ => None,
+            });
+        super::rates::frame(store, period, contract)?
+    } else {
+        let params = params_frame(def, values).map_err(|e| shape(e.to_string()))?;
+        let streaming = matches!(def.origin, super::defs::Origin::BuiltIn);
+        execute(store, period, &def.sql, vec![("params", params)], streaming).map_err(
+            |e| match e {
+                QueryError::Sql { message, .. } => shape(format!("the query failed: {message}")),
+                other => other,
+            },
+        )?
+    };
     let got: Vec<&str> = result
         .get_column_names()
         .iter()

@@ -122,6 +122,7 @@ pub fn footer(df: &DataFrame) -> Result<Vec<(String, String)>, ReportError> {
     out.push(super::pack::unbilled_footer(df)?);
     out.extend(super::pack::leakage_footer(df)?);
     out.push(super::prepay::footer(df)?);
+    out.push(super::rates::footer(df)?);
     Ok(out)
 }
 

@@ -72,8 +72,9 @@ pub struct Manifest {
 }
 
 /// The footer summaries every partition file of a store at this value carries (see
-/// `report/totals.rs`): 1 = contracts, invoices, agents, unbilled, leakage, prepay.
-pub const SUMMARIES: u32 = 1;
+/// `report/totals.rs`): 1 = contracts, invoices, agents, unbilled, leakage, prepay;
+/// 2 = those and charge-rates.
+pub const SUMMARIES: u32 = 2;
 
 impl Default for Manifest {
     fn default() -> Self {
