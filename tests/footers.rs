@@ -27,8 +27,19 @@ fn october_file(env: &Env) -> PathBuf {
     files[0].clone()
 }
 
-/// The halo-billing key-value pairs of a Parquet file's footer.
+/// The halo-billing key-value pairs of a Parquet file's footer, unpacked.
 fn footer_of(path: &Path) -> Vec<(String, String)> {
+    raw_footer_of(path)
+        .into_iter()
+        .map(|(k, v)| {
+            let text = halo_billing::store::footer::unpack(v);
+            (k, text.unwrap())
+        })
+        .collect()
+}
+
+/// The halo-billing key-value pairs of a Parquet file's footer, as stored.
+fn raw_footer_of(path: &Path) -> Vec<(String, String)> {
     use polars::prelude::*;
     let mut reader = ParquetReader::new(std::fs::File::open(path).unwrap());
     reader
@@ -46,7 +57,8 @@ fn footer_of(path: &Path) -> Vec<(String, String)> {
 const CONTRACTS_FOOTER: &str = "halo-billing.totals.contracts.v1";
 
 /// Rewrites the Parquet file at `path` with the same rows and its footer's key-value
-/// pairs passed through `edit`.
+/// pairs (unpacked: [`footer_of`]) passed through `edit`, written plain, as files
+/// written before packing hold them.
 fn rewrite_footer(path: &Path, edit: impl FnOnce(&mut Vec<(String, String)>)) {
     use polars::prelude::*;
     let mut kv = footer_of(path);
@@ -145,6 +157,33 @@ fn footer_totals_that_disagree_with_the_files_row_count_are_an_error_naming_the_
     let r = env.run(["report", "contracts", "--period", "2026-10"]);
     fails_naming(&r, &file, &["rows", "status --verify"]);
     // The other kind's totals are intact and still used.
+    env.run(["report", "invoices", "--period", "2026-10"]).ok();
+}
+
+#[test]
+fn footer_values_are_stored_packed_and_a_damaged_one_is_an_error_naming_file_and_key() {
+    let env = Env::new();
+    env.generated("3000", "9");
+    let file = october_file(&env);
+    let raw = raw_footer_of(&file);
+    assert!(raw.len() >= 7, "{raw:?}");
+    for (k, v) in &raw {
+        assert!(v.starts_with("zstd+base64:"), "{k}: {v:.40}");
+    }
+    let packed: usize = raw.iter().map(|(_, v)| v.len()).sum();
+    let plain: usize = footer_of(&file).iter().map(|(_, v)| v.len()).sum();
+    assert!(packed < plain, "packed {packed} bytes, plain {plain}");
+    rewrite_footer(&file, |kv| {
+        let (_, v) = kv.iter_mut().find(|(k, _)| k == CONTRACTS_FOOTER).unwrap();
+        *v = "zstd+base64:AAAAAAAA".into();
+    });
+    let r = env.run(["report", "contracts", "--period", "2026-10"]);
+    fails_naming(
+        &r,
+        &file,
+        &[CONTRACTS_FOOTER, "does not decompress", "status --verify"],
+    );
+    // The other values are plain now (as older files hold them) and still read.
     env.run(["report", "invoices", "--period", "2026-10"]).ok();
 }
 

@@ -28,6 +28,7 @@
 mod closed;
 mod coverage;
 mod encode;
+pub mod footer;
 pub mod index;
 mod lock;
 mod manifest;
@@ -114,6 +115,18 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
         /// What is wrong with them.
+        reason: String,
+    },
+    /// A value the store keeps in a partition file's footer cannot be read.
+    #[error(
+        "store file `{path}`: the value `{key}` in its footer {reason}; the file may be damaged (check it with `halo-billing status --verify`)"
+    )]
+    Footer {
+        /// The file.
+        path: PathBuf,
+        /// The footer key.
+        key: String,
+        /// What is wrong with it.
         reason: String,
     },
     /// A partition file's contract index does not fit the file.
@@ -447,6 +460,16 @@ impl Store {
                 .and_then(|kv| kv.iter().find(|e| e.key == key))
                 .and_then(|e| e.value.clone()),
             Err(source) => return Err(StoreError::Parquet { path, source }),
+        };
+        let value = match value.map(footer::unpack).transpose() {
+            Ok(v) => v,
+            Err(reason) => {
+                return Err(StoreError::Footer {
+                    path,
+                    key: key.to_string(),
+                    reason,
+                });
+            }
         };
         Ok((path, reader, value))
     }

@@ -212,6 +212,13 @@ pub(super) fn write_partition(
         source,
     })?;
     footer.extend(runs.map(|r| super::index::entry(&r)));
+    let footer = footer
+        .into_iter()
+        .map(|(k, v)| {
+            let packed = super::footer::pack(&v);
+            (k, packed)
+        })
+        .collect();
     write_parquet_with(path, df, footer)
 }
 
