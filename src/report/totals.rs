@@ -114,16 +114,23 @@ type Entry = (i64, Option<String>, i64, [i64; MEASURES]);
 /// Contracts and invoices: JSON arrays of integers (exact), in key order so that equal
 /// frames give equal files; the others: [`encode`]d fold states.
 pub fn footer(df: &DataFrame) -> Result<Vec<(String, String)>, ReportError> {
-    let mut out = vec![
-        groups_footer(df, ReportKind::Contracts)?,
-        groups_footer(df, ReportKind::Invoices)?,
+    use rayon::prelude::*;
+    type Entry = Result<Option<(String, String)>, ReportError>;
+    // Each summary is its own fold over all the rows: they run side by side.
+    let summaries: [fn(&DataFrame) -> Entry; 7] = [
+        |df| groups_footer(df, ReportKind::Contracts).map(Some),
+        |df| groups_footer(df, ReportKind::Invoices).map(Some),
+        |df| super::pack::agents_footer(df).map(Some),
+        |df| super::pack::unbilled_footer(df).map(Some),
+        super::pack::leakage_footer,
+        |df| super::prepay::footer(df).map(Some),
+        |df| super::rates::footer(df).map(Some),
     ];
-    out.push(super::pack::agents_footer(df)?);
-    out.push(super::pack::unbilled_footer(df)?);
-    out.extend(super::pack::leakage_footer(df)?);
-    out.push(super::prepay::footer(df)?);
-    out.push(super::rates::footer(df)?);
-    Ok(out)
+    let done: Vec<Option<(String, String)>> = summaries
+        .par_iter()
+        .map(|f| f(df))
+        .collect::<Result<_, _>>()?;
+    Ok(done.into_iter().flatten().collect())
 }
 
 /// The footer entry of a frame's contracts or invoices groups.

@@ -856,7 +856,7 @@ impl<'w> MonthFiles<'w> {
                 c.as_materialized_series()
                     .arg_sort(SortOptions::default().with_maintain_order(true))
             })
-            .and_then(|order| chunk.take(&order))
+            .and_then(|order| gather_columns(chunk, &order))
             .map_err(|source| StoreError::Parquet {
                 path: self.dir.clone(),
                 source,
@@ -895,6 +895,20 @@ impl<'w> MonthFiles<'w> {
         }
         Ok(())
     }
+}
+
+/// The rows `order` of `df`, column by column on the rayon pool: each column is first
+/// made one piece (a month's rows come in one piece per staged part, and gathering
+/// from many pieces looks up each row's piece), one column at a time per thread, so
+/// the copy held beside the result is one column's.
+fn gather_columns(df: &DataFrame, order: &IdxCa) -> PolarsResult<DataFrame> {
+    use rayon::prelude::*;
+    let columns = df
+        .columns()
+        .par_iter()
+        .map(|c| c.rechunk().take(order))
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    DataFrame::new(order.len(), columns)
 }
 
 /// Marks row `row` of source `si` as a losing copy.
