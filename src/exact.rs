@@ -88,12 +88,22 @@ fn is_non_finite_word(s: &str) -> bool {
     )
 }
 
+/// `text` without leading and trailing whitespace, as `str::trim`; without looking at
+/// its characters when it starts and ends with ASCII that is not whitespace (tokens as
+/// the readers give them).
+pub(crate) fn trimmed(text: &str) -> &str {
+    match text.as_bytes() {
+        [a, .., z] | [a @ z] if a.is_ascii_graphic() && z.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// Reads one JSON number token exactly as a decimal.
 ///
 /// `text` is the raw JSON token (what `serde_json::value::RawValue::get` returns).
 /// Returns `Ok(None)` for `null`.
 pub fn parse_decimal(text: &str) -> Result<Option<Decimal>, NumberError> {
-    let t = text.trim();
+    let t = trimmed(text);
     if t == "null" {
         return Ok(None);
     }
@@ -192,7 +202,7 @@ fn plain_units(t: &[u8], units_per_one: i64) -> Option<i64> {
 
 /// Reads a JSON number token that must be a whole number (ids, counts).
 pub fn parse_whole(text: &str) -> Result<Option<i64>, NumberError> {
-    let t = text.trim();
+    let t = trimmed(text);
     // Fast path: plain integers are by far the most common token.
     if let Ok(v) = t.parse::<i64>() {
         return Ok(Some(v));
@@ -261,6 +271,30 @@ fn round_div(num: i128, den: i128) -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trimmed_is_str_trim_on_every_kind_of_edge() {
+        for t in [
+            "",
+            " ",
+            "x",
+            " x",
+            "x ",
+            "\"a b\"",
+            "12",
+            "null",
+            "\u{a0}x",
+            "x\u{2003}",
+            "\u{85}",
+            "é",
+            " é ",
+            "\tnull\n",
+            "-1.5",
+            "\"\"",
+        ] {
+            assert_eq!(trimmed(t), t.trim(), "{t:?}");
+        }
+    }
 
     #[test]
     fn twenty_minute_entries_sum_to_one_hour() {

@@ -37,7 +37,7 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
 /// `Ok(None)` means Halo's "no date".
 pub fn parse_datetime(s: &str) -> Result<Option<i64>, DateError> {
     let malformed = || DateError::Malformed(s.chars().take(40).collect());
-    let b = s.trim().as_bytes();
+    let b = crate::exact::trimmed(s).as_bytes();
     if b.is_empty() {
         return Ok(None);
     }

@@ -73,12 +73,12 @@ fn num_err(e: NumberError) -> String {
 /// (the common case: nothing to decode; tokens come from serde_json's raw values,
 /// already validated JSON).
 fn unquote(raw: &str) -> Result<Option<Cow<'_, str>>, String> {
-    let t = raw.trim();
+    let t = exact::trimmed(raw);
     if t == "null" {
         return Ok(None);
     }
     if let Some(inner) = t.strip_prefix('"').and_then(|i| i.strip_suffix('"'))
-        && !inner.contains(['\\', '"'])
+        && memchr::memchr2(b'\\', b'"', inner.as_bytes()).is_none()
     {
         return Ok(Some(Cow::Borrowed(inner)));
     }
@@ -122,7 +122,7 @@ impl Kind for Text {
     text_kind!();
     const SUFFIX: &'static str = "";
     fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String> {
-        let t = raw.trim();
+        let t = exact::trimmed(raw);
         if t.starts_with('-') || t.as_bytes().first().is_some_and(u8::is_ascii_digit) {
             return Ok(Some(Cow::Borrowed(t)));
         }
@@ -137,7 +137,7 @@ impl Kind for Key {
     text_kind!();
     const SUFFIX: &'static str = "";
     fn parse_ref(raw: &str) -> Result<Self::Ref<'_>, String> {
-        Ok(Text::parse_ref(raw)?.filter(|s| !s.trim().is_empty()))
+        Ok(Text::parse_ref(raw)?.filter(|s| !exact::trimmed(s).is_empty()))
     }
 }
 
@@ -148,7 +148,7 @@ impl Kind for Flag {
     copy_kind!(Option<bool>);
     const SUFFIX: &'static str = "";
     fn parse_ref(raw: &str) -> Result<Self::Value, String> {
-        match raw.trim() {
+        match exact::trimmed(raw) {
             "null" => Ok(None),
             "true" | "1" => Ok(Some(true)),
             "false" | "0" => Ok(Some(false)),
