@@ -3,8 +3,10 @@
 //! A partition file's footer holds, for each grouping report, the state that report's
 //! fold reaches over all of the file's rows (the same fold function, run by the store
 //! when it writes the file): the contracts and invoices groups ([`slice_groups`]), the
-//! agents, the unbilled work per contract, the prepay draws per contract, the leakage
-//! rows (when there are at most [`super::pack::LEAKAGE_FOOTER_ROWS`]). A report over a
+//! agents, the unbilled work per contract, the prepay draws per contract, the groups of
+//! charge-rates ([`super::rates`]), the leakage rows (when there are at most
+//! [`super::pack::LEAKAGE_FOOTER_ROWS`]); the store keeps each packed
+//! ([`crate::store::footer`]). A report over a
 //! period that contains the file's whole month merges that state instead of decoding the
 //! file's 65,536 rows; a month cut by the period (its edges, another time zone) is still
 //! folded row by row, as is a file whose summary does not apply to the report asked

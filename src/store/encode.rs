@@ -55,10 +55,10 @@ impl Layout {
 
 /// Whether a store file holds column `field` delta-encoded: the six date-times
 /// (nanoseconds, near one another within a contract's run of rows) and `ticket_id`
-/// (tickets numbered in time). Plain, they are the largest columns of a file and barely compress (a
-/// month's `datetime` 55 KB per row group of 8,192 rows with zstd, `ticket_id` 17 KB);
-/// delta-encoded 45 and 11 KB, which is less for a reader of a few rows to decompress
-/// (`report actions --contract`).
+/// (tickets numbered in time). Plain, they are the largest columns of a file and
+/// barely compress (a month's `datetime` 55 KB per row group of 8,192 rows with zstd,
+/// `ticket_id` 17 KB); delta-encoded 45 and 11 KB, which is less for a reader of a few
+/// rows to decompress (`report actions --contract`).
 fn delta_encoded(field: &polars::prelude::ArrowField) -> bool {
     matches!(field.dtype, ArrowDataType::Timestamp(..))
         || field.name == crate::frame::col::TICKET_ID
