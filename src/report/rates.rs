@@ -93,15 +93,8 @@ fn fold(groups: &mut Rates, df: &DataFrame, contract: Option<i64>) -> Result<(),
     let hours = select::int_col(df, CHARGE_H)?;
     let amount = select::int_col(df, CHARGE_A)?;
     let invoice_id = select::int_col(df, col::INVOICE_ID)?;
-    let text = |name: &'static str| {
-        df.column(name)
-            .and_then(|c| c.str())
-            .map_err(|source| ReportError::Column {
-                column: name,
-                source,
-            })
-    };
-    let (refs, number) = (text(col::CONTRACT_REF)?, text(col::INVOICE_NUMBER)?);
+    let refs = select::text_col(df, col::CONTRACT_REF)?;
+    let number = select::text_col(df, col::INVOICE_NUMBER)?;
     let rows = id
         .iter()
         .zip(rate.iter())

@@ -256,6 +256,42 @@ mod tests {
         c.into_frame().unwrap()
     }
 
+    /// `df` as this encoder writes it: row groups of 1,000 rows, `footer`, `layout`,
+    /// `threads`.
+    fn encoded(
+        df: &DataFrame,
+        footer: &[(String, String)],
+        layout: Layout,
+        threads: usize,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode(
+            &mut out,
+            &mut df.clone(),
+            1_000,
+            footer.to_vec(),
+            layout,
+            threads,
+        )
+        .unwrap();
+        out
+    }
+
+    /// `df` as polars' own writer writes it with the store's options: zstd, row groups
+    /// of 1,000 rows, `footer`.
+    fn by_polars(df: &DataFrame, footer: &[(String, String)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        ParquetWriter::new(&mut out)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_row_group_size(Some(1_000))
+            .with_key_value_metadata(
+                (!footer.is_empty()).then(|| KeyValueMetadata::from_static(footer.to_vec())),
+            )
+            .finish(&mut df.clone())
+            .unwrap();
+        out
+    }
+
     /// The names of `df`'s columns that store files hold delta-encoded.
     fn delta_columns(df: &DataFrame) -> Vec<String> {
         df.schema()
@@ -290,24 +326,9 @@ mod tests {
         assert_eq!(delta.len(), 7, "{delta:?}: six date-times and ticket_id");
         df = df.drop_many(delta);
         let footer = vec![("k".to_string(), "[1,2,3]".to_string())];
-        let mut want = Vec::new();
-        ParquetWriter::new(&mut want)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_row_group_size(Some(1_000))
-            .with_key_value_metadata(Some(KeyValueMetadata::from_static(footer.clone())))
-            .finish(&mut df.clone())
-            .unwrap();
+        let want = by_polars(&df, &footer);
         for threads in [1, 2, 3] {
-            let mut got = Vec::new();
-            encode(
-                &mut got,
-                &mut df.clone(),
-                1_000,
-                footer.clone(),
-                Layout::Store,
-                threads,
-            )
-            .unwrap();
+            let got = encoded(&df, &footer, Layout::Store, threads);
             assert!(got == want, "{threads} thread(s): the files differ");
         }
     }
@@ -331,22 +352,8 @@ mod tests {
                 })
                 .collect()
         };
-        let mut polars = Vec::new();
-        ParquetWriter::new(&mut polars)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_row_group_size(Some(1_000))
-            .finish(&mut df.clone())
-            .unwrap();
-        let mut ours = Vec::new();
-        encode(
-            &mut ours,
-            &mut df.clone(),
-            1_000,
-            Vec::new(),
-            Layout::Store,
-            2,
-        )
-        .unwrap();
+        let polars = by_polars(&df, &[]);
+        let ours = encoded(&df, &[], Layout::Store, 2);
         let (theirs, mine) = (sizes(&polars), sizes(&ours));
         assert_eq!(mine.len(), theirs.len());
         let mut delta = Vec::new();
@@ -373,30 +380,11 @@ mod tests {
     #[test]
     fn spills_read_back_as_their_frame() {
         let df = generated(2_500);
-        let mut spill = Vec::new();
-        encode(
-            &mut spill,
-            &mut df.clone(),
-            1_000,
-            Vec::new(),
-            Layout::Spill,
-            2,
-        )
-        .unwrap();
+        let spill = encoded(&df, &[], Layout::Spill, 2);
         let back = ParquetReader::new(std::io::Cursor::new(&spill))
             .finish()
             .unwrap();
         assert!(back.equals_missing(&df), "the spill reads back otherwise");
-        let mut store = Vec::new();
-        encode(
-            &mut store,
-            &mut df.clone(),
-            1_000,
-            Vec::new(),
-            Layout::Store,
-            2,
-        )
-        .unwrap();
-        assert_ne!(spill, store);
+        assert_ne!(spill, encoded(&df, &[], Layout::Store, 2));
     }
 }

@@ -214,10 +214,7 @@ pub(super) fn write_partition(
     footer.extend(runs.map(|r| super::index::entry(&r)));
     let footer = footer
         .into_iter()
-        .map(|(k, v)| {
-            let packed = super::footer::pack(&v);
-            (k, packed)
-        })
+        .map(|(k, v)| (k, super::footer::pack(&v)))
         .collect();
     write_parquet_with(path, df, footer)
 }
