@@ -236,13 +236,37 @@ fn narrow_fixed(units: i64, units_per_one: i64, decimals: u32) -> Option<String>
     let den = u64::try_from(units_per_one).ok().filter(|&d| d > 0)?;
     let num = units.unsigned_abs().checked_mul(scale)?;
     let q = num.checked_mul(2)?.checked_add(den)? / den.checked_mul(2)?;
-    let sign = if units < 0 && q > 0 { "-" } else { "" };
-    let (int, frac) = (q / scale, q % scale);
-    Some(if decimals == 0 {
-        format!("{sign}{int}")
-    } else {
-        format!("{sign}{int}.{frac:0width$}", width = decimals as usize)
-    })
+    // Digits written from the right into one buffer: the fraction (all `decimals` of
+    // it), the point, the whole part, the sign. A u64 has at most 20 digits.
+    let mut b = [0u8; 48];
+    let mut at = b.len();
+    let (mut int, mut frac) = (q / scale, q % scale);
+    if decimals > 0 {
+        for _ in 0..decimals {
+            at -= 1;
+            b[at] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        at -= 1;
+        b[at] = b'.';
+    }
+    loop {
+        at -= 1;
+        b[at] = b'0' + (int % 10) as u8;
+        int /= 10;
+        if int == 0 {
+            break;
+        }
+    }
+    if units < 0 && q > 0 {
+        at -= 1;
+        b[at] = b'-';
+    }
+    Some(
+        std::str::from_utf8(&b[at..])
+            .expect("ASCII digits")
+            .to_string(),
+    )
 }
 
 /// [`format_fixed`] in 128-bit integers: every `i64` figure.

@@ -113,9 +113,78 @@ pub fn parse_datetime(s: &str) -> Result<Option<i64>, DateError> {
 }
 
 /// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fffffff]Z` (for reports
-/// of rejected records and for the generator).
+/// of rejected records and for the generator): the fraction as chrono's `%.f` writes it
+/// (none when whole seconds, else 3, 6 or 9 digits, the fewest that hold it).
+///
+/// Written by hand into one buffer for any instant from 1970 (a report formats a date
+/// per row, and chrono's formatter grew its string ten times per date); earlier
+/// instants go through chrono, with which a property test holds this equal.
 pub fn format_datetime(nanos: i64) -> String {
-    // The format is parsed once, not on every call (reports format a date per row).
+    if nanos < 0 {
+        return chrono_datetime(nanos);
+    }
+    let (secs, frac) = (nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32);
+    let (days, rem) = (secs / 86_400, (secs % 86_400) as u32);
+    let (y, m, d) = civil_from_days(days);
+    let mut b = [0u8; 30];
+    let two = |b: &mut [u8], at: usize, v: u32| {
+        b[at] = b'0' + (v / 10) as u8;
+        b[at + 1] = b'0' + (v % 10) as u8;
+    };
+    // i64 nanoseconds end in 2262: the year has four digits.
+    two(&mut b, 0, (y / 100) as u32);
+    two(&mut b, 2, (y % 100) as u32);
+    b[4] = b'-';
+    two(&mut b, 5, m);
+    b[7] = b'-';
+    two(&mut b, 8, d);
+    b[10] = b'T';
+    two(&mut b, 11, rem / 3600);
+    b[13] = b':';
+    two(&mut b, 14, rem / 60 % 60);
+    b[16] = b':';
+    two(&mut b, 17, rem % 60);
+    let mut len = 19;
+    let (digits, value) = match frac {
+        0 => (0, 0),
+        f if f % 1_000_000 == 0 => (3, f / 1_000_000),
+        f if f % 1_000 == 0 => (6, f / 1_000),
+        f => (9, f),
+    };
+    if digits > 0 {
+        b[len] = b'.';
+        let mut v = value;
+        for i in (0..digits).rev() {
+            b[len + 1 + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        len += 1 + digits;
+    }
+    b[len] = b'Z';
+    len += 1;
+    std::str::from_utf8(&b[..len])
+        .expect("ASCII digits and separators")
+        .to_string()
+}
+
+/// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01 (`days >= 0`),
+/// by counting 400-year eras from 0000-03-01 (months from March, so that the leap day
+/// ends a year).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097; // day of the era, 0..146_096
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // 0..399
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the year from March
+    let mp = (5 * doy + 2) / 153; // month from March, 0..11
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// [`format_datetime`] by chrono (instants before 1970).
+fn chrono_datetime(nanos: i64) -> String {
+    // The format is parsed once, not on every call.
     static ITEMS: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
         std::sync::LazyLock::new(|| {
             chrono::format::StrftimeItems::new("%Y-%m-%dT%H:%M:%S%.fZ")
@@ -132,6 +201,44 @@ mod tests {
 
     fn p(s: &str) -> Option<i64> {
         parse_datetime(s).unwrap()
+    }
+
+    use proptest::prelude::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// The hand-written formatter writes what chrono writes, for every instant an
+        /// i64 holds (whole seconds, milli-, micro- and nanosecond fractions).
+        #[test]
+        fn format_datetime_writes_what_chrono_writes(
+            nanos in proptest::prop_oneof![
+                proptest::prelude::any::<i64>(),
+                (0i64..i64::MAX / 1_000_000_000).prop_map(|s| s * 1_000_000_000),
+                (0i64..i64::MAX / 1_000_000).prop_map(|ms| ms * 1_000_000),
+                (0i64..i64::MAX / 1_000).prop_map(|us| us * 1_000),
+            ],
+        ) {
+            proptest::prop_assert_eq!(format_datetime(nanos), chrono_datetime(nanos));
+        }
+    }
+
+    #[test]
+    fn format_datetime_at_leap_days_and_year_ends() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2000-02-29T23:59:59.999Z",
+            "2024-02-29T00:00:00.000001Z",
+            "2100-03-01T00:00:00.000000001Z",
+            "2026-12-31T23:59:59.9Z",
+            "2262-04-11T23:47:16.854775807Z",
+        ] {
+            let ns = p(s).unwrap();
+            assert_eq!(format_datetime(ns), chrono_datetime(ns), "{s}");
+        }
+        assert_eq!(
+            format_datetime(p("2026-12-31T23:59:59.9Z").unwrap()),
+            "2026-12-31T23:59:59.900Z"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::format::{Format, Options};
 use super::safe;
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 /// What a column holds, for JSON and alignment.
@@ -31,6 +32,22 @@ pub struct Sheet {
     pub notes: Vec<String>,
 }
 
+/// A row's CSV cells: text made safe, numbers with a decimal comma where asked;
+/// borrowed where nothing changes.
+fn csv_cells<'a>(
+    row: &'a [String],
+    columns: &'a [(&'static str, Cell)],
+    decimal_comma: bool,
+) -> impl Iterator<Item = Cow<'a, str>> {
+    row.iter()
+        .zip(columns)
+        .map(move |(v, (_, kind))| match kind {
+            Cell::Text => safe::cell(v),
+            Cell::Number if decimal_comma => v.replace('.', ",").into(),
+            Cell::Number => Cow::Borrowed(v.as_str()),
+        })
+}
+
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("strings serialise")
 }
@@ -44,23 +61,21 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
                 .delimiter(opts.delimiter)
                 .from_writer(out);
             w.write_record(sheet.columns.iter().map(|c| c.0))?;
-            let cells = |r: &[String]| -> Vec<String> {
-                r.iter()
-                    .zip(&sheet.columns)
-                    .map(|(v, (_, kind))| match kind {
-                        Cell::Text => safe::cell(v).into_owned(),
-                        Cell::Number if opts.decimal_comma => v.replace('.', ","),
-                        Cell::Number => v.clone(),
-                    })
-                    .collect()
+            let mut record = |cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
+                for c in cells {
+                    w.write_field(c.as_bytes())?;
+                }
+                w.write_record(None::<&[u8]>)
             };
+            let comma = opts.decimal_comma;
             for r in &sheet.rows {
-                w.write_record(cells(r))?;
+                record(&mut csv_cells(r, &sheet.columns, comma))?;
             }
             if let (true, Some(t)) = (opts.totals, &sheet.total) {
-                let mut t = cells(t);
-                t[0] = "TOTAL".into();
-                w.write_record(t)?;
+                record(
+                    &mut std::iter::once("TOTAL".into())
+                        .chain(csv_cells(t, &sheet.columns, comma).skip(1)),
+                )?;
             }
             w.flush()
         }
@@ -169,5 +184,63 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sheet() -> Sheet {
+        Sheet {
+            title: "t".into(),
+            columns: vec![
+                ("who", Cell::Text),
+                ("hours", Cell::Number),
+                ("note", Cell::Text),
+            ],
+            rows: vec![
+                vec!["=cmd".into(), "1.5000".into(), "a;b \"c\"".into()],
+                vec!["Ann".into(), "-0.2500".into(), String::new()],
+            ],
+            total: Some(vec![String::new(), "1.2500".into(), "2 actions".into()]),
+            notes: vec![],
+        }
+    }
+
+    fn csv(opts: &Options) -> String {
+        let mut out = Vec::new();
+        write(&sheet(), Format::Csv, opts, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_rows_make_text_safe_keep_figures_and_label_the_total() {
+        let opts = Options {
+            totals: true,
+            ..Options::default()
+        };
+        assert_eq!(
+            csv(&opts),
+            "who,hours,note\r\n'=cmd,1.5000,\"a;b \"\"c\"\"\"\r\nAnn,-0.2500,\r\nTOTAL,1.2500,2 actions\r\n"
+        );
+        assert_eq!(
+            csv(&Options::default()),
+            "who,hours,note\r\n'=cmd,1.5000,\"a;b \"\"c\"\"\"\r\nAnn,-0.2500,\r\n"
+        );
+    }
+
+    #[test]
+    fn csv_with_a_decimal_comma_changes_figures_only() {
+        let opts = Options {
+            totals: true,
+            delimiter: b';',
+            decimal_comma: true,
+            ..Options::default()
+        };
+        assert_eq!(
+            csv(&opts),
+            "who;hours;note\r\n'=cmd;1,5000;\"a;b \"\"c\"\"\"\r\nAnn;-0,2500;\r\nTOTAL;1,2500;2 actions\r\n"
+        );
     }
 }
