@@ -147,13 +147,19 @@ struct Source {
     /// was cut from, and each row's place in that frame (parts are cut by month, so part
     /// order is not input order).
     frame_start: u64,
-    frame_rows: Vec<IdxSize>,
+    /// `None` when the part is the whole frame (row `i` is the frame's row `i`): most
+    /// parts, whose 4 bytes a row would otherwise be held until the commit ends.
+    frame_rows: Option<Vec<IdxSize>>,
 }
 
 impl Source {
     /// The place of a staged row in this run's input.
     fn input_position(&self, row: usize) -> u64 {
-        self.frame_start + u64::from(self.frame_rows[row])
+        let in_frame = match &self.frame_rows {
+            None => row as u64,
+            Some(rows) => u64::from(rows[row]),
+        };
+        self.frame_start + in_frame
     }
 }
 
@@ -366,7 +372,7 @@ impl Writer {
                 rows: n,
                 entry: None,
                 frame_start: self.input_rows,
-                frame_rows: rows,
+                frame_rows: (n != df.height()).then_some(rows),
             });
         }
         self.input_rows += df.height() as u64;
@@ -410,7 +416,7 @@ impl Writer {
                 rows: f.rows as usize,
                 entry: Some(f.clone()),
                 frame_start: 0,
-                frame_rows: Vec::new(),
+                frame_rows: None,
             })
             .collect();
         sources.append(&mut self.staged);
