@@ -112,8 +112,8 @@ pub fn parse_datetime(s: &str) -> Result<Option<i64>, DateError> {
     Ok(Some(nanos))
 }
 
-/// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fffffff]Z` (for reports
-/// of rejected records and for the generator): the fraction as chrono's `%.f` writes it
+/// Formats nanoseconds since the epoch as `YYYY-MM-DDTHH:MM:SS[.fffffff]Z` (the
+/// date-time cells of reports, rejected records, the generator): the fraction as chrono's `%.f` writes it
 /// (none when whole seconds, else 3, 6 or 9 digits, the fewest that hold it).
 ///
 /// Written by hand into one buffer for any instant from 1970 (a report formats a date
