@@ -143,18 +143,37 @@ fn a_second_writer_is_refused_with_the_holder_and_a_dead_holders_lock_is_no_lock
 fn import_killed_at_random_instants_recovers_to_the_clean_state() {
     let env = Env::new();
     env.generate("40000", "8");
-    let clean = env.path("clean");
-    let t0 = Instant::now();
+    killed_at_random_instants_recovers(&env, 8);
+}
+
+#[test]
+fn import_killed_while_finished_files_are_staged_and_moved_recovers_to_the_clean_state() {
+    // 140,000 actions in one month: two files' worth are staged as finished store files
+    // and moved into the store by the commit (the rest spilled and rewritten).
+    let env = october_store_files("140000", "3");
+    killed_at_random_instants_recovers(&env, 4);
+}
+
+/// `import --store STORE gen/`.
+fn import_into(env: &Env, store: &Path) -> Run {
     env.run([
         "import",
         "--store",
-        clean.to_str().unwrap(),
+        store.to_str().unwrap(),
         env.path("gen").to_str().unwrap(),
     ])
-    .ok();
+}
+
+/// Kills imports of `gen/` at deterministic "random" instants (`iterations`, a second
+/// kill during the recovery of every other one): each killed store is consistent, and
+/// the next import leaves it as one clean run does, with nothing left behind.
+fn killed_at_random_instants_recovers(env: &Env, iterations: usize) {
+    let clean = env.path("clean");
+    let t0 = Instant::now();
+    import_into(env, &clean).ok();
     let full = t0.elapsed();
-    let want = reports(&env, &clean);
-    let want_rows = manifest(&env, &clean)["files"]
+    let want = reports(env, &clean);
+    let want_rows = manifest(env, &clean)["files"]
         .as_array()
         .unwrap()
         .iter()
@@ -164,7 +183,7 @@ fn import_killed_at_random_instants_recovers_to_the_clean_state() {
     // Deterministic "random" instants spread over the clean run's duration, plus a
     // second kill during the recovery run of some iterations.
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    for i in 0..8 {
+    for i in 0..iterations {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -186,24 +205,17 @@ fn import_killed_at_random_instants_recovers_to_the_clean_state() {
             std::thread::sleep(at);
             let _ = child.kill(); // SIGKILL
             child.wait().unwrap();
-            assert_consistent(&env, &store);
+            assert_consistent(env, &store);
         }
-        let r = env
-            .run([
-                "import",
-                "--store",
-                store.to_str().unwrap(),
-                env.path("gen").to_str().unwrap(),
-            ])
-            .ok();
+        let r = import_into(env, &store).ok();
         assert!(!r.stderr.contains("locked"), "{}", r.stderr);
         assert_eq!(
-            reports(&env, &store),
+            reports(env, &store),
             want,
             "iteration {i}: state after recovery differs from a clean run"
         );
         assert!(lock_is_free(&store), "no writer holds the lock");
-        let m = manifest(&env, &store);
+        let m = manifest(env, &store);
         let rows: u64 = m["files"]
             .as_array()
             .unwrap()
@@ -511,9 +523,16 @@ fn a_stored_action_edited_into_another_month_leaves_its_old_month_in_a_later_imp
     );
 }
 
-/// Rows of each file of `month` in the store's manifest.
 /// A store of `actions` generated actions (`seed`), all in October 2026.
 fn october_store(actions: &str, seed: &str) -> Env {
+    let env = october_store_files(actions, seed);
+    env.import(&[&env.path("gen")]).ok();
+    env
+}
+
+/// `gen/2026-10/page-NNNNNN.json`: `actions` generated actions (`seed`), all in October
+/// 2026, 100 to a page, in date order.
+fn october_store_files(actions: &str, seed: &str) -> Env {
     let env = Env::new();
     env.run([
         "generate",
@@ -529,10 +548,10 @@ fn october_store(actions: &str, seed: &str) -> Env {
         "gen",
     ])
     .ok();
-    env.import(&[&env.path("gen")]).ok();
     env
 }
 
+/// Rows of each file of `month` in the store's manifest.
 fn month_files(env: &Env, store: &std::path::Path, month: u64) -> Vec<u64> {
     let m = manifest(env, store);
     m["files"]
@@ -612,6 +631,52 @@ fn an_edit_in_a_large_month_rewrites_the_files_it_touches_and_leaves_one_partial
         .ok()
         .stdout;
     assert_eq!(ours, theirs);
+}
+
+#[test]
+fn copies_of_one_action_in_a_month_of_finished_files_are_merged_in_input_order() {
+    // 140,000 October actions: input rows 65,536..131,071 are staged as one finished
+    // file, its rows clustered by contract. An action of page 690 (about row 69,000) is
+    // copied with another amount and a contract that sorts first, `last_updated` kept, so
+    // the later copy in the input wins: given after page 700 (same finished file, where
+    // the copy's row comes first), it wins; given after page 600 (the first finished
+    // file, earlier in the input), the original wins.
+    let env = october_store_files("140000", "3");
+    let page = env.path("gen/2026-10/page-000690.json");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&page).unwrap()).unwrap();
+    let mut copy = doc["actions"][5].clone();
+    let original_contract = copy["action_contract_id"].to_string();
+    copy["action_contract_id"] = 1.into();
+    copy["action_contract_ref"] = "C-1".into();
+    copy["actionchargeamount"] = serde_json::json!(12345.67);
+    let edit = serde_json::json!({ "actions": [copy] }).to_string();
+    for (after_page, copy_wins) in [("000700", true), ("000600", false)] {
+        let name = format!("gen/2026-10/page-{after_page}b.json");
+        std::fs::write(env.path(&name), &edit).unwrap();
+        let store = env.path(&format!("store-{after_page}"));
+        let r = import_into(&env, &store).ok();
+        std::fs::remove_file(env.path(&name)).unwrap();
+        assert!(r.stderr.contains("140000 new"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("store now holds 140000 actions"),
+            "the losing copy is not kept: {}",
+            r.stderr
+        );
+        let out = env.report_csv(
+            "contracts",
+            &["--store", store.to_str().unwrap(), "--period", "2026-10"],
+        );
+        let has_copy = out.iter().any(|r| r[0] == "1");
+        assert_eq!(has_copy, copy_wins, "copy after page {after_page}: {out:?}");
+        if copy_wins {
+            assert_eq!(cell(&out, row(&out, "1"), "chargeable_amount"), "12345.67");
+            assert_eq!(cell(&out, row(&out, "1"), "actions"), "1");
+        }
+        assert!(
+            out.iter().any(|r| r[0] == original_contract),
+            "{original_contract}: {out:?}"
+        );
+    }
 }
 
 #[test]

@@ -134,8 +134,9 @@ impl DeletionGuard {
     }
 }
 
-/// Where the current winning copy of a key is: source, row, `last_updated`, content hash.
-type CopyAt = (u32, u32, Option<i64>, i64);
+/// Where the current winning copy of a key is: source, row, `last_updated`, content hash,
+/// place in the input.
+type CopyAt = (u32, u32, Option<i64>, i64, u64);
 
 struct Source {
     path: PathBuf,
@@ -143,24 +144,67 @@ struct Source {
     rows: usize,
     /// An existing store file (as opposed to a part staged by this run).
     entry: Option<FileEntry>,
-    /// For a staged part: the place in this run's input of the first row of the frame it
-    /// was cut from, and each row's place in that frame (parts are cut by month, so part
-    /// order is not input order).
-    frame_start: u64,
-    /// `None` when the part is the whole frame (row `i` is the frame's row `i`): most
-    /// parts, whose 4 bytes a row would otherwise be held until the commit ends.
-    frame_rows: Option<Vec<IdxSize>>,
+    /// For a staged part: a file beside it holding each row's place in this run's input
+    /// (rows are cut by month, and a finished file's rows sorted by contract, so a row's
+    /// place in its part is not its place in the input). Read only by the merge.
+    positions: Option<PathBuf>,
+    /// A staged part written as a store file already (full, clustered by contract, with
+    /// its footer summaries): moved into the store as it is when none of its rows lose.
+    finished: Option<Finished>,
 }
 
-impl Source {
-    /// The place of a staged row in this run's input.
-    fn input_position(&self, row: usize) -> u64 {
-        let in_frame = match &self.frame_rows {
-            None => row as u64,
-            Some(rows) => u64::from(rows[row]),
-        };
-        self.frame_start + in_frame
+/// What the manifest records of a finished staged file, known when it was written.
+struct Finished {
+    bytes: u64,
+    sha256: String,
+    tickets: Option<(i64, i64)>,
+}
+
+/// Rows of one month staged but not yet written: the rows in input order, and each
+/// row's place in the input.
+#[derive(Default)]
+struct Open {
+    parts: Vec<DataFrame>,
+    rows: usize,
+    positions: Vec<u64>,
+    /// When rows last arrived (frames staged so far), to spill the month that waits longest.
+    touched: u64,
+}
+
+/// Rows held open (all months together) before the month that waited longest is
+/// spilled as a plain part: about one file's worth, besides the file being finished.
+const OPEN_ROWS: usize = super::FILE_ROWS;
+
+/// Writes `positions` beside a staged part (little-endian u64s), unflushed like the part.
+fn write_positions(path: &Path, positions: &[u64]) -> Result<(), StoreError> {
+    let mut bytes = Vec::with_capacity(positions.len() * 8);
+    for p in positions {
+        bytes.extend_from_slice(&p.to_le_bytes());
     }
+    fs::write(path, bytes).map_err(io("cannot write", path))
+}
+
+/// The input places of a staged source's rows, or of a stored file's (its row numbers:
+/// the rule puts every stored copy before all input, so they only order the file).
+fn positions_of(src: &Source) -> Result<Vec<u64>, StoreError> {
+    let Some(path) = &src.positions else {
+        return Ok((0..src.rows as u64).collect());
+    };
+    let bytes = fs::read(path).map_err(io("cannot read", path))?;
+    if bytes.len() != src.rows * 8 {
+        return Err(StoreError::Io {
+            action: "cannot read",
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} bytes for {} rows", bytes.len(), src.rows),
+            ),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect())
 }
 
 /// Stages frames of new actions and commits them into a store.
@@ -179,6 +223,12 @@ pub struct Writer {
     refused: FxHashSet<(i64, i64)>,
     /// Rows staged so far (the next row's place in the input).
     input_rows: u64,
+    /// Rows of each month not yet written (fewer than a file's worth).
+    open: std::collections::BTreeMap<Month, Open>,
+    /// Frames staged so far.
+    frames: u64,
+    /// The month whose open rows hold a part cut from a frame of several months.
+    mixed: Option<Month>,
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
@@ -322,6 +372,9 @@ impl Writer {
             guard: DeletionGuard::default(),
             refused: FxHashSet::default(),
             input_rows: 0,
+            open: Default::default(),
+            frames: 0,
+            mixed: None,
         })
     }
 
@@ -341,6 +394,15 @@ impl Writer {
     }
 
     /// Stages a frame of actions (in input order; later frames are later input).
+    ///
+    /// Rows are gathered by month; each time a month holds a file's worth
+    /// ([`super::FILE_ROWS`]) they are written as a finished store file (clustered by
+    /// contract, with its footer summaries, compressed and flushed), which the commit
+    /// moves into the store as it is unless some of its rows lose the merge. A month's
+    /// rest waits, up to [`OPEN_ROWS`] rows for all months together; beyond that, and
+    /// at the commit, it is spilled as a plain part for the commit to read back. Of a
+    /// frame of several months only the last month's rows may wait (input in date order
+    /// makes such a frame at each month's end; mixed input makes every frame one).
     pub fn stage(&mut self, df: DataFrame) -> Result<(), StoreError> {
         let dt = df
             .column(col::DATETIME)
@@ -355,27 +417,142 @@ impl Writer {
         }
         let mut months: Vec<_> = by_month.into_iter().collect();
         months.sort_by_key(|(m, _)| *m);
+        self.frames += 1;
+        let start = self.input_rows;
+        self.input_rows += df.height() as u64;
+        let last = months.last().map(|(m, _)| *m);
         for (month, rows) in months {
-            let path = self
-                .staging
-                .join(format!("part-{:06}.parquet", self.staged.len()));
-            let n = rows.len();
-            let mut part = if n == df.height() {
+            let whole = rows.len() == df.height();
+            let part = if whole {
                 df.clone()
             } else {
+                let path = self.staging.clone();
                 take_rows(&df, rows.clone(), &path)?
             };
-            write_staged(&path, &mut part)?;
-            self.staged.push(Source {
-                path,
-                month,
-                rows: n,
-                entry: None,
-                frame_start: self.input_rows,
-                frame_rows: (n != df.height()).then_some(rows),
-            });
+            let open = self.open.entry(month).or_default();
+            open.rows += part.height();
+            open.parts.push(part);
+            open.positions
+                .extend(rows.iter().map(|&r| start + u64::from(r)));
+            open.touched = self.frames;
+            if !whole {
+                // A part of a frame of several months: its text shares the frame's
+                // buffers, which open parts of many frames would all hold. One such part
+                // may wait, the frame's last month's (in date order, the next month's
+                // first rows); any other is spilled at once, with what its month held
+                // before it, so that the month's rows stay in input order.
+                if Some(month) == last && self.mixed.is_none() {
+                    self.mixed = Some(month);
+                } else {
+                    self.spill(month)?;
+                    continue;
+                }
+            }
+            while self.open[&month].rows >= super::FILE_ROWS {
+                self.finish_file(month)?;
+            }
         }
-        self.input_rows += df.height() as u64;
+        while self.open.values().map(|o| o.rows).sum::<usize>() > OPEN_ROWS {
+            let waited = self
+                .open
+                .iter()
+                .min_by_key(|(m, o)| (o.touched, **m))
+                .map(|(m, _)| *m)
+                .expect("rows are open");
+            self.spill(waited)?;
+        }
+        Ok(())
+    }
+
+    /// The open rows of `month` as one frame (pieces appended, not copied) with their
+    /// input places; the month is no longer open.
+    fn take_open(&mut self, month: Month) -> Result<(DataFrame, Vec<u64>), StoreError> {
+        if self.mixed == Some(month) {
+            self.mixed = None;
+        }
+        let open = self.open.remove(&month).unwrap_or_default();
+        let mut parts = open.parts.into_iter();
+        let mut all = parts.next().unwrap_or_default();
+        for p in parts {
+            all.vstack_mut_owned(p)
+                .map_err(|source| StoreError::Parquet {
+                    path: self.staging.clone(),
+                    source,
+                })?;
+        }
+        Ok((all, open.positions))
+    }
+
+    /// Writes the first file's worth of `month`'s open rows as a finished store file;
+    /// the rest stays open.
+    fn finish_file(&mut self, month: Month) -> Result<(), StoreError> {
+        let (all, positions) = self.take_open(month)?;
+        let n = super::FILE_ROWS;
+        if all.height() > n {
+            let rest = all.slice(n as i64, all.height() - n);
+            self.open.insert(
+                month,
+                Open {
+                    rows: rest.height(),
+                    parts: vec![rest],
+                    positions: positions[n..].to_vec(),
+                    touched: self.frames,
+                },
+            );
+        }
+        let chunk = all.slice(0, n);
+        // The rest holds its own pieces: let the file's go once they are gathered.
+        drop(all);
+        let path = self
+            .staging
+            .join(format!("part-{:06}.parquet", self.staged.len()));
+        let (mut sorted, order) = cluster_by_contract(&chunk, &path)?;
+        drop(chunk);
+        let tickets = ticket_range(&sorted, &path)?;
+        let (bytes, sha256) = write_partition(&path, &mut sorted)?;
+        let sorted_positions: Vec<u64> = order
+            .into_no_null_iter()
+            .map(|i| positions[i as usize])
+            .collect();
+        let pos_path = path.with_extension("pos");
+        write_positions(&pos_path, &sorted_positions)?;
+        drop(sorted);
+        crate::threads::release_free_memory();
+        self.staged.push(Source {
+            path,
+            month,
+            rows: n,
+            entry: None,
+            positions: Some(pos_path),
+            finished: Some(Finished {
+                bytes,
+                sha256,
+                tickets,
+            }),
+        });
+        Ok(())
+    }
+
+    /// Writes `month`'s open rows as a plain part for the commit to read back.
+    fn spill(&mut self, month: Month) -> Result<(), StoreError> {
+        let (mut all, positions) = self.take_open(month)?;
+        if all.height() == 0 {
+            return Ok(());
+        }
+        let path = self
+            .staging
+            .join(format!("part-{:06}.parquet", self.staged.len()));
+        write_staged(&path, &mut all)?;
+        let pos_path = path.with_extension("pos");
+        write_positions(&pos_path, &positions)?;
+        self.staged.push(Source {
+            path,
+            month,
+            rows: all.height(),
+            entry: None,
+            positions: Some(pos_path),
+            finished: None,
+        });
         Ok(())
     }
 
@@ -389,10 +566,10 @@ impl Writer {
     pub fn commit(mut self, progress: &Progress) -> Result<CommitStats, StoreError> {
         let mut stats = CommitStats {
             stored_before: self.store.manifest.rows(),
-            input_rows: self.staged.iter().map(|s| s.rows as u64).sum(),
+            input_rows: self.input_rows,
             ..Default::default()
         };
-        let sources = self.sources();
+        let sources = self.sources()?;
         crate::threads::release_free_memory();
         let mut merge = self.decide_winners(&sources, &mut stats, progress)?;
         let tombs = self.decide_tombstones(&sources, &mut merge, &mut stats);
@@ -403,7 +580,11 @@ impl Writer {
     }
 
     /// The stored files, then the staged parts (taken from the writer), in input order.
-    fn sources(&mut self) -> Vec<Source> {
+    fn sources(&mut self) -> Result<Vec<Source>, StoreError> {
+        let open: Vec<Month> = self.open.keys().copied().collect();
+        for month in open {
+            self.spill(month)?;
+        }
         let root = &self.store.root;
         let mut sources: Vec<Source> = self
             .store
@@ -415,12 +596,12 @@ impl Writer {
                 month: f.month(),
                 rows: f.rows as usize,
                 entry: Some(f.clone()),
-                frame_start: 0,
-                frame_rows: None,
+                positions: None,
+                finished: None,
             })
             .collect();
         sources.append(&mut self.staged);
-        sources
+        Ok(sources)
     }
 
     /// Step 1: the winner of every key, reading only the key columns. Marks the losing
@@ -515,15 +696,13 @@ impl Writer {
                 .reserve(members.iter().map(|&i| sources[i].rows).sum());
             for si in members {
                 let src = &sources[si];
-                for (row, k) in read_keys(&src.path)?.into_iter().enumerate() {
-                    let copy = CopyOf {
-                        si: si as u32,
-                        row: row as u32,
-                        key: (k.ticket_id, k.id),
-                        last_updated: k.last_updated,
-                        hash: k.hash,
-                        datetime: k.datetime,
-                    };
+                let mut copies = copies_of(si, src)?;
+                if src.finished.is_some() {
+                    // Its rows are clustered by contract: taken in input order, as the
+                    // rule's order requires.
+                    copies.sort_unstable_by_key(|c| c.pos);
+                }
+                for copy in copies {
                     if !cross.is_empty() && cross.contains(&(key_tag(copy.key) >> MONTH_BITS)) {
                         w.deferred.push(copy);
                     } else {
@@ -554,7 +733,7 @@ impl Writer {
         }
         // Source order is the order of the rule: the store before the input, the input
         // in file and record order.
-        deferred.sort_unstable_by_key(|c| (c.si, c.row));
+        deferred.sort_unstable_by_key(|c| (c.si, c.pos));
         let mut round = Round::default();
         for copy in &deferred {
             self.consider(sources, &mut round, copy, &mut merge.losers, stats);
@@ -578,9 +757,9 @@ impl Writer {
         losers: &mut [Vec<bool>],
         stats: &mut CommitStats,
     ) {
-        let (si, row, key) = (copy.si as usize, copy.row as usize, copy.key);
+        let (si, key) = (copy.si as usize, copy.key);
         let src = &sources[si];
-        let me = (copy.si, copy.row, copy.last_updated, copy.hash);
+        let me = (copy.si, copy.row, copy.last_updated, copy.hash, copy.pos);
         if src.entry.is_some() && self.refused.contains(&key) {
             stats.kept_despite_refusal.push(key);
         }
@@ -599,7 +778,7 @@ impl Writer {
                 }
             }
             std::collections::hash_map::Entry::Occupied(mut o) => {
-                let (osi, orow, olu, oh) = *o.get();
+                let (osi, orow, olu, oh, opos) = *o.get();
                 let from_store = sources[osi as usize].entry.is_some();
                 // An identical copy changes nothing: keep the one we have, so that
                 // its file need not be rewritten.
@@ -612,10 +791,7 @@ impl Writer {
                         _ => match (from_store, src.entry.is_some()) {
                             (true, _) => true,
                             (false, true) => false,
-                            (false, false) => {
-                                src.input_position(row)
-                                    > sources[osi as usize].input_position(orow as usize)
-                            }
+                            (false, false) => copy.pos > opos,
                         },
                     };
                 let (lsi, lrow) = if later_wins {
@@ -694,6 +870,7 @@ impl Writer {
     /// new files of FILE_ROWS rows, at most one shorter. So a month holds at most one
     /// partial file, an edit rewrites the files it touches, and memory stays within about
     /// two files whatever the month's size. Months that did not change keep their files.
+    /// A finished staged file none of whose rows lost is moved into its month as it is.
     /// Returns the new file list and the frames of tombstoned rows.
     fn rewrite_changed_months(
         &self,
@@ -733,6 +910,12 @@ impl Writer {
                     continue;
                 }
                 if src.entry.is_none() && all_lost(i) {
+                    continue;
+                }
+                if let Some(done) = &src.finished
+                    && losers[i].is_empty()
+                {
+                    out.adopt(src, done, &mut files, stats)?;
                     continue;
                 }
                 let mut df = read_parquet(&src.path, None)?;
@@ -879,6 +1062,32 @@ impl<'w> MonthFiles<'w> {
         files: &mut Vec<FileEntry>,
         stats: &mut CommitStats,
     ) -> Result<(), StoreError> {
+        let (rel, path) = self.next_file()?;
+        let chunk = &mut cluster_by_contract(chunk, &path)?.0;
+        let tickets = ticket_range(chunk, &path)?;
+        let written = write_partition(&path, chunk)?;
+        self.add(rel, chunk.height(), written, tickets, files, stats);
+        Ok(())
+    }
+
+    /// Moves a finished staged file (see [`Writer::stage`]) into the month as it is.
+    fn adopt(
+        &mut self,
+        src: &Source,
+        done: &Finished,
+        files: &mut Vec<FileEntry>,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        let (rel, path) = self.next_file()?;
+        fs::rename(&src.path, &path).map_err(io("cannot move into the store", &src.path))?;
+        let written = (done.bytes, done.sha256.clone());
+        self.add(rel, src.rows, written, done.tickets, files, stats);
+        Ok(())
+    }
+
+    /// The store-relative name and the path of the month's next new file (its folder
+    /// made first).
+    fn next_file(&self) -> Result<(String, PathBuf), StoreError> {
         if self.part == 0 {
             fs::create_dir_all(&self.dir).map_err(io("cannot create", &self.dir))?;
         }
@@ -887,40 +1096,33 @@ impl<'w> MonthFiles<'w> {
             "actions/year={y}/month={m}/part-g{:06}-{:04}.parquet",
             self.writer.generation, self.part
         );
-        // Clustered by contract (input order kept within one), so that a reader of one
-        // contract reads one run of rows (the footer's index says where) and skips the
-        // row groups whose statistics exclude it. The rows are gathered straight from
-        // the chunk's pieces (`DataFrame::sort` would first copy them into one piece).
-        let sorted = chunk
-            .column(col::CONTRACT_ID)
-            .map(|c| {
-                c.as_materialized_series()
-                    .arg_sort(SortOptions::default().with_maintain_order(true))
-            })
-            .and_then(|order| gather_columns(chunk, &order))
-            .map_err(|source| StoreError::Parquet {
-                path: self.dir.clone(),
-                source,
-            })?;
-        // One piece already (the gather makes it); `write_partition` holds to that.
-        let chunk = &mut { sorted };
         let path = self.writer.store.root.join(&rel);
-        let ids = int_column(chunk, col::TICKET_ID, &path)?;
-        let tickets = ids.min().zip(ids.max());
-        let (bytes, sha256) = write_partition(&path, chunk)?;
+        Ok((rel, path))
+    }
+
+    /// Records a new file of the month, written at `rel` (its size and SHA-256).
+    fn add(
+        &mut self,
+        rel: String,
+        rows: usize,
+        (bytes, sha256): (u64, String),
+        tickets: Option<(i64, i64)>,
+        files: &mut Vec<FileEntry>,
+        stats: &mut CommitStats,
+    ) {
+        let (year, month) = self.month;
         stats.files_written += 1;
         stats.bytes_written += bytes;
         files.push(FileEntry {
             path: rel,
-            year: y,
-            month: m,
-            rows: chunk.height() as u64,
+            year,
+            month,
+            rows: rows as u64,
             bytes,
             sha256,
             tickets,
         });
         self.part += 1;
-        Ok(())
     }
 
     fn finish(
@@ -936,6 +1138,31 @@ impl<'w> MonthFiles<'w> {
         }
         Ok(())
     }
+}
+
+/// `chunk`'s rows clustered by contract (input order kept within one), so that a reader
+/// of one contract reads one run of rows (the footer's index says where) and skips the
+/// row groups whose statistics exclude it; with the order taken (sorted row -> row).
+/// The rows are gathered straight from the chunk's pieces (`DataFrame::sort` would first
+/// copy them into one piece), into one piece, as `write_partition` wants them.
+fn cluster_by_contract(chunk: &DataFrame, path: &Path) -> Result<(DataFrame, IdxCa), StoreError> {
+    chunk
+        .column(col::CONTRACT_ID)
+        .map(|c| {
+            c.as_materialized_series()
+                .arg_sort(SortOptions::default().with_maintain_order(true))
+        })
+        .and_then(|order| Ok((gather_columns(chunk, &order)?, order)))
+        .map_err(|source| StoreError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The lowest and highest `ticket_id` of a file's rows, for the manifest.
+fn ticket_range(df: &DataFrame, path: &Path) -> Result<Option<(i64, i64)>, StoreError> {
+    let ids = int_column(df, col::TICKET_ID, path)?;
+    Ok(ids.min().zip(ids.max()))
 }
 
 /// The rows `order` of `df`, column by column on the rayon pool: each column is first
@@ -975,6 +1202,8 @@ struct Merge {
 struct CopyOf {
     si: u32,
     row: u32,
+    /// The row's place in this run's input (staged rows), or its row (stored ones).
+    pos: u64,
     key: (i64, i64),
     last_updated: Option<i64>,
     hash: i64,
@@ -1107,6 +1336,40 @@ fn int_column(df: &DataFrame, name: &str, path: &Path) -> Result<Int64Chunked, S
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Every row of source `si` as the merge sees it.
+fn copies_of(si: usize, src: &Source) -> Result<Vec<CopyOf>, StoreError> {
+    let keys = read_keys(&src.path)?;
+    let positions = positions_of(src)?;
+    if keys.len() != positions.len() {
+        return Err(StoreError::Io {
+            action: "cannot read",
+            path: src.path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "it holds {} rows where {} were recorded",
+                    keys.len(),
+                    src.rows
+                ),
+            ),
+        });
+    }
+    Ok(keys
+        .into_iter()
+        .zip(positions)
+        .enumerate()
+        .map(|(row, (k, pos))| CopyOf {
+            si: si as u32,
+            row: row as u32,
+            pos,
+            key: (k.ticket_id, k.id),
+            last_updated: k.last_updated,
+            hash: k.hash,
+            datetime: k.datetime,
+        })
+        .collect())
 }
 
 /// Reads the key, `last_updated`, content hash and datetime of every row of a file.
