@@ -150,7 +150,7 @@ fn import_killed_at_random_instants_recovers_to_the_clean_state() {
 fn import_killed_while_finished_files_are_staged_and_moved_recovers_to_the_clean_state() {
     // 140,000 actions in one month: two files' worth are staged as finished store files
     // and moved into the store by the commit (the rest spilled and rewritten).
-    let env = october_store_files("140000", "3");
+    let env = october_pages("140000", "3");
     killed_at_random_instants_recovers(&env, 4);
 }
 
@@ -457,20 +457,50 @@ fn status_into_a_closed_pipe_exits_0_without_a_panic() {
 fn copies_of_one_action_in_different_months_are_merged_in_input_order() {
     let env = Env::new();
     // No last_updated: the later copy in the input wins, though it is in an earlier month.
-    let p = env.write(
-        "moved.ndjson",
-        concat!(
+    let (oct, nov) = import_lines_then_contracts(
+        &env,
+        &[
             r#"{"id":1,"ticket_id":5,"datetime":"2026-11-05T10:00:00Z","action_contract_id":3,"actionchargeamount":10}"#,
-            "\n",
             r#"{"id":1,"ticket_id":5,"datetime":"2026-10-05T10:00:00Z","action_contract_id":3,"actionchargeamount":20}"#,
-            "\n"
-        ),
+        ],
     );
-    env.import(&[&p]).ok();
-    let oct = env.report_csv("contracts", &["--period", "2026-10"]);
     assert_eq!(cell(&oct, row(&oct, "3"), "chargeable_amount"), "20.00");
-    let nov = env.report_csv("contracts", &["--period", "2026-11"]);
     assert_eq!(nov.len(), 1, "the earlier copy is gone: {nov:?}");
+}
+
+/// Imports `lines` as one NDJSON file (the store must then hold one action); the
+/// contracts reports of October and November 2026.
+fn import_lines_then_contracts(env: &Env, lines: &[&str]) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let p = env.write("moved.ndjson", &lines.join("\n"));
+    let r = env.import(&[&p]).ok();
+    assert!(
+        r.stderr.contains("store now holds 1 actions"),
+        "{}",
+        r.stderr
+    );
+    (
+        env.report_csv("contracts", &["--period", "2026-10"]),
+        env.report_csv("contracts", &["--period", "2026-11"]),
+    )
+}
+
+#[test]
+fn copies_in_two_months_are_weighed_in_input_order_when_one_lacks_last_updated() {
+    // In input order: A (October, newer last_updated), B (November, none), C (October,
+    // older last_updated). The rule taken copy by copy in input order: B replaces A (one
+    // lacks last_updated: the later wins), C replaces B (likewise), so C stays. Taken
+    // month by month instead (A, C, then B), A would beat C and B would stay.
+    let env = Env::new();
+    let (oct, nov) = import_lines_then_contracts(
+        &env,
+        &[
+            r#"{"id":1,"ticket_id":5,"datetime":"2026-10-05T10:00:00Z","last_updated":"2026-10-09T00:00:00Z","action_contract_id":3,"actionchargeamount":10}"#,
+            r#"{"id":1,"ticket_id":5,"datetime":"2026-11-05T10:00:00Z","action_contract_id":4,"actionchargeamount":20}"#,
+            r#"{"id":1,"ticket_id":5,"datetime":"2026-10-06T10:00:00Z","last_updated":"2026-10-07T00:00:00Z","action_contract_id":3,"actionchargeamount":30}"#,
+        ],
+    );
+    assert_eq!(cell(&oct, row(&oct, "3"), "chargeable_amount"), "30.00");
+    assert_eq!(nov.len(), 1, "B lost: {nov:?}");
 }
 
 #[test]
@@ -525,14 +555,14 @@ fn a_stored_action_edited_into_another_month_leaves_its_old_month_in_a_later_imp
 
 /// A store of `actions` generated actions (`seed`), all in October 2026.
 fn october_store(actions: &str, seed: &str) -> Env {
-    let env = october_store_files(actions, seed);
+    let env = october_pages(actions, seed);
     env.import(&[&env.path("gen")]).ok();
     env
 }
 
 /// `gen/2026-10/page-NNNNNN.json`: `actions` generated actions (`seed`), all in October
 /// 2026, 100 to a page, in date order.
-fn october_store_files(actions: &str, seed: &str) -> Env {
+fn october_pages(actions: &str, seed: &str) -> Env {
     let env = Env::new();
     env.run([
         "generate",
@@ -641,7 +671,7 @@ fn copies_of_one_action_in_a_month_of_finished_files_are_merged_in_input_order()
     // the later copy in the input wins: given after page 700 (same finished file, where
     // the copy's row comes first), it wins; given after page 600 (the first finished
     // file, earlier in the input), the original wins.
-    let env = october_store_files("140000", "3");
+    let env = october_pages("140000", "3");
     let page = env.path("gen/2026-10/page-000690.json");
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&page).unwrap()).unwrap();
     let mut copy = doc["actions"][5].clone();

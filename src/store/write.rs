@@ -426,8 +426,7 @@ impl Writer {
             let part = if whole {
                 df.clone()
             } else {
-                let path = self.staging.clone();
-                take_rows(&df, rows.clone(), &path)?
+                take_rows(&df, rows.clone(), &self.staging)?
             };
             let open = self.open.entry(month).or_default();
             open.rows += part.height();
@@ -579,7 +578,8 @@ impl Writer {
         Ok(stats)
     }
 
-    /// The stored files, then the staged parts (taken from the writer), in input order.
+    /// The stored files, then the staged parts (taken from the writer, the months still
+    /// open spilled first) in the order they were staged: each month's in input order.
     fn sources(&mut self) -> Result<Vec<Source>, StoreError> {
         let open: Vec<Month> = self.open.keys().copied().collect();
         for month in open {
@@ -731,9 +731,12 @@ impl Writer {
                 w.round.close(&mut merge);
             }
         }
-        // Source order is the order of the rule: the store before the input, the input
-        // in file and record order.
-        deferred.sort_unstable_by_key(|c| (c.si, c.pos));
+        // The order of the rule: the store before the input (file by file), the input
+        // in file and record order, which its rows' places give across months.
+        deferred.sort_unstable_by_key(|c| match sources[c.si as usize].entry {
+            Some(_) => (false, c.si, c.pos),
+            None => (true, 0, c.pos),
+        });
         let mut round = Round::default();
         for copy in &deferred {
             self.consider(sources, &mut round, copy, &mut merge.losers, stats);
