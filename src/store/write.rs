@@ -612,7 +612,7 @@ impl Writer {
     /// whose copies all lie in one month is settled in that month's round; the few keys
     /// with copies in several months (an action whose date moved; found by sorting a
     /// 64-bit tag of key hash and month per row) are set aside and settled last, in
-    /// source order, by the same rule.
+    /// input order (the store first), by the same rule.
     fn decide_winners(
         &self,
         sources: &[Source],
