@@ -165,7 +165,7 @@ struct Finished {
 #[derive(Default)]
 struct Open {
     parts: Vec<DataFrame>,
-    rows: usize,
+    /// One per open row.
     positions: Vec<u64>,
     /// When rows last arrived (frames staged so far), to spill the month that waits longest.
     touched: u64,
@@ -184,11 +184,10 @@ fn write_positions(path: &Path, positions: &[u64]) -> Result<(), StoreError> {
     fs::write(path, bytes).map_err(io("cannot write", path))
 }
 
-/// The input places of a staged source's rows, or of a stored file's (its row numbers:
-/// the rule puts every stored copy before all input, so they only order the file).
-fn positions_of(src: &Source) -> Result<Vec<u64>, StoreError> {
+/// The input places of a staged source's rows (`None` for a stored file).
+fn positions_of(src: &Source) -> Result<Option<Vec<u64>>, StoreError> {
     let Some(path) = &src.positions else {
-        return Ok((0..src.rows as u64).collect());
+        return Ok(None);
     };
     let bytes = fs::read(path).map_err(io("cannot read", path))?;
     if bytes.len() != src.rows * 8 {
@@ -201,10 +200,12 @@ fn positions_of(src: &Source) -> Result<Vec<u64>, StoreError> {
             ),
         });
     }
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .collect())
+    Ok(Some(
+        bytes
+            .chunks_exact(8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect(),
+    ))
 }
 
 /// Stages frames of new actions and commits them into a store.
@@ -429,7 +430,6 @@ impl Writer {
                 take_rows(&df, rows.clone(), &self.staging)?
             };
             let open = self.open.entry(month).or_default();
-            open.rows += part.height();
             open.parts.push(part);
             open.positions
                 .extend(rows.iter().map(|&r| start + u64::from(r)));
@@ -447,11 +447,11 @@ impl Writer {
                     continue;
                 }
             }
-            while self.open[&month].rows >= super::FILE_ROWS {
+            while self.open[&month].positions.len() >= super::FILE_ROWS {
                 self.finish_file(month)?;
             }
         }
-        while self.open.values().map(|o| o.rows).sum::<usize>() > OPEN_ROWS {
+        while self.open.values().map(|o| o.positions.len()).sum::<usize>() > OPEN_ROWS {
             let waited = self
                 .open
                 .iter()
@@ -492,7 +492,6 @@ impl Writer {
             self.open.insert(
                 month,
                 Open {
-                    rows: rest.height(),
                     parts: vec![rest],
                     positions: positions[n..].to_vec(),
                     touched: self.frames,
@@ -1344,8 +1343,9 @@ fn int_column(df: &DataFrame, name: &str, path: &Path) -> Result<Int64Chunked, S
 /// Every row of source `si` as the merge sees it.
 fn copies_of(si: usize, src: &Source) -> Result<Vec<CopyOf>, StoreError> {
     let keys = read_keys(&src.path)?;
+    // A places file was checked to hold `src.rows` places.
     let positions = positions_of(src)?;
-    if keys.len() != positions.len() {
+    if keys.len() != src.rows {
         return Err(StoreError::Io {
             action: "cannot read",
             path: src.path.clone(),
@@ -1361,12 +1361,13 @@ fn copies_of(si: usize, src: &Source) -> Result<Vec<CopyOf>, StoreError> {
     }
     Ok(keys
         .into_iter()
-        .zip(positions)
         .enumerate()
-        .map(|(row, (k, pos))| CopyOf {
+        .map(|(row, k)| CopyOf {
             si: si as u32,
             row: row as u32,
-            pos,
+            // A stored copy's row number: the rule puts every stored copy before all
+            // input, so it only orders its file.
+            pos: positions.as_ref().map_or(row as u64, |p| p[row]),
             key: (k.ticket_id, k.id),
             last_updated: k.last_updated,
             hash: k.hash,
