@@ -230,6 +230,9 @@ pub struct Writer {
     frames: u64,
     /// The month whose open rows hold a part cut from a frame of several months.
     mixed: Option<Month>,
+    /// Months the store holds files of when this run began: their rows are only ever
+    /// spilled plain (see [`Writer::stage`]).
+    held: FxHashSet<Month>,
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
@@ -362,7 +365,9 @@ impl Writer {
             fs::remove_dir_all(&staging).map_err(io("cannot clear", &staging))?;
         }
         fs::create_dir_all(&staging).map_err(io("cannot create", &staging))?;
+        let held = store.manifest.files.iter().map(|f| f.month()).collect();
         Ok(Writer {
+            held,
             generation: store.manifest.generation + 1,
             store,
             migrated,
@@ -404,6 +409,12 @@ impl Writer {
     /// at the commit, it is spilled as a plain part for the commit to read back. Of a
     /// frame of several months only the last month's rows may wait (input in date order
     /// makes such a frame at each month's end; mixed input makes every frame one).
+    ///
+    /// Rows of a month the store already held when this run began are spilled plain as
+    /// they come, never held open nor finished: they are likely copies of
+    /// stored actions (a re-import, a sync's overlap), which lose or tie the merge, and
+    /// a finished file with one loser is written again by the commit. Such a month's new
+    /// rows are written by the commit.
     pub fn stage(&mut self, df: DataFrame) -> Result<(), StoreError> {
         let dt = df
             .column(col::DATETIME)
@@ -446,6 +457,10 @@ impl Writer {
                     self.spill(month)?;
                     continue;
                 }
+            }
+            if self.held.contains(&month) {
+                self.spill(month)?;
+                continue;
             }
             while self.open[&month].positions.len() >= super::FILE_ROWS {
                 self.finish_file(month)?;
