@@ -184,6 +184,15 @@ fn write_positions(path: &Path, positions: &[u64]) -> Result<(), StoreError> {
     fs::write(path, bytes).map_err(io("cannot write", path))
 }
 
+/// A file that does not hold what was recorded of it (`why`).
+fn unlike_recorded(path: &Path, why: String) -> StoreError {
+    StoreError::Io {
+        action: "cannot read",
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+    }
+}
+
 /// The input places of a staged source's rows (`None` for a stored file).
 fn positions_of(src: &Source) -> Result<Option<Vec<u64>>, StoreError> {
     let Some(path) = &src.positions else {
@@ -191,14 +200,10 @@ fn positions_of(src: &Source) -> Result<Option<Vec<u64>>, StoreError> {
     };
     let bytes = fs::read(path).map_err(io("cannot read", path))?;
     if bytes.len() != src.rows * 8 {
-        return Err(StoreError::Io {
-            action: "cannot read",
-            path: path.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} bytes for {} rows", bytes.len(), src.rows),
-            ),
-        });
+        return Err(unlike_recorded(
+            path,
+            format!("{} bytes for {} rows", bytes.len(), src.rows),
+        ));
     }
     Ok(Some(
         bytes
@@ -516,9 +521,7 @@ impl Writer {
         let chunk = all.slice(0, n);
         // The rest holds its own pieces: let the file's go once they are gathered.
         drop(all);
-        let path = self
-            .staging
-            .join(format!("part-{:06}.parquet", self.staged.len()));
+        let (path, pos_path) = self.next_part();
         let (mut sorted, order) = cluster_by_contract(&chunk, &path)?;
         drop(chunk);
         let tickets = ticket_range(&sorted, &path)?;
@@ -527,7 +530,6 @@ impl Writer {
             .into_no_null_iter()
             .map(|i| positions[i as usize])
             .collect();
-        let pos_path = path.with_extension("pos");
         write_positions(&pos_path, &sorted_positions)?;
         // The freed memory stays with the allocator for the next file: handing it back
         // here (`malloc_trim`) made every file's buffers fault in afresh (190,000 more
@@ -548,17 +550,23 @@ impl Writer {
         Ok(())
     }
 
+    /// The paths of the next staged part and of its places file.
+    fn next_part(&self) -> (PathBuf, PathBuf) {
+        let path = self
+            .staging
+            .join(format!("part-{:06}.parquet", self.staged.len()));
+        let places = path.with_extension("pos");
+        (path, places)
+    }
+
     /// Writes `month`'s open rows as a plain part for the commit to read back.
     fn spill(&mut self, month: Month) -> Result<(), StoreError> {
         let (mut all, positions) = self.take_open(month)?;
         if all.height() == 0 {
             return Ok(());
         }
-        let path = self
-            .staging
-            .join(format!("part-{:06}.parquet", self.staged.len()));
+        let (path, pos_path) = self.next_part();
         write_staged(&path, &mut all)?;
-        let pos_path = path.with_extension("pos");
         write_positions(&pos_path, &positions)?;
         self.staged.push(Source {
             path,
@@ -1363,18 +1371,14 @@ fn copies_of(si: usize, src: &Source) -> Result<Vec<CopyOf>, StoreError> {
     // A places file was checked to hold `src.rows` places.
     let positions = positions_of(src)?;
     if keys.len() != src.rows {
-        return Err(StoreError::Io {
-            action: "cannot read",
-            path: src.path.clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!(
-                    "it holds {} rows where {} were recorded",
-                    keys.len(),
-                    src.rows
-                ),
+        return Err(unlike_recorded(
+            &src.path,
+            format!(
+                "it holds {} rows where {} were recorded",
+                keys.len(),
+                src.rows
             ),
-        });
+        ));
     }
     Ok(keys
         .into_iter()
