@@ -7,7 +7,10 @@
 //! | 2 | the command line or the sync settings were wrong |
 //! | 3 | some input records were refused (all valid ones were imported; see the rejects file); `--allow-rejects` makes this 0 |
 //! | 4 | a sync held back deletions (mass-deletion guard): everything else was committed; `--accept-deletions` accepts them |
-//! | 5 | `report --strict`: the store does not cover the whole period (the report was written; the gaps are named) |
+//! | 5 | `report --strict`, `export`: the figures depend on time the store does not cover (nothing was written; the gaps are named) |
+//! | 6 | `export`: the files were written, but chargeable work is not on them (already exported, or without a contract; named); `jobs run`: a job's outcome is "attention" |
+//! | 7 | `export --changed refuse`: exported work changed since it was exported (each action listed); nothing was written |
+//! | 75 | another process is writing the store (named, with its command and start); nothing was done: run again later |
 //! | 130, 143 | an import or sync stopped by Ctrl-C (SIGINT) or SIGTERM before its commit: nothing committed; a sync keeps its fetched windows to resume |
 
 use std::path::PathBuf;
@@ -22,8 +25,14 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REJECTS: i32 = 3;
 /// Exit code when a sync held back deletions.
 pub const EXIT_DELETIONS_HELD: i32 = 4;
-/// Exit code when `report --strict` finds the period not wholly covered.
+/// Exit code when the figures depend on time the store does not cover.
 pub const EXIT_INCOMPLETE: i32 = 5;
+/// Exit code when an export was written but left chargeable work out (a job: attention).
+pub const EXIT_ATTENTION: i32 = 6;
+/// Exit code when an export refuses work that changed since it was exported.
+pub const EXIT_CHANGED: i32 = 7;
+/// Exit code when another process holds the store's writer lock (sysexits' EX_TEMPFAIL).
+pub const EXIT_LOCKED: i32 = 75;
 
 /// Everything that can stop a command.
 #[derive(Debug, thiserror::Error)]
@@ -90,12 +99,18 @@ pub enum Error {
     /// `report --strict` found parts of the period the store does not cover.
     #[error("{0}")]
     Incomplete(String),
+    /// An export was written but left chargeable work out (said above it).
+    #[error("{0}")]
+    LeftOut(String),
+    /// `export --changed refuse`: exported work changed since; nothing was written.
+    #[error("{0}")]
+    Changed(String),
     /// A command-line value that clap could not check.
     #[error("{0}")]
     Usage(String),
     /// `jobs run`: at least one job failed (each said why); the code is theirs when they
     /// agree, else 1.
-    #[error("at least one job failed (see above and the run manifests)")]
+    #[error("at least one job did not end ok (see its outcome above and its run manifest)")]
     JobsFailed(i32),
     /// Records were refused (the valid ones were kept).
     #[error("{count} input record(s) refused; they are listed in `{}` (re-run with --allow-rejects to accept this)", path.display())]
@@ -155,7 +170,10 @@ impl Error {
             Error::DeletionsHeld { .. } => EXIT_DELETIONS_HELD,
             Error::Interrupted { code, .. } => *code,
             Error::Incomplete(_) => EXIT_INCOMPLETE,
+            Error::LeftOut(_) => EXIT_ATTENTION,
+            Error::Changed(_) => EXIT_CHANGED,
             Error::JobsFailed(code) => *code,
+            Error::Store(crate::store::StoreError::Locked { .. }) => EXIT_LOCKED,
             _ => EXIT_FAILED,
         }
     }

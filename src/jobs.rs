@@ -26,7 +26,7 @@ pub struct Job {
     pub name: String,
     /// `previous-month`, `current-month` or `YYYY-MM`.
     pub period: String,
-    /// IANA time zone (default UTC).
+    /// IANA time zone (default: the store's reporting zone, else UTC).
     #[serde(default)]
     pub timezone: Option<String>,
     /// Sync the period from Halo first.
@@ -35,7 +35,11 @@ pub struct Job {
     /// The sync's config file (relative to the jobs file); default: sync's own default.
     #[serde(default)]
     pub config: Option<String>,
-    /// Reports to write (any `report` name, built in or defined by files).
+    /// The sync's options (as `sync` takes them).
+    #[serde(default)]
+    pub sync_options: SyncSettings,
+    /// Reports to write (any `report` name, built in or defined by files; `pack`: the
+    /// month-end pack as one HTML page).
     #[serde(default)]
     pub reports: Vec<String>,
     /// Exports to write: `xero`, `quickbooks`, `datev`, `csv`.
@@ -44,6 +48,12 @@ pub struct Job {
     /// The export mapping (relative to the jobs file).
     #[serde(default)]
     pub mapping: Option<String>,
+    /// Prepaid block purchases for `prepay` and `pack` (relative to the jobs file).
+    #[serde(default)]
+    pub balances: Option<String>,
+    /// Exported work that changed since: `correct` (default) or `refuse` (export --changed).
+    #[serde(default)]
+    pub changed: Option<String>,
     /// Output folder template: `{period}` and `{name}` are filled in (relative to the
     /// jobs file). Default `out/{period}/{name}`.
     #[serde(default)]
@@ -56,6 +66,64 @@ pub struct Job {
 
 fn yes() -> bool {
     true
+}
+
+/// A job's sync options: the `sync` flags of the same names (`rate_limit` is
+/// `--rate-limit`); absent ones keep sync's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    /// `--window` (1d, 6h, ...).
+    pub window: Option<String>,
+    /// `--workers`.
+    pub workers: Option<u64>,
+    /// `--rate-limit` (requests per rate window).
+    pub rate_limit: Option<u64>,
+    /// `--rate-window` (5m).
+    pub rate_window: Option<String>,
+    /// `--max-retries`.
+    pub max_retries: Option<u64>,
+    /// `--timeout` (60s).
+    pub timeout: Option<String>,
+    /// `--skip-synced-within` (6h).
+    pub skip_synced_within: Option<String>,
+    /// `--max-deletions`.
+    pub max_deletions: Option<u64>,
+    /// `--max-deletion-share` (5%).
+    pub max_deletion_share: Option<String>,
+    /// `--accept-deletions`.
+    pub accept_deletions: Option<bool>,
+}
+
+impl SyncSettings {
+    /// Whether any option is set.
+    pub fn is_empty(&self) -> bool {
+        self.args().is_empty()
+    }
+
+    /// The `sync` arguments these settings give.
+    pub fn args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        let mut put = |flag: &str, v: Option<String>| {
+            if let Some(v) = v {
+                a.push(flag.to_string());
+                a.push(v);
+            }
+        };
+        put("--window", self.window.clone());
+        put("--workers", self.workers.map(|v| v.to_string()));
+        put("--rate-limit", self.rate_limit.map(|v| v.to_string()));
+        put("--rate-window", self.rate_window.clone());
+        put("--max-retries", self.max_retries.map(|v| v.to_string()));
+        put("--timeout", self.timeout.clone());
+        put("--skip-synced-within", self.skip_synced_within.clone());
+        put("--max-deletions", self.max_deletions.map(|v| v.to_string()));
+        put("--max-deletion-share", self.max_deletion_share.clone());
+        if self.accept_deletions == Some(true) {
+            a.push("--accept-deletions".into());
+        }
+        a
+    }
 }
 
 /// The jobs file used when none is named: `$XDG_CONFIG_HOME/halo-billing/jobs.toml`.
@@ -156,9 +224,15 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
 pub struct StepRecord {
     /// `sync`, `report NAME` or `export FORMAT`.
     pub step: String,
-    /// The child's exit code.
+    /// When it started (UTC, RFC 3339).
+    pub started_at: String,
+    /// Seconds it took.
+    pub duration_seconds: f64,
+    /// The child's exit code (143/130 when the run was stopped by a signal).
     pub exit_code: i32,
-    /// Its last lines on standard error.
+    /// Lines it printed that were warnings.
+    pub warnings: u64,
+    /// Its last lines.
     pub messages: Vec<String>,
 }
 
@@ -203,9 +277,13 @@ pub struct RunManifest {
     pub outputs: Vec<OutputRecord>,
     /// Each step.
     pub steps: Vec<StepRecord>,
-    /// `ok` or `failed`.
+    /// Warnings the steps printed, in all.
+    pub warnings: u64,
+    /// `ok`; `attention` (an export left work out, exit 6); `failed`; `interrupted`
+    /// (SIGTERM or Ctrl-C: the steps not run are not listed).
     pub outcome: String,
-    /// 0 when ok, else the failing steps' exit code (1 when they differ).
+    /// 0 when ok, 6 for attention, else the failing steps' exit code (1 when they
+    /// differ), or 143/130 when interrupted.
     pub exit_code: i32,
 }
 

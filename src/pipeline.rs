@@ -31,6 +31,8 @@ pub struct ImportOutcome {
     /// Completed windows that deleted nothing because a record in them was refused or
     /// their file could not be read whole.
     pub unclean_windows: Vec<(i64, i64)>,
+    /// The file listing every action whose deletion the guard held back, if any.
+    pub held_file: Option<PathBuf>,
 }
 
 /// A completed sync window: the file holding every action Halo returned for the UTC
@@ -223,6 +225,7 @@ pub fn import_files(
         details_merged: 0,
         without_billing: 0,
         unclean_windows: Vec::new(),
+        held_file: None,
         dated_range: None,
         migrated: writer.migrated.clone(),
     };
@@ -269,6 +272,9 @@ pub fn import_files(
     let clean: Vec<(i64, i64)> = clean.iter().map(|w| (w.from_ns, w.to_ns)).collect();
     writer.windows_complete(&clean, guard);
     out.stats = writer.commit(progress)?;
+    if !out.stats.held_actions.is_empty() {
+        out.held_file = Some(store.write_held_deletions(&out.stats.held_actions)?);
+    }
     if !out.rejects.is_empty() {
         let path = rejects_path.unwrap_or_else(|| store.new_rejects_path());
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -1,9 +1,15 @@
-//! Progress for long work: a bar on a terminal, plain start/finish lines otherwise (for
-//! cron logs), nothing with `--quiet`. Always on standard error.
+//! Progress for long work: a bar on a terminal, plain lines otherwise (for cron logs and
+//! `jobs run`: the start, a line at most every 30 seconds while it runs, the end),
+//! nothing with `--quiet`. Always on standard error.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+
+/// How often a plain (log) progress line is written while a stage runs, milliseconds.
+const PLAIN_EVERY_MS: u64 = 30_000;
 
 /// How progress is shown for this run.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +27,10 @@ pub struct Bar {
     quiet: bool,
     started: Instant,
     ended: bool,
+    /// When the last plain line was written (ms since `started`).
+    last_line_ms: AtomicU64,
+    /// The running figures (`set_detail`), for plain lines.
+    detail: Mutex<String>,
 }
 
 impl Progress {
@@ -67,7 +77,14 @@ impl Progress {
             quiet: self.quiet,
             started: Instant::now(),
             ended: false,
+            last_line_ms: AtomicU64::new(0),
+            detail: Mutex::new(String::new()),
         }
+    }
+
+    /// Whether `--quiet` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     /// A line of information (unless quiet).
@@ -79,14 +96,45 @@ impl Progress {
 }
 
 impl Bar {
-    /// Advances by `n` steps.
+    /// Advances by `n` steps; in a log, a line at most every 30 seconds says how far.
     pub fn inc(&self, n: u64) {
         self.bar.inc(n);
+        if !self.plain {
+            return;
+        }
+        let now = self.started.elapsed().as_millis() as u64;
+        let last = self.last_line_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= PLAIN_EVERY_MS
+            && self
+                .last_line_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let detail = self.detail.lock().map(|d| d.clone()).unwrap_or_default();
+            eprintln!(
+                "halo-billing: {}: {} of {} after {:.0?}{}",
+                self.what,
+                self.bar.position(),
+                self.bar.length().unwrap_or(0),
+                self.started.elapsed(),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                }
+            );
+        }
     }
 
-    /// Shows the stage's running figures beside its name (terminal only).
+    /// Shows the stage's running figures beside its name (terminal), or in the next
+    /// plain line (logs).
     pub fn set_detail(&self, detail: &str) {
         self.bar.set_message(format!("{} · {detail}", self.what));
+        if self.plain
+            && let Ok(mut d) = self.detail.lock()
+        {
+            *d = detail.to_string();
+        }
     }
 
     /// Ends the stage as done.

@@ -111,7 +111,10 @@ fn closing_again_after_a_reopen_keeps_every_earlier_frozen_copy_and_hash() {
     env.run(["reopen", "--period", "2026-10", "--reason", "late invoice"])
         .ok();
     let second = env.run(["close", "--period", "2026-10"]).ok().stderr;
-    let hash = |s: &str| s.split("sha256 ").nth(1).unwrap().trim().to_string();
+    let hash = |s: &str| {
+        let after = s.split("sha256 ").nth(1).unwrap();
+        after.split_whitespace().next().unwrap().to_string()
+    };
     let files = std::fs::read_dir(env.store().join("closed"))
         .unwrap()
         .count();
@@ -159,21 +162,30 @@ fn a_damaged_frozen_copy_is_refused_by_reports_and_by_status_verify() {
 }
 
 #[test]
-fn an_overlapping_close_in_another_time_zone_is_refused() {
+fn a_close_in_another_zone_than_the_stores_is_refused_naming_both_zones() {
     let env = Env::new();
     env.generated("3000", "12");
-    env.run(["close", "--period", "2026-10"]).ok();
+    let first = env.run(["close", "--period", "2026-10"]).ok();
+    assert!(
+        first
+            .stderr
+            .contains("the store's reporting time zone is now UTC (set by its first close)"),
+        "{}",
+        first.stderr
+    );
     let r = env
         .run([
             "close",
             "--period",
-            "2026-10",
+            "2026-11",
             "--timezone",
             "Europe/London",
         ])
-        .expect_code(1);
+        .expect_code(2);
     assert!(
-        r.stderr.contains("overlaps closed period 2026-10 (UTC)"),
+        r.stderr.contains("this store reports in UTC")
+            && r.stderr.contains("halo-billing close --period 2026-11`")
+            && r.stderr.contains("Europe/London"),
         "{}",
         r.stderr
     );

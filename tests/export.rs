@@ -56,9 +56,9 @@ fn unbilled_total(env: &Env, period: &str) -> (Decimal, Decimal) {
     (total, none)
 }
 
-/// `export FORMAT --period 2026-10 --mapping MAPPING --out OUT`.
-fn export(env: &Env, format: &str, mapping: &str, out: &str) -> Run {
-    env.run([
+/// `export FORMAT --period 2026-10 --mapping MAPPING --out OUT` and `extra`.
+fn export_with(env: &Env, format: &str, mapping: &str, out: &str, extra: &[&str]) -> Run {
+    let mut args = vec![
         "export",
         format,
         "--period",
@@ -67,7 +67,38 @@ fn export(env: &Env, format: &str, mapping: &str, out: &str) -> Run {
         mapping,
         "--out",
         out,
+    ];
+    args.extend(extra);
+    env.run(args)
+}
+
+/// `export FORMAT --period 2026-10 --mapping MAPPING --out OUT`.
+fn export(env: &Env, format: &str, mapping: &str, out: &str) -> Run {
+    export_with(env, format, mapping, out, &[])
+}
+
+/// [`export`] of hand-made data that covers only its own days: `--allow-gaps`, and the
+/// gap said on standard error.
+fn export_over_gaps(env: &Env, format: &str, mapping: &str, out: &str) -> Run {
+    let r = export_with(env, format, mapping, out, &["--allow-gaps"]);
+    assert!(
+        r.stderr.contains("(written anyway: --allow-gaps)"),
+        "{}",
+        r.stderr
+    );
+    r
+}
+
+/// Withdraws the register's export `seq` (so that the next export bills its work again).
+fn withdraw(env: &Env, seq: u32) {
+    env.run([
+        "exports",
+        "withdraw",
+        &seq.to_string(),
+        "--reason",
+        "a check of another format",
     ])
+    .ok();
 }
 
 fn read_csv(path: &Path) -> Vec<Vec<String>> {
@@ -115,9 +146,11 @@ fn every_line_of_xero_quickbooks_and_the_ledger_recomputes_to_the_unbilled_repor
     );
     let invoiced = unbilled - without_contract;
     let m_s = m.to_str().unwrap();
-    for format in ["xero", "quickbooks", "csv"] {
+    for (seq, format) in [(1, "xero"), (2, "quickbooks"), (3, "csv")] {
         let out = format!("{format}.csv");
-        let r = export(&env, format, m_s, &out).ok();
+        // Exit 6: the work without a contract is left out.
+        let r = export(&env, format, m_s, &out).expect_code(6);
+        withdraw(&env, seq);
         assert!(
             r.stderr
                 .contains("chargeable work without a contract was left out")
@@ -260,7 +293,7 @@ fn a_line_no_hours_based_price_reaches_is_quantity_one_with_the_hours_in_its_tex
     let p = env.write("a.ndjson", FALLBACK);
     env.import(&[&p]).ok();
     env.write("m.toml", SMALL_MAP);
-    let r = export(&env, "xero", "m.toml", "x.csv").ok();
+    let r = export_over_gaps(&env, "xero", "m.toml", "x.csv").ok();
     assert!(r.stderr.contains("1 priced as quantity 1"), "{}", r.stderr);
     let rows = read_csv(&env.path("x.csv"));
     assert_eq!(rows.len(), 3, "{rows:?}");
@@ -302,7 +335,7 @@ fn xero_files_split_at_500_invoices() {
     let p = env.write("a.ndjson", &lines);
     env.import(&[&p]).ok();
     env.write("m.toml", &map);
-    export(&env, "xero", "m.toml", "out/xero.csv").ok();
+    export_over_gaps(&env, "xero", "m.toml", "out/xero.csv").ok();
     let mut numbers = std::collections::HashSet::new();
     let mut total = Decimal::ZERO;
     for (k, expect) in [(1, 500), (2, 500), (3, 1)] {
@@ -421,7 +454,7 @@ customer = "Shared"
 customer = "Alone"
 "#,
     );
-    export(&env, "xero", "m.toml", "x.csv").ok();
+    export_over_gaps(&env, "xero", "m.toml", "x.csv").ok();
     let rows = read_csv(&env.path("x.csv"));
     let mut per_invoice: BTreeMap<String, (Decimal, usize)> = BTreeMap::new();
     for r in &rows[1..] {
@@ -438,7 +471,8 @@ customer = "Alone"
         "m.toml",
         &text.replace("invoice_per = \"customer\"", "invoice_per = \"contract\""),
     );
-    let e = export(&env, "xero", "m.toml", "y.csv").expect_code(2);
+    withdraw(&env, 1);
+    let e = export_over_gaps(&env, "xero", "m.toml", "y.csv").expect_code(2);
     assert!(
         e.stderr
             .contains("invoice number `HB-2026-10-Shared` is given twice"),

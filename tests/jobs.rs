@@ -14,9 +14,12 @@ fn mapping(env: &Env) {
             "customer = \"FILL-IN\"",
             "customer = \"Client\"\ninvoice_per = \"contract\"",
         );
+    // Work without a contract is invoiced too, so no export leaves work out.
     env.write(
         "m.toml",
-        &(text + "\n[datev]\nconsultant = 1001\nclient = 7\n"),
+        &(text
+            + "\n[contracts.none]\ncustomer = \"Walk-in\"\n"
+            + "\n[datev]\nconsultant = 1001\nclient = 7\n"),
     );
 }
 
@@ -215,8 +218,10 @@ reports = ["invoices"]
     let broken = by_job("broken");
     assert_eq!(broken["outcome"], "failed");
     assert_eq!(broken["exit_code"], 2);
-    assert_eq!(broken["steps"][0]["exit_code"], 0);
-    assert_eq!(broken["steps"][1]["exit_code"], 2);
+    // The export runs first (exit 2), the report after it (exit 0).
+    assert_eq!(broken["steps"][0]["step"], "export xero");
+    assert_eq!(broken["steps"][0]["exit_code"], 2);
+    assert_eq!(broken["steps"][1]["exit_code"], 0);
     assert_eq!(by_job("fine")["outcome"], "ok");
     // An unknown job name is refused with the names there are.
     let e = env

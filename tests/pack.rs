@@ -25,7 +25,7 @@ fn unbilled_lists_chargeable_uninvoiced_work_by_contract_with_ages_that_add_up()
     let rows = env.report_csv("unbilled", &["--to", "2026-11-01"]);
     assert_eq!(
         rows[0].join(","),
-        "contract_id,contract_ref,actions,oldest,newest,chargeable_hours,chargeable_amount,age_0_30_amount,age_31_60_amount,age_61_90_amount,age_over_90_amount"
+        "contract_id,contract_ref,actions,oldest,newest,chargeable_hours,chargeable_amount,age_0_30_amount,age_31_60_amount,age_61_90_amount,age_over_90_amount,exported_amount"
     );
     assert_eq!(rows.len(), 2, "{rows:?}");
     let r = row(&rows, "7");

@@ -303,20 +303,20 @@ fn an_empty_store_says_how_to_fill_it() {
 }
 
 #[test]
-fn a_period_the_store_does_not_cover_is_named_with_the_command_that_fills_it() {
+fn a_period_the_store_does_not_cover_is_named_and_strict_writes_nothing() {
     let env = Env::new();
     env.generated("3000", "12"); // 2026-09 .. 2026-11
-    let r = env.run(["report", "contracts", "--period", "2026-12"]).ok();
+    let r = env.run(["report", "contracts", "--period", "2026-08"]).ok();
     assert!(
         r.stderr.contains(
-            "the store does not cover 2026-12-01T00:00:00Z .. 2027-01-01T00:00:00Z of this period"
+            "the store does not cover 2026-08-01T00:00:00Z .. 2026-09-01T00:00:00Z of this period"
         ),
         "{}",
         r.stderr
     );
     assert!(
         r.stderr
-            .contains("halo-billing sync --from 2026-12-01 --to 2027-01-01"),
+            .contains("halo-billing sync --from 2026-08-01 --to 2026-09-01"),
         "{}",
         r.stderr
     );
@@ -343,20 +343,31 @@ fn a_period_the_store_does_not_cover_is_named_with_the_command_that_fills_it() {
             "report",
             "contracts",
             "--period",
-            "2026-12",
+            "2026-08",
             "--format",
             "json",
         ])
         .ok();
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert_eq!(v["coverage"]["complete"], false);
-    assert_eq!(v["coverage"]["gaps"][0]["from"], "2026-12-01T00:00:00Z");
-    // --strict: the report is still written, and the exit code says it is incomplete.
+    assert_eq!(v["coverage"]["gaps"][0]["from"], "2026-08-01T00:00:00Z");
+    // --strict: nothing is written, and the exit code says why.
     let s = env
-        .run(["report", "contracts", "--period", "2026-12", "--strict"])
+        .run(["report", "contracts", "--period", "2026-08", "--strict"])
         .expect_code(5);
-    assert!(s.stdout.starts_with("contract_id,"), "{}", s.stdout);
-    assert!(s.stderr.contains("does not cover"), "{}", s.stderr);
+    assert!(s.stdout.is_empty(), "{}", s.stdout);
+    assert!(
+        s.stderr.contains("does not cover") && s.stderr.contains("nothing was written (--strict)"),
+        "{}",
+        s.stderr
+    );
+    for kind in ["contracts", "unbilled", "agents"] {
+        env.run([
+            "report", kind, "--period", "2026-08", "--strict", "--out", "gap.csv",
+        ])
+        .expect_code(5);
+        assert!(!env.path("gap.csv").exists(), "{kind}: no file");
+    }
     env.run(["report", "contracts", "--period", "2026-10", "--strict"])
         .ok();
 }
@@ -476,7 +487,8 @@ fn json_labels_blank_keys_and_says_when_figures_come_from_a_close() {
         .unwrap();
     assert_eq!(blank["label"], "(no contract)");
     let c = env.run(["close", "--period", "2026-10"]).ok();
-    let hash = c.stderr.split("sha256 ").nth(1).unwrap().trim().to_string();
+    let hash = c.stderr.split("sha256 ").nth(1).unwrap();
+    let hash = hash.split_whitespace().next().unwrap().to_string();
     let v = json(&env);
     assert_eq!(v["closed"], true);
     assert_eq!(v["closes"][0]["sha256"], hash.as_str());

@@ -665,11 +665,47 @@ fn an_empty_page_for_a_day_that_held_actions_is_held_back_with_exit_4() {
     let r = sync_env(&env, &sim, "demo-secret", &sync_args(&[])).expect_code(4);
     assert!(r.stderr.contains("deletion(s) held back"), "{}", r.stderr);
     assert!(r.stderr.contains("would lose every action"), "{}", r.stderr);
+    // Each window on its own line; the actions by (ticket_id, id), all of them in a
+    // file under the store.
     assert!(
-        r.stderr
-            .contains("2026-10-15T00:00:00Z..2026-10-16T00:00:00Z ("),
+        r.stderr.contains(
+            "\n  2026-10-15T00:00:00Z..2026-10-16T00:00:00Z: 32 of 32 stored action(s) no longer returned\n"
+        ),
         "the window is named: {}",
         r.stderr
+    );
+    let listed: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.contains("check these in Halo, (ticket_id, id): ("))
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", r.stderr);
+    assert_eq!(
+        listed[0].matches(") (").count() + 1,
+        20,
+        "the first 20 on screen: {}",
+        listed[0]
+    );
+    assert!(listed[0].ends_with("… (12 more)"), "{}", listed[0]);
+    let file = r
+        .stderr
+        .lines()
+        .find_map(|l| l.split("all 32 are listed in `").nth(1))
+        .map(|rest| rest.trim_end_matches('`').to_string())
+        .unwrap_or_else(|| panic!("the file is named: {}", r.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(file.starts_with(env.store().to_str().unwrap()), "{file}");
+    assert_eq!(
+        text.lines().count(),
+        33,
+        "a header and every held action: {text}"
+    );
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with(",2026-10-15T00:00:00Z,2026-10-16T00:00:00Z"),
+        "{text}"
     );
     assert!(r.stderr.contains("--accept-deletions"), "{}", r.stderr);
     assert_eq!(october_actions(&env), rust_decimal::Decimal::from(1000));

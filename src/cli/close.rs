@@ -13,17 +13,24 @@ use crate::store::{Store, StoreLock};
 /// then computed from the frozen copy, byte-identical whatever is synced later; what
 /// changes in Halo afterwards appears in `report adjustments`.
 ///
-/// Example:
+/// A period is closed in the store's reporting time zone (`halo-billing timezone`); a
+/// store without one takes the zone of its first close (--timezone, else UTC), so that
+/// reports, exports and jobs read months as the closes do. A close in another zone than
+/// the store's is refused.
+///
+/// Examples:
 ///   halo-billing close --period 2026-10
+///   halo-billing close --period 2026-10 --timezone Europe/London   # a store's first close
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct CloseArgs {
     /// The month to close, e.g. 2026-10.
     #[arg(long, value_name = "YYYY-MM")]
     period: String,
-    /// IANA time zone the month is read in (as for reports).
-    #[arg(long, default_value = "UTC", value_name = "ZONE")]
-    timezone: String,
+    /// IANA time zone the period is read in, e.g. Europe/London [default: the store's
+    /// zone (see `halo-billing timezone`), else UTC].
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
     #[command(flatten)]
     store: StoreArg,
 }
@@ -37,9 +44,10 @@ pub struct ReopenArgs {
     /// The closed month, e.g. 2026-10.
     #[arg(long, value_name = "YYYY-MM")]
     period: String,
-    /// IANA time zone it was closed in.
-    #[arg(long, default_value = "UTC", value_name = "ZONE")]
-    timezone: String,
+    /// IANA time zone the period is read in, e.g. Europe/London [default: the store's
+    /// zone (see `halo-billing timezone`), else UTC].
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
     /// Why (recorded).
     #[arg(long)]
     reason: String,
@@ -49,12 +57,26 @@ pub struct ReopenArgs {
 
 /// Runs `close`.
 pub fn close(args: CloseArgs, progress: &Progress) -> Result<(), Error> {
-    let period = Period::from_args(Some(&args.period), None, None, &args.timezone)?;
     let root = args.store.existing()?;
+    let zone = args.store.zone(args.timezone.as_deref())?;
+    let period = Period::from_args(Some(&args.period), None, None, &zone)?;
     let _lock = StoreLock::acquire(&root)?;
     let store = super::open_migrated(&root, progress)?;
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
+    }
+    let store_zone = store.timezone()?;
+    if let Some(z) = &store_zone
+        && z != period.timezone.name()
+    {
+        return Err(Error::Usage(format!(
+            "this store reports in {z} (its zone, see `halo-billing timezone`): close {} in it \
+             (`halo-billing close --period {}`), or change the store's zone first \
+             (`halo-billing timezone {}`, refused while periods are closed in {z})",
+            args.period,
+            args.period,
+            period.timezone.name()
+        )));
     }
     let c = store.close_period(
         &period.label,
@@ -66,12 +88,20 @@ pub fn close(args: CloseArgs, progress: &Progress) -> Result<(), Error> {
         "closed {} ({}): {} actions, sha256 {}",
         c.period, c.timezone, c.actions, c.sha256
     ));
+    if store_zone.is_none() {
+        store.set_timezone(&c.timezone, &format!("its first close, {}", c.period))?;
+        progress.note(&format!(
+            "the store's reporting time zone is now {} (set by its first close): reports, exports and jobs read periods in it unless told otherwise",
+            c.timezone
+        ));
+    }
     Ok(())
 }
 
 /// Runs `reopen`.
 pub fn reopen(args: ReopenArgs, progress: &Progress) -> Result<(), Error> {
-    let period = Period::from_args(Some(&args.period), None, None, &args.timezone)?;
+    let zone = args.store.zone(args.timezone.as_deref())?;
+    let period = Period::from_args(Some(&args.period), None, None, &zone)?;
     if args.reason.trim().is_empty() {
         return Err(Error::Usage(
             "--reason must say why the period is reopened".into(),

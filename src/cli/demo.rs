@@ -33,11 +33,15 @@ pub struct Args {
     /// The month to sync and report.
     #[arg(long, value_name = "YYYY-MM", default_value = "2026-10")]
     period: String,
+    /// The demo store's reporting time zone (IANA name): the month is read in it, and the
+    /// store remembers it for later commands (see `halo-billing timezone`).
+    #[arg(long, value_name = "ZONE", default_value = "UTC")]
+    timezone: String,
 }
 
 /// Runs `demo`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
-    let period = Period::month(&args.period, chrono_tz::UTC)?;
+    let period = Period::month(&args.period, crate::period::parse_zone(&args.timezone)?)?;
     let store_path = args.out.join("store");
     // Start clean so that the demo always shows the same figures.
     if store_path.exists() {
@@ -91,6 +95,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     };
     let summary = sync::sync(&client, &store_path, &opts, progress)?;
     sim.stop();
+    {
+        let _lock = crate::store::StoreLock::acquire(&store_path)?;
+        crate::store::Store::open(&store_path)?
+            .set_timezone(period.timezone.name(), "`halo-billing demo`")?;
+    }
     progress.note(&super::sync::summary_line(&summary));
     progress.note(&super::import::describe(&store_path, &summary.import));
     // The month-end pack: the contracts table on screen, every report as CSV.
@@ -139,12 +148,13 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let title = format!("Month-end pack, {} (demo data)", period.label);
     write_output(Some(&page), |w| report::html::pack_page(&title, &pack, w))?;
     files.push(page);
-    println!("{}", month_end_summary(&sheets, &period));
-    println!();
-    for f in &files {
-        println!("wrote {}", f.display());
-    }
-    Ok(())
+    write_output(None, |w| {
+        writeln!(w, "{}\n", month_end_summary(&sheets, &period))?;
+        for f in &files {
+            writeln!(w, "wrote {}", f.display())?;
+        }
+        Ok(())
+    })
 }
 
 /// The balances of the demo tenant's prepaid blocks (the generator's `-BLK` contracts).

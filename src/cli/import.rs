@@ -129,21 +129,7 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
         ));
     }
     if s.deletions_held > 0 {
-        line.push_str(&format!(
-            "\nhalo-billing: {} deletion(s) held back ({}), in: {}",
-            s.deletions_held,
-            s.held_reason,
-            s.held_windows
-                .iter()
-                .map(|w| format!(
-                    "{} ({} of {} stored)",
-                    crate::sync::state::window_key(w.from_ns, w.to_ns),
-                    w.missing,
-                    w.stored
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        line.push_str(&held_deletions(out));
     }
     if out.without_billing > 0 {
         line.push_str(&format!(
@@ -155,10 +141,63 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
     line
 }
 
+/// The held deletions: why, each window on its own line, the first actions by
+/// `(ticket_id, id)` and the file that lists them all.
+fn held_deletions(out: &ImportOutcome) -> String {
+    const WINDOWS_SHOWN: usize = 30;
+    const ACTIONS_SHOWN: usize = 20;
+    let s = &out.stats;
+    let mut text = format!(
+        "\nhalo-billing: {} deletion(s) held back ({}); the actions stay in the store. In {} window(s):",
+        s.deletions_held,
+        s.held_reason,
+        s.held_windows.len()
+    );
+    for w in s.held_windows.iter().take(WINDOWS_SHOWN) {
+        text.push_str(&format!(
+            "\n  {}: {} of {} stored action(s) no longer returned",
+            crate::sync::state::window_key(w.from_ns, w.to_ns),
+            w.missing,
+            w.stored
+        ));
+    }
+    if s.held_windows.len() > WINDOWS_SHOWN {
+        text.push_str(&format!(
+            "\n  … and {} more window(s)",
+            s.held_windows.len() - WINDOWS_SHOWN
+        ));
+    }
+    let keys: Vec<String> = s
+        .held_actions
+        .iter()
+        .take(ACTIONS_SHOWN)
+        .map(|((t, i), _)| format!("({t}, {i})"))
+        .collect();
+    text.push_str(&format!(
+        "\nhalo-billing: check these in Halo, (ticket_id, id): {}{}",
+        keys.join(" "),
+        if s.held_actions.len() > ACTIONS_SHOWN {
+            format!(" … ({} more)", s.held_actions.len() - ACTIONS_SHOWN)
+        } else {
+            String::new()
+        }
+    ));
+    if let Some(f) = &out.held_file {
+        text.push_str(&format!(
+            "\nhalo-billing: all {} are listed in `{}`",
+            s.held_actions.len(),
+            f.display()
+        ));
+    }
+    text
+}
+
 /// Runs `import`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let store_path = args.store.path();
     let found = ingest::discover(&args.paths)?;
+    // One writer from start to end: a second import or sync is refused at once.
+    let _lock = crate::store::StoreLock::acquire(&store_path)?;
     if !found.skipped.is_empty() {
         let mut note = format!(
             "{} file(s) in the folders given were skipped: their names do not end in .json, .ndjson or .jsonl (optionally .gz)",
@@ -183,7 +222,6 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         progress,
     )?;
     if let Some((first, last)) = out.dated_range {
-        let _lock = crate::store::StoreLock::acquire(&store_path)?;
         crate::store::Store::open(&store_path)?.record_import(first, last)?;
     }
     progress.note(&describe(&store_path, &out));

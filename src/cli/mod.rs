@@ -4,6 +4,7 @@
 mod close;
 mod demo;
 mod export;
+mod exports;
 mod generate;
 mod import;
 mod jobs;
@@ -12,6 +13,7 @@ mod report;
 mod simulate;
 mod status;
 mod sync;
+mod timezone;
 
 use crate::error::{EXIT_OK, Error};
 use clap::{Parser, Subcommand};
@@ -65,9 +67,11 @@ enum Command {
     Report(report::Args),
     Query(query::Args),
     Export(export::Args),
+    Exports(exports::Args),
     Jobs(jobs::Args),
     Generate(generate::Args),
     Status(status::Args),
+    Timezone(timezone::Args),
     Close(close::CloseArgs),
     Reopen(close::ReopenArgs),
     Demo(demo::Args),
@@ -182,6 +186,21 @@ impl StoreArg {
         self.store.clone().unwrap_or_else(default_store)
     }
 
+    /// The zone a command reads its period in: `flag` (`--timezone`) when given, else
+    /// the store's reporting zone (`halo-billing timezone`, or its first close), else UTC.
+    fn zone(&self, flag: Option<&str>) -> Result<String, Error> {
+        if let Some(z) = flag {
+            return Ok(z.to_string());
+        }
+        let path = self.path();
+        if !path.is_dir() {
+            return Ok("UTC".into());
+        }
+        Ok(crate::store::Settings::read(&path)?
+            .timezone
+            .unwrap_or_else(|| "UTC".into()))
+    }
+
     /// The store folder, which must exist already (for commands that read a store or
     /// change one that was filled before: they create nothing).
     fn existing(&self) -> Result<PathBuf, Error> {
@@ -262,7 +281,7 @@ fn write_output(
             let mut w = io::BufWriter::new(stdout.lock());
             match f(&mut w).and_then(|_| w.flush()) {
                 Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                Err(e) if is_broken_pipe(&e) => Ok(()),
                 Err(source) => Err(Error::Output {
                     path: PathBuf::from("<stdout>"),
                     source,
@@ -270,6 +289,25 @@ fn write_output(
             }
         }
     }
+}
+
+/// Whether `e` is a closed pipe (the reader, `head` say, has gone), also when a writer
+/// in between (the CSV writer) wrapped it in an error of its own.
+pub(crate) fn is_broken_pipe(e: &io::Error) -> bool {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return true;
+    }
+    let mut inner: Option<&(dyn std::error::Error + 'static)> = e.get_ref().map(|r| r as _);
+    while let Some(err) = inner {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return is_broken_pipe(io);
+        }
+        if let Some(csv::ErrorKind::Io(io)) = err.downcast_ref::<csv::Error>().map(|c| c.kind()) {
+            return is_broken_pipe(io);
+        }
+        inner = err.source();
+    }
+    false
 }
 
 /// Runs a parsed command line.
@@ -290,11 +328,13 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Report(a) => report::run(a, &progress),
         Command::Query(a) => query::run(a, &progress),
         Command::Export(a) => export::run(a, &progress),
+        Command::Exports(a) => exports::run(a, &progress),
         Command::Jobs(a) => jobs::run(a, &progress),
         Command::Generate(a) => generate::run(a, &progress),
         Command::Demo(a) => demo::run(a, &progress),
         Command::Sync(a) => sync::run(a, &progress),
         Command::Status(a) => status::run(a, &progress),
+        Command::Timezone(a) => timezone::run(a, &progress),
         Command::Close(a) => close::close(a, &progress),
         Command::Reopen(a) => close::reopen(a, &progress),
         Command::Simulate(a) => simulate::run(a, &progress),
@@ -331,7 +371,13 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("halo-billing: error: {e}");
+            // Work left out of a written export is not a failure: it asks for attention.
+            let what = if e.code() == crate::error::EXIT_ATTENTION {
+                "attention"
+            } else {
+                "error"
+            };
+            eprintln!("halo-billing: {what}: {e}");
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
                 // thiserror's `transparent` repeats the message; print only new causes.

@@ -29,9 +29,10 @@ pub struct Args {
     sql: String,
     #[command(flatten)]
     period: super::PeriodArgs,
-    /// IANA time zone the period is read in.
-    #[arg(long, default_value = "UTC", value_name = "ZONE")]
-    timezone: String,
+    /// IANA time zone the period is read in, e.g. Europe/London [default: the store's
+    /// zone (see `halo-billing timezone`), else UTC].
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
@@ -47,7 +48,9 @@ pub struct Args {
 
 /// Runs `query`.
 pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
-    let period = args.period.resolve(&args.timezone)?;
+    let period = args
+        .period
+        .resolve(&args.store.zone(args.timezone.as_deref())?)?;
     let sql = if args.sql.trim_end().ends_with(".sql") {
         std::fs::read_to_string(&args.sql).map_err(|source| Error::Input {
             path: PathBuf::from(&args.sql),

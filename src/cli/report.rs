@@ -28,12 +28,16 @@ use std::path::PathBuf;
 /// sum of the actions in the row, and every money total the exact sum of its rows; each
 /// hours figure (row or total) is its exact value rounded on its own. Both reports of one
 /// period have the same totals. An action belongs to the period by its `datetime`, read in
-/// --timezone. CSV text cells are made safe to open in a spreadsheet.
+/// --timezone (default: the store's reporting zone, see `halo-billing timezone`, else
+/// UTC). CSV text cells are made safe to open in a spreadsheet.
 ///
 /// Coverage: every report says whether the store covers its whole range (committed sync
 /// windows, imports' date ranges, closes); a gap is named with the command that fills
 /// it (on standard error, in the JSON's "coverage", under the table). --strict makes a
-/// gap exit 5 after writing the report, for scheduled jobs.
+/// gap exit 5 before anything is written, for scheduled jobs. Time after now is not a
+/// gap (the current month is covered up to now); a range with no start (unbilled --to
+/// DATE) is, since earlier work may exist; prepay balances need each block's history
+/// since its purchase.
 ///
 /// Reports defined by files: a query (queries/NAME.sql) and its definition
 /// (reports/NAME.toml: title, parameters, column types, sort); the built-in ones are
@@ -76,9 +80,10 @@ pub struct Args {
     by: Option<By>,
     #[command(flatten)]
     period: super::PeriodArgs,
-    /// IANA time zone the period is read in (e.g. Europe/London).
-    #[arg(long, default_value = "UTC", value_name = "ZONE")]
-    timezone: String,
+    /// IANA time zone the period is read in, e.g. Europe/London [default: the store's
+    /// zone (see `halo-billing timezone`), else UTC].
+    #[arg(long, value_name = "ZONE")]
+    timezone: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
@@ -119,8 +124,10 @@ pub struct Args {
     /// CSV: a comma as the decimal mark (needs --delimiter ';' or tab).
     #[arg(long)]
     decimal_comma: bool,
-    /// Exit 5 (after writing the report) when the store does not cover the whole period,
-    /// for scheduled jobs that must not send incomplete figures.
+    /// Exit 5, writing nothing, when the figures depend on time the store does not cover
+    /// (the period; for prepay balances, each block's history since its purchase; for a
+    /// range with no start, anything before the store's first covered day), for
+    /// scheduled jobs that must not send incomplete figures.
     #[arg(long)]
     strict: bool,
     /// Write to FILE (atomically: complete or not at all) instead of standard output.
@@ -242,8 +249,14 @@ enum Which {
 
 /// The reports defined by files: built in, then the user's folder.
 fn file_reports(args: &Args) -> Result<Vec<report::defs::ReportDef>, Error> {
+    reports_of(args.reports_dir.as_ref())
+}
+
+/// The reports defined by files: built in, then those in `reports_dir` (else the default
+/// folder).
+fn reports_of(reports_dir: Option<&PathBuf>) -> Result<Vec<report::defs::ReportDef>, Error> {
     let mut defs = report::defs::built_in();
-    let dir = match &args.reports_dir {
+    let dir = match reports_dir {
         Some(d) if !d.is_dir() => {
             return Err(Error::Usage(format!(
                 "--reports-dir `{}` is not a folder",
@@ -259,36 +272,59 @@ fn file_reports(args: &Args) -> Result<Vec<report::defs::ReportDef>, Error> {
     Ok(defs)
 }
 
+/// Every report name `report NAME` takes: the built-in ones (`pack` included) and those
+/// defined by files (built in, and in `reports_dir`, else `HALO_BILLING_REPORTS`, else
+/// the default folder).
+pub(crate) fn report_names(reports_dir: Option<PathBuf>) -> Result<Vec<String>, Error> {
+    use clap::ValueEnum;
+    let dir = reports_dir.or_else(|| std::env::var_os("HALO_BILLING_REPORTS").map(PathBuf::from));
+    let defs = reports_of(dir.as_ref())?;
+    Ok(Which::value_variants()
+        .iter()
+        .filter_map(|w| w.to_possible_value().map(|v| v.get_name().to_string()))
+        .chain(
+            defs.iter()
+                .filter(|d| d.twin_of.is_none())
+                .map(|d| d.name.clone()),
+        )
+        .collect())
+}
+
 /// `report --list`.
 fn list(args: &Args) -> Result<(), Error> {
     use clap::ValueEnum;
     let defs = file_reports(args)?;
-    println!("Built-in reports (exact, parallel):");
-    for w in Which::value_variants() {
-        let v = w.to_possible_value().expect("no hidden variants");
-        let twin = defs
-            .iter()
-            .find(|d| d.twin_of.as_deref() == Some(v.get_name()))
-            .map(|d| format!(" [SQL twin: --engine sql, {}]", d.sql_path))
-            .unwrap_or_default();
-        let help = v.get_help().map(|h| h.to_string()).unwrap_or_default();
-        let first = help
-            .split(" (")
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('.');
-        println!("  {:<22} {first}{twin}", v.get_name());
-    }
-    println!("Reports defined by files (`report NAME [--param NAME=VALUE]`):");
-    for d in defs.iter().filter(|d| d.twin_of.is_none()) {
-        let native = if report::sql::has_native(d) {
-            " [computed by the exact parallel fold; --engine sql runs the query]"
-        } else {
-            ""
-        };
-        println!("  {}{native}", d.list_line());
-    }
-    Ok(())
+    write_output(None, |out| {
+        writeln!(out, "Built-in reports (exact, parallel):")?;
+        for w in Which::value_variants() {
+            let v = w.to_possible_value().expect("no hidden variants");
+            let twin = defs
+                .iter()
+                .find(|d| d.twin_of.as_deref() == Some(v.get_name()))
+                .map(|d| format!(" [SQL twin: --engine sql, {}]", d.sql_path))
+                .unwrap_or_default();
+            let help = v.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let first = help
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.');
+            writeln!(out, "  {:<22} {first}{twin}", v.get_name())?;
+        }
+        writeln!(
+            out,
+            "Reports defined by files (`report NAME [--param NAME=VALUE]`):"
+        )?;
+        for d in defs.iter().filter(|d| d.twin_of.is_none()) {
+            let native = if report::sql::has_native(d) {
+                " [computed by the exact parallel fold; --engine sql runs the query]"
+            } else {
+                ""
+            };
+            writeln!(out, "  {}{native}", d.list_line())?;
+        }
+        Ok(())
+    })
 }
 
 /// Runs a report defined by files.
@@ -306,7 +342,9 @@ fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
         )));
     }
     let values = def.param_values(&args.params).map_err(Error::Usage)?;
-    let period = args.period.resolve(&args.timezone)?;
+    let period = args
+        .period
+        .resolve(&args.store.zone(args.timezone.as_deref())?)?;
     let layout = layout(args)?;
     let root = args.store.existing()?;
     let store = Store::open(&root)?;
@@ -331,20 +369,23 @@ fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
         (&store, &period),
         &layout,
         (&def.name, Chart::None),
+        None,
     )
 }
 
-/// Writes a sheet with its coverage line; a gap is said on standard error, or exits 5
-/// with --strict (after the report is written).
+/// Writes a sheet with its coverage line: a gap stops it before anything is written
+/// with --strict (exit 5), else is said on standard error. `balances` (prepay): each
+/// block's history since its purchase counts too.
 fn write_sheet(
     args: &Args,
     mut sheet: report::sheet::Sheet,
     (store, period): (&Store, &crate::period::Period),
     layout: &report::format::Options,
     (id, chart): (&str, Chart),
+    balances: Option<&[report::prepay::Balance]>,
 ) -> Result<(), Error> {
-    let gaps = report::coverage_gaps(store, period)?;
-    let line = report::format::coverage_text(&gaps);
+    let (gaps, line) = coverage(store, period, balances)?;
+    strict_gate(args, &gaps, &line)?;
     sheet.notes.push(line.clone());
     write_output(args.out.as_deref(), |w| {
         if args.format == Format::Html {
@@ -358,7 +399,8 @@ fn write_sheet(
             report::sheet::write(&sheet, args.format, layout, w)
         }
     })?;
-    say_gaps(args, &gaps, line)
+    say_gaps(&gaps, &line);
+    Ok(())
 }
 
 /// `report pack`: the month's reports in one HTML page.
@@ -377,6 +419,8 @@ fn pack(
         Some(f) => Some(report::prepay::read_balances(f, period)?),
         None => None,
     };
+    let (gaps, line) = coverage(store, period, balances.as_deref())?;
+    strict_gate(args, &gaps, &line)?;
     let sheets = report::html::month_end(
         store,
         root,
@@ -384,8 +428,6 @@ fn pack(
         balances.as_deref(),
         args.low_below as i64,
     )?;
-    let gaps = report::coverage_gaps(store, period)?;
-    let line = report::format::coverage_text(&gaps);
     let title = format!(
         "Month-end pack, {} ({}); {line}",
         period.label,
@@ -394,18 +436,51 @@ fn pack(
     write_output(args.out.as_deref(), |w| {
         report::html::pack_page(&title, &sheets, w)
     })?;
-    say_gaps(args, &gaps, line)
+    say_gaps(&gaps, &line);
+    Ok(())
 }
 
-/// A coverage gap: said on standard error, or exit 5 with --strict (after writing).
-fn say_gaps(args: &Args, gaps: &[(i64, i64)], line: String) -> Result<(), Error> {
-    if !gaps.is_empty() {
-        if args.strict {
-            return Err(Error::Incomplete(line));
-        }
-        eprintln!("halo-billing: {line}");
+/// What of the time the figures depend on the store does not cover, and the coverage
+/// line: the period, and with prepay balances every block's history since its purchase
+/// (a balance counts every draw since then).
+pub(crate) fn coverage(
+    store: &Store,
+    period: &crate::period::Period,
+    balances: Option<&[report::prepay::Balance]>,
+) -> Result<(Vec<(i64, i64)>, String), Error> {
+    let first_purchase = balances
+        .into_iter()
+        .flatten()
+        .filter(|b| b.at_ns < period.to_ns)
+        .map(|b| b.at_ns)
+        .min();
+    let from = first_purchase.map_or(period.from_ns, |f| f.min(period.from_ns));
+    let gaps = report::coverage_gaps_from(store, from, period.to_ns)?;
+    let mut line = report::format::coverage_text(&gaps);
+    if from < period.from_ns {
+        line.push_str(&format!(
+            " (prepaid blocks' balances count every draw since the block was bought, so these figures depend on the store's history from {}, the first purchase in the balances file)",
+            crate::model::datetime::format_datetime(from)
+        ));
+    }
+    Ok((gaps, line))
+}
+
+/// With --strict, a coverage gap stops the report before anything is written (exit 5).
+fn strict_gate(args: &Args, gaps: &[(i64, i64)], line: &str) -> Result<(), Error> {
+    if args.strict && !gaps.is_empty() {
+        return Err(Error::Incomplete(format!(
+            "{line}; nothing was written (--strict)"
+        )));
     }
     Ok(())
+}
+
+/// A coverage gap (without --strict): said on standard error, even with --quiet.
+fn say_gaps(gaps: &[(i64, i64)], line: &str) {
+    if !gaps.is_empty() {
+        eprintln!("halo-billing: {line}");
+    }
 }
 
 /// Runs `report`.
@@ -432,15 +507,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         Some(_) => None,
         None => {
             let defs = file_reports(&args)?;
-            let names: Vec<String> = Which::value_variants()
-                .iter()
-                .filter_map(|w| w.to_possible_value().map(|v| v.get_name().to_string()))
-                .chain(
-                    defs.iter()
-                        .filter(|d| d.twin_of.is_none())
-                        .map(|d| d.name.clone()),
-                )
-                .collect();
+            let names = report_names(args.reports_dir.clone())?;
             Some(
                 defs.into_iter()
                     .find(|d| d.name == name && d.twin_of.is_none())
@@ -463,9 +530,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     }
     let kind = builtin.expect("a built-in report");
     let period = if kind == Which::Unbilled {
-        args.period.resolve_open_start(&args.timezone)?
+        args.period
+            .resolve_open_start(&args.store.zone(args.timezone.as_deref())?)?
     } else {
-        args.period.resolve(&args.timezone)?
+        args.period
+            .resolve(&args.store.zone(args.timezone.as_deref())?)?
     };
     let drill = args.contract.is_some()
         || args.invoice.is_some()
@@ -507,14 +576,14 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay
     ) {
         let layout = layout(&args)?;
+        let balances = match (&args.balances, kind) {
+            (Some(f), Which::Prepay) => Some(report::prepay::read_balances(f, &period)?),
+            _ => None,
+        };
         let sheet = match kind {
             Which::Unbilled => report::pack::unbilled(&store, &period)?,
             Which::Agents => report::pack::agents(&store, &period)?,
             Which::Prepay => {
-                let balances = match &args.balances {
-                    Some(f) => Some(report::prepay::read_balances(f, &period)?),
-                    None => None,
-                };
                 report::prepay::prepay(&store, &period, balances.as_deref(), args.low_below as i64)?
             }
             Which::Leakage => {
@@ -529,7 +598,14 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             Which::Leakage => ("leakage", Chart::None),
             _ => ("actions", Chart::None),
         };
-        return write_sheet(&args, sheet, (&store, &period), &layout, (id, chart));
+        return write_sheet(
+            &args,
+            sheet,
+            (&store, &period),
+            &layout,
+            (id, chart),
+            balances.as_deref(),
+        );
     }
     let kind = match kind {
         Which::Contracts => ReportKind::Contracts,
@@ -568,6 +644,8 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         progress.note(c);
     }
     let layout = layout(&args)?;
+    let line = report::format::coverage_line(&report);
+    strict_gate(&args, &report.gaps, &line)?;
     write_output(args.out.as_deref(), |w| {
         report::format::write_with(&report, args.format, &layout, w)
     })?;
@@ -578,13 +656,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             out.display()
         ));
     }
-    if !report.gaps.is_empty() {
-        // Said even with --quiet: figures with a hole in them must not go out unnoticed.
-        let line = report::format::coverage_line(&report);
-        if args.strict {
-            return Err(Error::Incomplete(line));
-        }
-        eprintln!("halo-billing: {line}");
-    }
+    // Said even with --quiet: figures with a hole in them must not go out unnoticed.
+    say_gaps(&report.gaps, &line);
     Ok(())
 }

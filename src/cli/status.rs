@@ -74,6 +74,15 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
             );
         }
     }
+    let settings = store.settings()?;
+    match (&settings.timezone, &settings.timezone_set) {
+        (Some(z), Some(how)) => say!(out, "zone       {z}: periods are read in it (set by {how})"),
+        (Some(z), None) => say!(out, "zone       {z}: periods are read in it"),
+        (None, _) => say!(
+            out,
+            "zone       not set: periods are read in UTC until the first close or `halo-billing timezone ZONE`"
+        ),
+    }
     say!(out, "actions    {} in {} file(s)", m.rows(), m.files.len());
     let mut months: BTreeMap<(i32, u32), (u64, u64)> = BTreeMap::new();
     for f in &m.files {
@@ -159,11 +168,8 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
             ),
         }
     }
-    if let Some((pid, since)) = crate::store::StoreLock::holder(&root) {
-        say!(
-            out,
-            "lock       held by pid {pid} since {since} (a sync or import is writing)"
-        );
+    if let Some(holder) = crate::store::StoreLock::holder(&root) {
+        say!(out, "lock       held by {holder} (a writer is at work)");
     }
     if args.verify {
         let mut problems = store.verify();

@@ -180,6 +180,17 @@ impl Mapping {
         }
     }
 
+    /// The section a value of `contract`'s comes from: `contracts.ID` when that section
+    /// sets it (`has`), else `defaults`, so that a problem in `[defaults]` is reported
+    /// once, where it can be fixed.
+    pub fn section_of(&self, contract: Option<i64>, has: impl Fn(&Entry) -> bool) -> String {
+        match self.contracts.get(&key(contract)) {
+            Some(c) if has(c) => format!("contracts.{}", key(contract)),
+            _ if has(&self.defaults) => "defaults".to_string(),
+            _ => format!("contracts.{}", key(contract)),
+        }
+    }
+
     fn over_defaults(&self, c: &Entry) -> Entry {
         let d = &self.defaults;
         macro_rules! pick {

@@ -8,16 +8,14 @@
 //! exactly the amount we billed ([`price`]).
 
 pub mod mapping;
+pub mod plan;
 pub mod write;
 
 use crate::exact;
-use crate::frame::col;
 use crate::period::Period;
-use crate::report::select;
 use crate::report::{ReportError, pack};
-use crate::store::Store;
 use mapping::{DateFormat, Entry, InvoicePer, Lines, Mapping};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Marks a value the user still has to fill in (written by `--init-mapping`).
 pub const PLACEHOLDER: &str = "FILL-IN";
@@ -75,92 +73,6 @@ pub struct IssuedKey {
     pub invoice: String,
     /// The contract (`None`: none).
     pub contract: Option<i64>,
-}
-
-/// What the period holds for the exports.
-#[derive(Debug, Default)]
-pub struct Selection {
-    /// Unbilled chargeable work per contract (`None`: no contract).
-    pub unbilled: BTreeMap<Option<i64>, ContractWork>,
-    /// Invoiced chargeable work per (month, invoice number, contract).
-    pub issued: BTreeMap<IssuedKey, Work>,
-    /// References of invoiced contracts (most common).
-    pub issued_refs: BTreeMap<Option<i64>, String>,
-}
-
-/// Reads the period's chargeable work: what is not invoiced (for Xero, QuickBooks, the
-/// ledger) and what is (for DATEV), in one pass over the selected files.
-pub fn select(store: &Store, period: &Period) -> Result<Selection, ReportError> {
-    let (parts, _) = select::parts(store, period)?;
-    let cols = [
-        col::CONTRACT_ID,
-        col::CONTRACT_REF,
-        col::INVOICE_NUMBER,
-        col::INVOICE_ID,
-        "chargerate",
-        "actionchargehours_ms",
-        "actionchargeamount_cents",
-    ];
-    let mut sel = Selection::default();
-    let mut refs: HashMap<Option<i64>, pack::Counts> = HashMap::new();
-    let mut issued_refs: HashMap<Option<i64>, pack::Counts> = HashMap::new();
-    select::for_each_frame(store, &parts, &cols, |df| {
-        let cid = select::ints(df, col::CONTRACT_ID)?;
-        let cref = select::texts(df, col::CONTRACT_REF)?;
-        let inum = select::texts(df, col::INVOICE_NUMBER)?;
-        let iid = select::ints(df, col::INVOICE_ID)?;
-        let rate = select::ints(df, "chargerate")?;
-        let h = select::units(df, "actionchargehours_ms")?;
-        let a = select::units(df, "actionchargeamount_cents")?;
-        let dt = select::datetimes(df)?;
-        for i in 0..df.height() {
-            if pack::invoiced(inum[i], iid[i]) {
-                if a[i] == 0 {
-                    continue; // nothing to book
-                }
-                let Some(number) = inum[i].filter(|n| !n.trim().is_empty()) else {
-                    continue; // an invoice id without a number: nothing to book against
-                };
-                let Some(t) = dt[i] else { continue };
-                let d = period.date_of(t);
-                use chrono::Datelike;
-                let key = IssuedKey {
-                    month: (d.year(), d.month()),
-                    invoice: number.to_string(),
-                    contract: cid[i],
-                };
-                sel.issued.entry(key).or_default().add(h[i], a[i])?;
-                pack::count(issued_refs.entry(cid[i]).or_default(), cref[i]);
-                continue;
-            }
-            if h[i] <= 0 && a[i] <= 0 {
-                continue; // not chargeable work
-            }
-            let w = sel.unbilled.entry(cid[i]).or_default();
-            w.by_rate.entry(rate[i]).or_default().add(h[i], a[i])?;
-            pack::count(refs.entry(cid[i]).or_default(), cref[i]);
-        }
-        Ok(())
-    })?;
-    for (cid, w) in sel.unbilled.iter_mut() {
-        if cid.is_some() {
-            w.reference = refs.get(cid).map(pack::most_common).unwrap_or_default();
-        }
-    }
-    sel.issued_refs = issued_refs
-        .iter()
-        .map(|(c, r)| {
-            (
-                *c,
-                if c.is_some() {
-                    pack::most_common(r)
-                } else {
-                    String::new()
-                },
-            )
-        })
-        .collect();
-    Ok(sel)
 }
 
 /// A line's quantity and unit amount, both in 1/10,000, and whether it fell back to
@@ -240,11 +152,35 @@ pub struct Line {
     pub taxable: bool,
 }
 
-/// One sales invoice.
+/// What a sales document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// An invoice (new work, or a correction that adds).
+    Invoice,
+    /// A credit note (a correction that takes away): its lines carry the credited
+    /// amounts as positive figures, as Xero and QuickBooks import them.
+    CreditNote,
+}
+
+impl Document {
+    /// Its name in the register and the ledger: `invoice`, `credit_note`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Document::Invoice => "invoice",
+            Document::CreditNote => "credit_note",
+        }
+    }
+}
+
+/// One sales invoice or credit note.
 #[derive(Debug, Clone)]
 pub struct Invoice {
-    /// Its number (unique in the export).
+    /// Its number (unique in the export and among the register's active documents).
     pub number: String,
+    /// An invoice or a credit note.
+    pub document: Document,
+    /// For a correction: the number of the document it corrects.
+    pub corrects: Option<String>,
     /// The customer.
     pub customer: String,
     /// E-mail.
@@ -268,9 +204,17 @@ pub struct Invoice {
 }
 
 impl Invoice {
-    /// The exact total of its lines, cents.
+    /// The exact total of its lines as written on it, cents (a credit note's positive).
     pub fn total_cents(&self) -> i64 {
         self.lines.iter().map(|l| l.work.amount_cents).sum()
+    }
+
+    /// What it adds to the billed amount: its total, negated for a credit note.
+    pub fn signed_total_cents(&self) -> i64 {
+        match self.document {
+            Document::Invoice => self.total_cents(),
+            Document::CreditNote => -self.total_cents(),
+        }
     }
 }
 
@@ -389,10 +333,86 @@ fn need(value: &Option<String>, key: &str, section: &str, problems: &mut Vec<Str
     }
 }
 
-/// Builds the sales invoices for the unbilled work, validating everything first: every
-/// unmapped contract and every missing required value is listed at once.
+/// The register's active sales documents, for numbering and for corrections.
+#[derive(Debug, Default)]
+pub struct Issued {
+    /// Document numbers in use (never given again while their export stands).
+    pub numbers: HashSet<String>,
+    /// Each document's customer (a correction goes to whom the original went).
+    pub customers: HashMap<String, String>,
+}
+
+impl Issued {
+    /// The active sales documents of `register`.
+    pub fn of(register: &crate::store::register::Register) -> Issued {
+        let mut out = Issued::default();
+        for e in &register.exports {
+            if e.active() && e.ledger() == "sales" {
+                for d in &e.documents {
+                    out.numbers.insert(d.number.clone());
+                    out.customers.insert(d.number.clone(), d.customer.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Problems said once, in the order found.
+#[derive(Default)]
+struct Problems {
+    list: Vec<String>,
+    seen: HashSet<String>,
+}
+
+impl Problems {
+    fn push(&mut self, p: String) {
+        if self.seen.insert(p.clone()) {
+            self.list.push(p);
+        }
+    }
+}
+
+/// A value the format needs from `entry` (`pick`), or a problem naming the section that
+/// gives it: the contract's own, or `[defaults]` (said once, however many contracts
+/// inherit it).
+fn need_from(
+    map: &Mapping,
+    contract: Option<i64>,
+    entry: &Entry,
+    key: &str,
+    pick: impl Fn(&Entry) -> &Option<String>,
+    problems: &mut Problems,
+) -> String {
+    let section = map.section_of(contract, |e| pick(e).is_some());
+    let mut list = Vec::new();
+    let v = need(pick(entry), key, &section, &mut list);
+    for p in list {
+        problems.push(p);
+    }
+    v
+}
+
+/// The first number from `base` (itself, then `-2`, `-3`, ...) that neither the register
+/// nor this export uses.
+fn free_number(base: &str, taken: &HashSet<String>, mine: &HashSet<String>) -> String {
+    (1..)
+        .map(|n| match n {
+            1 => base.to_string(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|c| !taken.contains(c) && !mine.contains(c))
+        .expect("a free number")
+}
+
+/// Builds the sales documents: invoices for the work never exported (one per contract
+/// or customer), and for each corrected document an invoice (`{number}-C1`) or a credit
+/// note (`{number}-CN1`) of the differences, addressed to the original's customer.
+/// Everything is validated first: every unmapped contract and every missing required
+/// value is listed at once; a problem in `[defaults]` once, at `[defaults]`.
 pub fn invoices(
-    sel: &Selection,
+    sales: &plan::SalesPlan,
+    issued: &Issued,
     map: &Mapping,
     mapping_name: &str,
     period: &Period,
@@ -402,10 +422,10 @@ pub fn invoices(
         mapping: mapping_name.to_string(),
         problems: vec![e.to_string()],
     };
-    let mut problems = Vec::new();
+    let mut problems = Problems::default();
     let mut out = Invoices::default();
     let token = period_token(period);
-    // A mapped contract with unbilled work, in contract order.
+    // A mapped contract with new work, in contract order.
     struct Draft {
         contract: Option<i64>,
         reference: String,
@@ -414,41 +434,43 @@ pub fn invoices(
     }
     let mut drafts: Vec<Draft> = Vec::new();
     let mut unmapped = Vec::new();
-    for (cid, work) in &sel.unbilled {
+    let mut unmapped_contract = |cid: Option<i64>, reference: &str| {
+        let shown = format!(
+            "{}{}",
+            mapping::key(cid),
+            if reference.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reference})")
+            }
+        );
+        if !unmapped.contains(&shown) {
+            unmapped.push(shown);
+        }
+    };
+    for (cid, work) in &sales.unbilled {
         let Some(entry) = map.resolve(*cid) else {
             if cid.is_none() {
                 out.left_out = Some(Work::total(work.by_rate.values()).map_err(overflow)?);
             } else {
-                unmapped.push(format!(
-                    "{}{}",
-                    mapping::key(*cid),
-                    if work.reference.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", work.reference)
-                    }
-                ));
+                unmapped_contract(*cid, &work.reference);
             }
             continue;
         };
-        let section = format!("contracts.{}", mapping::key(*cid));
-        let customer = need(&entry.customer, "customer", &section, &mut problems);
+        let customer = need_from(
+            map,
+            *cid,
+            &entry,
+            "customer",
+            |e| &e.customer,
+            &mut problems,
+        );
         drafts.push(Draft {
             contract: *cid,
             reference: work.reference.clone(),
             entry,
             customer,
         });
-    }
-    if !unmapped.is_empty() {
-        problems.insert(
-            0,
-            format!(
-                "{} contract(s) with unbilled work have no [contracts.ID] section: {} (`export --init-mapping FILE` writes one to fill in)",
-                unmapped.len(),
-                unmapped.join(", ")
-            ),
-        );
     }
     // Group into invoices: per contract, or per customer where the entry says so.
     #[derive(PartialEq, Eq, PartialOrd, Ord)]
@@ -464,16 +486,17 @@ pub fn invoices(
         };
         groups.entry(key).or_default().push(i);
     }
+    let mut mine: HashSet<String> = HashSet::new();
     let mut seen_numbers: HashMap<String, String> = HashMap::new();
     for (seq, members) in groups.values().enumerate() {
         let first = &drafts[members[0]];
         let e = &first.entry;
-        let section = format!("contracts.{}", mapping::key(first.contract));
+        let section = |has: fn(&Entry) -> bool| map.section_of(first.contract, has);
         let scheme = e
             .invoice_number
             .clone()
             .unwrap_or_else(|| "HB-{period}-{contract_id}".to_string());
-        let number = match fill(
+        let base = match fill(
             &scheme,
             &token,
             first.contract,
@@ -483,38 +506,31 @@ pub fn invoices(
         ) {
             Ok(n) => n,
             Err(m) => {
-                problems.push(format!("[{section}] invoice_number: {m}"));
+                problems.push(format!(
+                    "[{}] invoice_number: {m}",
+                    section(|e| e.invoice_number.is_some())
+                ));
                 continue;
             }
         };
-        if number.is_empty() {
-            problems.push(format!("[{section}] invoice_number gives an empty number"));
-        }
-        if let Some(other) = seen_numbers.insert(number.clone(), section.clone()) {
+        if base.is_empty() {
             problems.push(format!(
-                "invoice number `{number}` is given twice ([{other}] and [{section}]); add {{contract_id}} or {{seq}} to invoice_number"
+                "[{}] invoice_number gives an empty number",
+                section(|e| e.invoice_number.is_some())
             ));
         }
-        let date = match invoice_date(e.invoice_date.as_deref().unwrap_or("period-end"), period) {
-            Ok(d) => d,
-            Err(m) => {
-                problems.push(format!("[{section}] {m}"));
-                continue;
-            }
-        };
-        let terms = match (target, e.terms_days) {
-            (_, Some(t)) if t >= 0 => t,
-            (_, Some(t)) => {
-                problems.push(format!("[{section}] terms_days {t} is below zero"));
-                0
-            }
-            (Target::Ledger, None) => 0,
-            (_, None) => {
-                problems.push(format!(
-                    "[{section}] has no terms_days (and [defaults] gives none)"
-                ));
-                0
-            }
+        let here = format!("contracts.{}", mapping::key(first.contract));
+        if let Some(other) = seen_numbers.insert(base.clone(), here.clone()) {
+            problems.push(format!(
+                "invoice number `{base}` is given twice ([{other}] and [{here}]); add {{contract_id}} or {{seq}} to invoice_number"
+            ));
+        }
+        // A number an earlier export issued is taken: the next free one (`-2`, ...).
+        let number = free_number(&base, &issued.numbers, &mine);
+        mine.insert(number.clone());
+        let Some((date, terms)) = dates(map, first.contract, e, (target, period), &mut problems)
+        else {
+            continue;
         };
         let reference = match &e.reference {
             Some(r) => fill(
@@ -526,106 +542,324 @@ pub fn invoices(
                 seq + 1,
             )
             .unwrap_or_else(|m| {
-                problems.push(format!("[{section}] reference: {m}"));
+                problems.push(format!(
+                    "[{}] reference: {m}",
+                    section(|e| e.reference.is_some())
+                ));
                 String::new()
             }),
             None => one_line(&first.reference),
         };
-        let mut inv = Invoice {
+        let mut inv = blank(
             number,
-            customer: first.customer.clone(),
-            email: e.email.clone().map(|s| one_line(&s)).unwrap_or_default(),
+            Document::Invoice,
+            None,
+            &first.customer,
+            e,
             reference,
             date,
-            due: date + chrono::Duration::days(terms),
-            terms_days: terms,
-            currency: e.currency.clone().map(|s| one_line(&s)).unwrap_or_default(),
-            date_format: e.date_format.unwrap_or(DateFormat::Dmy),
-            quickbooks_tax: e.quickbooks_tax.unwrap_or(mapping::QuickbooksTax::Vat),
-            lines: Vec::new(),
-        };
+            terms,
+        );
         for &m in members {
             let d = &drafts[m];
-            let e = &d.entry;
-            let section = format!("contracts.{}", mapping::key(d.contract));
-            let (account_code, tax_type) = match target {
-                Target::Xero => (
-                    need(&e.account_code, "account_code", &section, &mut problems),
-                    need(&e.tax_type, "tax_type", &section, &mut problems),
-                ),
-                _ => (
-                    e.account_code
-                        .clone()
-                        .map(|s| one_line(&s))
-                        .unwrap_or_default(),
-                    e.tax_type.clone().map(|s| one_line(&s)).unwrap_or_default(),
-                ),
-            };
-            let item = e.item.clone().map(|s| one_line(&s)).unwrap_or_default();
-            let work = &sel.unbilled[&d.contract];
-            let label = if d.reference.is_empty() {
-                match d.contract {
-                    Some(c) => format!("Contract {c}"),
-                    None => "Work without a contract".to_string(),
-                }
-            } else {
-                d.reference.clone()
-            };
-            let per_rate: Vec<(Option<i64>, Work)> = match e.lines.unwrap_or(Lines::PerChargeType) {
-                Lines::PerChargeType => work.by_rate.iter().map(|(r, w)| (*r, w.clone())).collect(),
-                Lines::PerContract => {
-                    let mut t = Work::default();
-                    for w in work.by_rate.values() {
-                        t.actions += w.actions;
-                        t.hours_ms += w.hours_ms;
-                        t.amount_cents += w.amount_cents;
-                    }
-                    vec![(None, t)]
-                }
-            };
-            let per_contract = e.lines == Some(Lines::PerContract);
-            for (rate, w) in per_rate {
-                let priced = price(w.amount_cents, w.hours_ms);
-                let what = match (per_contract, rate) {
-                    (true, _) => "time".to_string(),
-                    (false, Some(r)) => map
-                        .charge_rates
-                        .get(&r.to_string())
-                        .cloned()
-                        .unwrap_or_else(|| format!("charge rate {r}")),
-                    (false, None) => "no charge rate".to_string(),
-                };
-                let hours = exact::format_hours(w.hours_ms);
-                let description = if priced.fallback {
-                    format!("{label}: {what}, {hours} h, {}", period.label)
-                } else {
-                    format!("{label}: {what}, {}", period.label)
-                };
-                inv.lines.push(Line {
+            let work = &sales.unbilled[&d.contract];
+            let cells: Vec<(Option<i64>, Work)> =
+                work.by_rate.iter().map(|(r, w)| (*r, w.clone())).collect();
+            push_lines(
+                &mut inv,
+                LineSource {
+                    map,
                     contract: d.contract,
-                    contract_ref: d.reference.clone(),
-                    charge_rate: rate,
-                    description: one_line(&description),
-                    work: w,
-                    priced,
-                    account_code: account_code.clone(),
-                    tax_type: tax_type.clone(),
-                    item: item.clone(),
-                    taxable: e.taxable.unwrap_or(false),
-                });
-            }
+                    reference: &d.reference,
+                    entry: &d.entry,
+                    target,
+                    period,
+                    note: None,
+                },
+                cells,
+                &mut problems,
+            );
         }
         out.invoices.push(inv);
     }
-    if !problems.is_empty() {
-        problems.dedup();
+    // Corrections: one document per corrected document.
+    for (orig, cells) in &sales.corrections {
+        let mut by_contract: BTreeMap<Option<i64>, Vec<(Option<i64>, Work)>> = BTreeMap::new();
+        for ((c, rate), w) in cells {
+            by_contract.entry(*c).or_default().push((*rate, w.clone()));
+        }
+        let net: i64 = cells.values().map(|w| w.amount_cents).sum();
+        let document = if net < 0 {
+            Document::CreditNote
+        } else {
+            Document::Invoice
+        };
+        let first = *by_contract.keys().next().expect("a correction has a cell");
+        let Some(e) = map.resolve(first) else {
+            unmapped_contract(first, "");
+            continue;
+        };
+        let suffix = if document == Document::CreditNote {
+            "CN"
+        } else {
+            "C"
+        };
+        let number = (1..)
+            .map(|n| format!("{orig}-{suffix}{n}"))
+            .find(|c| !issued.numbers.contains(c) && !mine.contains(c))
+            .expect("a free number");
+        mine.insert(number.clone());
+        let Some((date, terms)) = dates(map, first, &e, (target, period), &mut problems) else {
+            continue;
+        };
+        let customer = issued.customers.get(orig).cloned().unwrap_or_else(|| {
+            need_from(map, first, &e, "customer", |e| &e.customer, &mut problems)
+        });
+        let reference = format!("Correction to {orig}");
+        let mut inv = blank(
+            number,
+            document,
+            Some(orig.clone()),
+            &customer,
+            &e,
+            reference,
+            date,
+            terms,
+        );
+        for (c, list) in by_contract {
+            let Some(entry) = map.resolve(c) else {
+                unmapped_contract(c, "");
+                continue;
+            };
+            let cells = list
+                .into_iter()
+                .map(|(r, mut w)| {
+                    if document == Document::CreditNote {
+                        w.hours_ms = -w.hours_ms;
+                        w.amount_cents = -w.amount_cents;
+                    }
+                    (r, w)
+                })
+                .collect();
+            push_lines(
+                &mut inv,
+                LineSource {
+                    map,
+                    contract: c,
+                    reference: sales.refs.get(&c).map(String::as_str).unwrap_or_default(),
+                    entry: &entry,
+                    target,
+                    period,
+                    note: Some(orig),
+                },
+                cells,
+                &mut problems,
+            );
+        }
+        out.invoices.push(inv);
+    }
+    if !unmapped.is_empty() {
+        problems.list.insert(
+            0,
+            format!(
+                "{} contract(s) with unbilled work have no [contracts.ID] section: {} (`export --init-mapping FILE` writes one to fill in)",
+                unmapped.len(),
+                unmapped.join(", ")
+            ),
+        );
+    }
+    if !problems.list.is_empty() {
         return Err(Invalid {
             mapping: mapping_name.to_string(),
-            problems,
+            problems: problems.list,
         });
     }
     out.invoices.sort_by(|a, b| a.number.cmp(&b.number));
     Ok(out)
+}
+
+/// A document's date and its terms in days, from `e` (of `contract`), or `None` (with the
+/// problem noted, at the section that gives the value) when the date rule is wrong.
+fn dates(
+    map: &Mapping,
+    contract: Option<i64>,
+    e: &Entry,
+    (target, period): (Target, &Period),
+    problems: &mut Problems,
+) -> Option<(chrono::NaiveDate, i64)> {
+    let rule = e.invoice_date.as_deref().unwrap_or("period-end");
+    let date = match invoice_date(rule, period) {
+        Ok(d) => d,
+        Err(m) => {
+            let section = map.section_of(contract, |e| e.invoice_date.is_some());
+            problems.push(format!("[{section}] {m}"));
+            return None;
+        }
+    };
+    let section = map.section_of(contract, |e| e.terms_days.is_some());
+    Some((date, terms(target, e, &section, problems)))
+}
+
+/// The terms in days of `e` for `target` (the ledger needs none).
+fn terms(target: Target, e: &Entry, section: &str, problems: &mut Problems) -> i64 {
+    match (target, e.terms_days) {
+        (_, Some(t)) if t >= 0 => t,
+        (_, Some(t)) => {
+            problems.push(format!("[{section}] terms_days {t} is below zero"));
+            0
+        }
+        (Target::Ledger, None) => 0,
+        (_, None) => {
+            problems.push(format!(
+                "[{section}] has no terms_days (and [defaults] gives none)"
+            ));
+            0
+        }
+    }
+}
+
+/// A document without lines.
+#[allow(clippy::too_many_arguments)]
+fn blank(
+    number: String,
+    document: Document,
+    corrects: Option<String>,
+    customer: &str,
+    e: &Entry,
+    reference: String,
+    date: chrono::NaiveDate,
+    terms: i64,
+) -> Invoice {
+    Invoice {
+        number,
+        document,
+        corrects,
+        customer: customer.to_string(),
+        email: e.email.clone().map(|s| one_line(&s)).unwrap_or_default(),
+        reference,
+        date,
+        due: date + chrono::Duration::days(terms),
+        terms_days: terms,
+        currency: e.currency.clone().map(|s| one_line(&s)).unwrap_or_default(),
+        date_format: e.date_format.unwrap_or(DateFormat::Dmy),
+        quickbooks_tax: e.quickbooks_tax.unwrap_or(mapping::QuickbooksTax::Vat),
+        lines: Vec::new(),
+    }
+}
+
+/// Where a document's lines come from: one contract's cells under its mapping entry.
+struct LineSource<'a> {
+    map: &'a Mapping,
+    contract: Option<i64>,
+    reference: &'a str,
+    entry: &'a Entry,
+    target: Target,
+    period: &'a Period,
+    /// For a correction: the document corrected (named in each description).
+    note: Option<&'a str>,
+}
+
+/// Adds one contract's lines (per charge rate, or one per contract) to `inv`.
+fn push_lines(
+    inv: &mut Invoice,
+    src: LineSource<'_>,
+    cells: Vec<(Option<i64>, Work)>,
+    problems: &mut Problems,
+) {
+    let e = src.entry;
+    let (account_code, tax_type) = match src.target {
+        Target::Xero => (
+            need_from(
+                src.map,
+                src.contract,
+                e,
+                "account_code",
+                |e| &e.account_code,
+                problems,
+            ),
+            need_from(
+                src.map,
+                src.contract,
+                e,
+                "tax_type",
+                |e| &e.tax_type,
+                problems,
+            ),
+        ),
+        _ => (
+            e.account_code
+                .clone()
+                .map(|s| one_line(&s))
+                .unwrap_or_default(),
+            e.tax_type.clone().map(|s| one_line(&s)).unwrap_or_default(),
+        ),
+    };
+    let item = e.item.clone().map(|s| one_line(&s)).unwrap_or_default();
+    let label = if src.reference.is_empty() {
+        match src.contract {
+            Some(c) => format!("Contract {c}"),
+            None => "Work without a contract".to_string(),
+        }
+    } else {
+        src.reference.to_string()
+    };
+    let per_contract = e.lines == Some(Lines::PerContract);
+    let cells: Vec<(Option<i64>, Work)> = if per_contract {
+        let mut t = Work::default();
+        for (_, w) in &cells {
+            t.actions += w.actions;
+            t.hours_ms += w.hours_ms;
+            t.amount_cents += w.amount_cents;
+        }
+        vec![(None, t)]
+    } else {
+        cells
+    };
+    for (rate, w) in cells {
+        // A correction is a difference of money: quantity 1 at the amount, with the
+        // difference in hours in its description (a rate per hour of a difference would
+        // read as nonsense on the customer's document).
+        let priced = match src.note {
+            Some(_) => Priced {
+                quantity_e4: 10_000,
+                unit_e4: w.amount_cents * 100,
+                fallback: true,
+            },
+            None => price(w.amount_cents, w.hours_ms),
+        };
+        let what = match (per_contract, rate) {
+            (true, _) => "time".to_string(),
+            (false, Some(r)) => src
+                .map
+                .charge_rates
+                .get(&r.to_string())
+                .cloned()
+                .unwrap_or_else(|| format!("charge rate {r}")),
+            (false, None) => "no charge rate".to_string(),
+        };
+        let what = match src.note {
+            Some(orig) => format!("{what}, correction to {orig}"),
+            None => what,
+        };
+        let hours = exact::format_hours(w.hours_ms);
+        let description = if priced.fallback {
+            format!("{label}: {what}, {hours} h, {}", src.period.label)
+        } else {
+            format!("{label}: {what}, {}", src.period.label)
+        };
+        inv.lines.push(Line {
+            contract: src.contract,
+            contract_ref: src.reference.to_string(),
+            charge_rate: rate,
+            description: one_line(&description),
+            work: w,
+            priced,
+            account_code: account_code.clone(),
+            tax_type: tax_type.clone(),
+            item: item.clone(),
+            taxable: e.taxable.unwrap_or(false),
+        });
+    }
 }
 
 #[cfg(test)]

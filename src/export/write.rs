@@ -3,7 +3,7 @@
 //! Buchungsstapel. Every text cell is one line and neutralised against formulas.
 
 use super::mapping::{Mapping, QuickbooksTax};
-use super::{Invoice, IssuedKey, Work};
+use super::{Document, Invoice, Work};
 use crate::exact;
 use crate::period::Period;
 use crate::report::safe;
@@ -42,6 +42,17 @@ pub const XERO_HEADER: [&str; 27] = [
     "Currency",
     "BrandingTheme",
 ];
+
+/// Xero's "Import credit notes" header: the invoice layout with `*CreditNoteNumber` and
+/// `*CreditNoteDate` in place of the invoice's number and date (a credit note has no due
+/// date: that column stays empty). Amounts are positive: Xero credits them.
+pub fn xero_credit_note_header() -> [&'static str; 27] {
+    let mut h = XERO_HEADER;
+    h[10] = "*CreditNoteNumber";
+    h[12] = "*CreditNoteDate";
+    h[13] = "DueDate";
+    h
+}
 
 /// QuickBooks Online's invoice import header, US sales tax.
 pub const QUICKBOOKS_US_HEADER: [&str; 16] = [
@@ -83,7 +94,7 @@ pub const QUICKBOOKS_VAT_HEADER: [&str; 15] = [
 ];
 
 /// The ledger's header (our own layout, documented in README.md).
-pub const LEDGER_HEADER: [&str; 19] = [
+pub const LEDGER_HEADER: [&str; 21] = [
     "invoice_number",
     "customer",
     "contract_id",
@@ -103,6 +114,8 @@ pub const LEDGER_HEADER: [&str; 19] = [
     "tax_type",
     "item",
     "fallback",
+    "document",
+    "corrects",
 ];
 
 /// A file to write: its name (beside the others) and its bytes.
@@ -133,9 +146,32 @@ fn csv_bytes(header: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     w.into_inner().expect("in memory")
 }
 
-/// Xero files: `stem.csv`, or `stem-1.csv`, `stem-2.csv`, ... of at most 500 invoices.
+/// Xero files: the invoices in `stem.csv` (or `stem-1.csv`, `stem-2.csv`, ... of at most
+/// 500 invoices), and credit notes, if any, the same way in `stem-credit-notes.csv` for
+/// Xero's credit note import.
 pub fn xero(invoices: &[Invoice], stem: &str) -> Vec<OutFile> {
-    let chunks: Vec<&[Invoice]> = if invoices.is_empty() {
+    let (credits, plain): (Vec<&Invoice>, Vec<&Invoice>) = invoices
+        .iter()
+        .partition(|i| i.document == Document::CreditNote);
+    let mut files = xero_files(&plain, stem, &XERO_HEADER, false);
+    if !credits.is_empty() {
+        files.extend(xero_files(
+            &credits,
+            &format!("{stem}-credit-notes"),
+            &xero_credit_note_header(),
+            true,
+        ));
+    }
+    files
+}
+
+fn xero_files(
+    invoices: &[&Invoice],
+    stem: &str,
+    header: &[&str; 27],
+    credit: bool,
+) -> Vec<OutFile> {
+    let chunks: Vec<&[&Invoice]> = if invoices.is_empty() {
         vec![&[]]
     } else {
         invoices.chunks(XERO_MAX_INVOICES).collect()
@@ -155,7 +191,9 @@ pub fn xero(invoices: &[Invoice], stem: &str) -> Vec<OutFile> {
                     r[10] = text(&inv.number);
                     r[11] = text(&inv.reference);
                     r[12] = date(inv.date);
-                    r[13] = date(inv.due);
+                    if !credit {
+                        r[13] = date(inv.due);
+                    }
                     r[14] = text(&l.item);
                     r[15] = text(&l.description);
                     r[16] = e4(l.priced.quantity_e4);
@@ -172,15 +210,32 @@ pub fn xero(invoices: &[Invoice], stem: &str) -> Vec<OutFile> {
                 } else {
                     format!("{stem}.csv")
                 },
-                bytes: csv_bytes(&XERO_HEADER, &rows),
+                bytes: csv_bytes(header, &rows),
             }
         })
         .collect()
 }
 
-/// QuickBooks Online's file. The tax columns follow the first invoice's mapping (`us` or
-/// `vat`): one file has one header.
-pub fn quickbooks(invoices: &[Invoice], stem: &str) -> OutFile {
+/// QuickBooks Online's files: the invoices in `stem.csv`, and credit memos, if any, in
+/// `stem-credit-memos.csv` in the same layout with `CreditMemoNo` and `CreditMemoDate` for
+/// the number and date (no due date or terms; amounts positive). The tax columns follow
+/// the first document's mapping (`us` or `vat`): one file has one header.
+pub fn quickbooks(invoices: &[Invoice], stem: &str) -> Vec<OutFile> {
+    let (credits, plain): (Vec<&Invoice>, Vec<&Invoice>) = invoices
+        .iter()
+        .partition(|i| i.document == Document::CreditNote);
+    let mut files = vec![quickbooks_file(&plain, stem, false)];
+    if !credits.is_empty() {
+        files.push(quickbooks_file(
+            &credits,
+            &format!("{stem}-credit-memos"),
+            true,
+        ));
+    }
+    files
+}
+
+fn quickbooks_file(invoices: &[&Invoice], stem: &str, credit: bool) -> OutFile {
     let tax = invoices
         .first()
         .map(|i| i.quickbooks_tax)
@@ -189,12 +244,12 @@ pub fn quickbooks(invoices: &[Invoice], stem: &str) -> OutFile {
     for inv in invoices {
         let date = |d| inv.date_format.show(d);
         for l in &inv.lines {
-            let mut r = vec![
-                text(&inv.number),
-                text(&inv.customer),
-                date(inv.date),
-                date(inv.due),
-                format!("Net {}", inv.terms_days),
+            let mut r = vec![text(&inv.number), text(&inv.customer), date(inv.date)];
+            if !credit {
+                r.push(date(inv.due));
+                r.push(format!("Net {}", inv.terms_days));
+            }
+            r.extend([
                 String::new(),
                 text(&inv.reference),
                 text(&l.item),
@@ -202,7 +257,7 @@ pub fn quickbooks(invoices: &[Invoice], stem: &str) -> OutFile {
                 e4(l.priced.quantity_e4),
                 e4(l.priced.unit_e4),
                 exact::format_money(l.work.amount_cents),
-            ];
+            ]);
             match tax {
                 QuickbooksTax::Us => {
                     r.push(if l.taxable { "Y" } else { "N" }.into());
@@ -223,17 +278,32 @@ pub fn quickbooks(invoices: &[Invoice], stem: &str) -> OutFile {
             rows.push(r);
         }
     }
-    let header: &[&str] = match tax {
-        QuickbooksTax::Us => &QUICKBOOKS_US_HEADER,
-        QuickbooksTax::Vat => &QUICKBOOKS_VAT_HEADER,
+    let header: Vec<&str> = match tax {
+        QuickbooksTax::Us => QUICKBOOKS_US_HEADER.to_vec(),
+        QuickbooksTax::Vat => QUICKBOOKS_VAT_HEADER.to_vec(),
+    };
+    let header: Vec<&str> = if credit {
+        header
+            .into_iter()
+            .filter(|h| !matches!(*h, "DueDate" | "Terms"))
+            .map(|h| match h {
+                "InvoiceNo" => "CreditMemoNo",
+                "InvoiceDate" => "CreditMemoDate",
+                other => other,
+            })
+            .collect()
+    } else {
+        header
     };
     OutFile {
         name: format!("{stem}.csv"),
-        bytes: csv_bytes(header, &rows),
+        bytes: csv_bytes(&header, &rows),
     }
 }
 
 /// The plain ledger of invoice lines.
+/// Each line as written on its document: a credit note's amounts are positive, its
+/// `document` is `credit_note` and `corrects` names the document it corrects.
 pub fn ledger(invoices: &[Invoice], stem: &str) -> OutFile {
     let mut rows = Vec::new();
     for inv in invoices {
@@ -258,6 +328,8 @@ pub fn ledger(invoices: &[Invoice], stem: &str) -> OutFile {
                 text(&l.tax_type),
                 text(&l.item),
                 l.priced.fallback.to_string(),
+                inv.document.name().to_string(),
+                text(inv.corrects.as_deref().unwrap_or_default()),
             ]);
         }
     }
@@ -301,46 +373,78 @@ pub struct Booking {
     pub text: String,
     /// The work booked.
     pub work: Work,
+    /// A correction of work booked by an earlier export (the difference).
+    pub correction: bool,
 }
 
 /// The DATEV bookings of the issued invoices: one per (month, invoice, revenue account),
-/// every contract mapped (listed at once otherwise).
+/// and for each booked invoice whose work changed since an earlier export, one
+/// correction booking of the difference; every contract mapped (listed at once
+/// otherwise).
 pub fn datev_bookings(
-    issued: &BTreeMap<IssuedKey, Work>,
-    refs: &BTreeMap<Option<i64>, String>,
+    plan: &super::plan::BookingPlan,
     map: &Mapping,
 ) -> Result<Vec<Booking>, Vec<String>> {
+    let refs = &plan.refs;
     let mut problems = Vec::new();
-    let mut out: BTreeMap<((i32, u32), String, String, String), Booking> = BTreeMap::new();
+    // (correction, month, invoice, revenue account, debtor account)
+    type Key = (bool, (i32, u32), String, String, String);
+    let mut out: BTreeMap<Key, Booking> = BTreeMap::new();
     let mut unmapped = std::collections::BTreeSet::new();
-    for (k, w) in issued {
+    let all = plan
+        .issued
+        .iter()
+        .map(|kw| (false, kw))
+        .chain(plan.corrections.iter().map(|kw| (true, kw)));
+    for (correction, (k, w)) in all {
         let Some(e) = map.resolve_booking(k.contract) else {
             unmapped.insert(super::mapping::key(k.contract));
             continue;
         };
-        let section = format!("contracts.{}", super::mapping::key(k.contract));
+        let rev_section = map.section_of(k.contract, |e| e.revenue_account.is_some());
+        let deb_section = map.section_of(k.contract, |e| e.debtor_account.is_some());
         let revenue = super::need(
             &e.revenue_account,
             "revenue_account",
-            &section,
+            &rev_section,
             &mut problems,
         );
-        let debtor = super::need(&e.debtor_account, "debtor_account", &section, &mut problems);
-        for (what, v) in [("revenue_account", &revenue), ("debtor_account", &debtor)] {
+        let debtor = super::need(
+            &e.debtor_account,
+            "debtor_account",
+            &deb_section,
+            &mut problems,
+        );
+        for (what, v, section) in [
+            ("revenue_account", &revenue, &rev_section),
+            ("debtor_account", &debtor, &deb_section),
+        ] {
             if !v.is_empty() && !v.chars().all(|c| c.is_ascii_digit()) {
                 problems.push(format!("[{section}] {what} `{v}` is not an account number"));
             }
         }
         let reference = refs.get(&k.contract).cloned().unwrap_or_default();
+        let text = if correction {
+            format!("Korrektur {} {}", k.invoice, reference)
+        } else {
+            format!("{} {}", k.invoice, reference)
+        };
         let b = out
-            .entry((k.month, k.invoice.clone(), revenue.clone(), debtor.clone()))
+            .entry((
+                correction,
+                k.month,
+                k.invoice.clone(),
+                revenue.clone(),
+                debtor.clone(),
+            ))
             .or_insert_with(|| Booking {
                 month: k.month,
                 invoice: k.invoice.clone(),
                 revenue_account: revenue,
                 debtor_account: debtor,
-                text: super::one_line(&format!("{} {}", k.invoice, reference)),
+                text: super::one_line(&text),
                 work: Work::default(),
+                correction,
             });
         if let Err(e) = b.work.absorb(w) {
             problems.push(e.to_string());
@@ -363,9 +467,15 @@ pub fn datev_bookings(
         );
     }
     if problems.is_empty() {
-        Ok(out.into_values().collect())
+        let mut list: Vec<Booking> = out.into_values().collect();
+        list.retain(|b| b.work.amount_cents != 0 || !b.correction);
+        list.sort_by(|a, b| {
+            (a.month, &a.invoice, a.correction).cmp(&(b.month, &b.invoice, b.correction))
+        });
+        Ok(list)
     } else {
-        problems.dedup();
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|p| seen.insert(p.clone()));
         Err(problems)
     }
 }

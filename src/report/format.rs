@@ -55,30 +55,58 @@ pub fn coverage_line(report: &Report) -> String {
     coverage_text(&report.gaps)
 }
 
-/// The coverage line for the `gaps` of a period.
+/// The coverage line for the `gaps` of a period ([`super::coverage_gaps`]). A gap from
+/// `i64::MIN` is a range with no start: what the store covers is said, and that earlier
+/// work may exist.
 pub fn coverage_text(gaps: &[(i64, i64)]) -> String {
     if gaps.is_empty() {
         return "coverage: the store covers the whole period (synced windows, imports, closes)"
             .into();
     }
-    let fills: Vec<String> = gaps
-        .iter()
-        .map(|&(f, t)| {
-            let day = |ns: i64| utc(ns).chars().take(10).collect::<String>();
-            let day_ns: i64 = 86_400 * 1_000_000_000;
-            let end = (t - 1).div_euclid(day_ns) * day_ns + day_ns;
-            format!("halo-billing sync --from {} --to {}", day(f), day(end))
-        })
-        .collect();
-    let gaps: Vec<String> = gaps
-        .iter()
-        .map(|&(f, t)| format!("{} .. {}", utc(f), utc(t)))
-        .collect();
-    format!(
-        "coverage: WARNING: the store does not cover {} of this period (no synced window, import or close there), so actions there are missing from these figures; fill with: {} (or import the saved responses for it)",
-        gaps.join(", "),
-        fills.join("; ")
-    )
+    let day = |ns: i64| utc(ns).chars().take(10).collect::<String>();
+    let day_ns: i64 = 86_400 * 1_000_000_000;
+    let mut parts = Vec::new();
+    let mut fills = Vec::new();
+    for &(f, t) in gaps {
+        if f == i64::MIN {
+            parts.push(format!("anything before {}", utc(t)));
+            continue;
+        }
+        let end = (t - 1).div_euclid(day_ns) * day_ns + day_ns;
+        fills.push(format!(
+            "halo-billing sync --from {} --to {}",
+            day(f),
+            day(end)
+        ));
+        parts.push(format!("{} .. {}", utc(f), utc(t)));
+    }
+    let mut line = format!(
+        "coverage: WARNING: the store does not cover {} of this period (no synced window, import or close there), so actions there are missing from these figures",
+        parts.join(", ")
+    );
+    if let Some(&(_, first)) = gaps.first().filter(|g| g.0 == i64::MIN) {
+        line.push_str(&format!(
+            "; the range has no start and the store covers from {} on, so earlier work may exist: give --from, or sync (or import) the tenant's history from its first day",
+            utc(first)
+        ));
+    }
+    if !fills.is_empty() {
+        line.push_str(&format!(
+            "; fill with: {} (or import the saved responses for it)",
+            fills.join("; ")
+        ));
+    }
+    line
+}
+
+/// A gap as JSON: `{"from": ..., "to": ...}`, `from` null for a range with no start.
+pub fn json_gap(&(f, t): &(i64, i64)) -> String {
+    let from = if f == i64::MIN {
+        "null".to_string()
+    } else {
+        json_str(&utc(f))
+    };
+    format!("{{\"from\": {from}, \"to\": {}}}", json_str(&utc(t)))
 }
 
 fn key_names(kind: ReportKind) -> [&'static str; 2] {
@@ -370,17 +398,7 @@ fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         json_totals(report.total.actions, &figs.total)
     )?;
     writeln!(out, "  \"rounding\": {},", json_str(exact::HOURS_NOTE))?;
-    let gaps: Vec<String> = report
-        .gaps
-        .iter()
-        .map(|&(f, t)| {
-            format!(
-                "{{\"from\": {}, \"to\": {}}}",
-                json_str(&utc(f)),
-                json_str(&utc(t))
-            )
-        })
-        .collect();
+    let gaps: Vec<String> = report.gaps.iter().map(json_gap).collect();
     writeln!(
         out,
         "  \"coverage\": {{\"complete\": {}, \"gaps\": [{}]}},",

@@ -5,6 +5,7 @@
 //! [`format`]; no figure is rounded here.
 
 pub mod adjust;
+pub mod billed;
 pub mod defs;
 pub mod format;
 pub mod html;
@@ -142,23 +143,49 @@ pub fn build(store: &Store, kind: ReportKind, period: &Period) -> Result<Report,
     }
 }
 
-/// Says how to ask for a range that cuts through closed period `c`.
-fn cut_message(period: &Period, c: &crate::store::ClosedPeriod) -> String {
+/// Says how to ask for a range that cuts through closed period `c`: in the close's zone
+/// when the range was asked for in another (the store's zone named), else whole, around
+/// it or after a reopen.
+fn cut_message(
+    period: &Period,
+    c: &crate::store::ClosedPeriod,
+    store_zone: Option<&str>,
+) -> String {
     let t = crate::model::datetime::format_datetime;
-    format!(
-        "the range {} ({}) cuts through closed period {} ({}, {} .. {}), whose figures are frozen; \
-         ask for that period whole (--period {} --timezone {}) or for a range that contains it or avoids it, \
-         or reopen it first (halo-billing reopen --period {} --timezone {} --reason ...)",
+    let asked = period.timezone.name();
+    let head = format!(
+        "the range {} ({asked}) cuts through closed period {} ({}, {} .. {}), whose figures are frozen",
         period.label,
-        period.timezone.name(),
         c.period,
         c.timezone,
         t(c.from_ns),
-        t(c.to_ns),
-        c.period,
-        c.timezone,
-        c.period,
-        c.timezone
+        t(c.to_ns)
+    );
+    let reopen = format!(
+        "reopen it first (halo-billing reopen --period {} --timezone {} --reason ...)",
+        c.period, c.timezone
+    );
+    if asked != c.timezone {
+        let range = match period.label.split_once("..") {
+            Some((from, to)) => format!("--from {from} --to {to}"),
+            None => format!("--period {}", period.label),
+        };
+        let whose = match store_zone {
+            Some(z) if z == c.timezone => {
+                " (the store's zone: leaving out --timezone does the same)"
+            }
+            _ => "",
+        };
+        return format!(
+            "{head}. It was closed in {}, and this range was asked for in {asked}: ask in {} instead, \
+             `{range} --timezone {}`{whose}; or {reopen}",
+            c.timezone, c.timezone, c.timezone
+        );
+    }
+    format!(
+        "{head}; ask for that period whole (--period {} --timezone {}) or for a range that contains it or avoids it, \
+         or {reopen}",
+        c.period, c.timezone
     )
 }
 
@@ -256,16 +283,32 @@ pub fn build_current(
     }
 }
 
-/// The parts of `period` the store does not cover; an open start (`--to` alone) counts
-/// from the first covered instant.
+/// The parts of `period` the store does not cover (see [`coverage_gaps_from`]).
 pub fn coverage_gaps(store: &Store, period: &Period) -> Result<Vec<(i64, i64)>, ReportError> {
+    coverage_gaps_from(store, period.from_ns, period.to_ns)
+}
+
+/// The parts of `[from_ns, to_ns)` the store does not cover. Time after now is not a gap
+/// (a range that runs into the future, the current month say, is covered up to now). A
+/// range with no start (`from_ns` = `i64::MIN`, `--to` alone) always has a gap
+/// `(i64::MIN, first covered instant)`: earlier work may exist that the store never saw.
+pub fn coverage_gaps_from(
+    store: &Store,
+    from_ns: i64,
+    to_ns: i64,
+) -> Result<Vec<(i64, i64)>, ReportError> {
     let covered = store.coverage()?;
-    let from = if period.from_ns == i64::MIN {
-        covered.first().map_or(period.from_ns, |c| c.0)
-    } else {
-        period.from_ns
-    };
-    Ok(crate::store::coverage_gaps(from, period.to_ns, &covered))
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let to = to_ns.min(now.max(from_ns));
+    if from_ns == i64::MIN {
+        let Some(&(first, _)) = covered.first() else {
+            return Ok(vec![(i64::MIN, to)]);
+        };
+        let mut gaps = vec![(i64::MIN, first.min(to))];
+        gaps.extend(crate::store::coverage_gaps(first, to, &covered));
+        return Ok(gaps);
+    }
+    Ok(crate::store::coverage_gaps(from_ns, to, &covered))
 }
 
 impl ReportError {

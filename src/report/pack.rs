@@ -222,6 +222,9 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         ns.map(|t| local_date(period, t).to_string())
             .unwrap_or_default()
     };
+    // Of each row's amount, how much is already on an export (the register).
+    let exported = super::billed::exported_by_contract(store, period)?.unwrap_or_default();
+    let mut exported_total = 0;
     let mut total = Unbilled::default();
     let mut rows = Vec::new();
     for (cid, g) in &groups {
@@ -247,6 +250,9 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
             exact::format_money(g.amount),
         ];
         r.extend(g.ages.iter().map(|v| exact::format_money(*v)));
+        let on_export = exported.get(cid).copied().unwrap_or(0);
+        add(&mut exported_total, on_export, "exported_amount")?;
+        r.push(exact::format_money(on_export));
         rows.push(r);
     }
     let mut t = vec![
@@ -259,6 +265,7 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         exact::format_money(total.amount),
     ];
     t.extend(total.ages.iter().map(|v| exact::format_money(*v)));
+    t.push(exact::format_money(exported_total));
     let columns = vec![
         ("contract_id", Cell::Number),
         ("contract_ref", Cell::Text),
@@ -271,6 +278,7 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         ("age_31_60_amount", Cell::Number),
         ("age_61_90_amount", Cell::Number),
         ("age_over_90_amount", Cell::Number),
+        ("exported_amount", Cell::Number),
     ];
     Ok(Sheet {
         title: format!(
@@ -281,7 +289,10 @@ pub fn unbilled(store: &Store, period: &Period) -> Result<Sheet, ReportError> {
         columns,
         rows,
         total: Some(t),
-        notes: vec![format!("({})", exact::HOURS_NOTE)],
+        notes: vec![
+            format!("({})", exact::HOURS_NOTE),
+            "(exported_amount: of chargeable_amount, what is already on an export in the register, `halo-billing exports`; the rest is left to bill)".into(),
+        ],
     })
 }
 

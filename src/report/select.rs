@@ -33,7 +33,12 @@ pub fn parts(
         .iter()
         .find(|c| c.from_ns < period.from_ns || c.to_ns > period.to_ns)
     {
-        return Err(ReportError::CutsClosed(super::cut_message(period, c)));
+        let zone = store.timezone().ok().flatten();
+        return Err(ReportError::CutsClosed(super::cut_message(
+            period,
+            c,
+            zone.as_deref(),
+        )));
     }
     let mut out = Vec::new();
     let mut from = period.from_ns;

@@ -28,10 +28,66 @@ pub struct StoreLock {
     key: PathBuf,
 }
 
-fn holder(text: &str) -> Option<(u32, String)> {
-    let mut it = text.split_whitespace();
-    let pid = it.next()?.parse().ok()?;
-    Some((pid, it.collect::<Vec<_>>().join(" ")))
+/// Who holds a store's lock: what its lock file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// The writer's process id (0 when the file does not say).
+    pub pid: u32,
+    /// When it took the lock (UTC, RFC 3339).
+    pub since: String,
+    /// Its command line (`halo-billing sync --period 2026-11`), when the file says.
+    pub command: String,
+}
+
+impl std::fmt::Display for Holder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {}", self.pid)?;
+        if !self.command.is_empty() {
+            write!(f, " (`{}`)", self.command)?;
+        }
+        write!(f, " since {}", self.since)
+    }
+}
+
+/// Reads a lock file's text: `PID<TAB>SINCE<TAB>COMMAND` (older files: `PID SINCE`).
+fn holder(text: &str) -> Holder {
+    let line = text.lines().next().unwrap_or_default();
+    let mut parts = line.splitn(3, '\t');
+    let (first, since, command) = (parts.next(), parts.next(), parts.next());
+    let (pid, since) = match since {
+        Some(s) => (first.and_then(|p| p.trim().parse().ok()), s.to_string()),
+        None => {
+            let mut it = line.split_whitespace();
+            let pid = it.next().and_then(|p| p.parse().ok());
+            (pid, it.collect::<Vec<_>>().join(" "))
+        }
+    };
+    Holder {
+        pid: pid.unwrap_or(0),
+        since: if since.is_empty() {
+            "an unknown time".into()
+        } else {
+            since
+        },
+        command: command.unwrap_or_default().trim().to_string(),
+    }
+}
+
+/// This process's command line as a person would read it (at most 200 characters).
+fn this_command() -> String {
+    let mut words = vec!["halo-billing".to_string()];
+    words.extend(std::env::args().skip(1).map(|a| {
+        if a.is_empty() || a.contains(char::is_whitespace) {
+            format!("'{a}'")
+        } else {
+            a
+        }
+    }));
+    let line = words.join(" ").replace(['\t', '\n', '\r'], " ");
+    match line.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
+    }
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
@@ -63,11 +119,9 @@ impl StoreLock {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
                 let text = fs::read_to_string(&path).unwrap_or_default();
-                let (pid, since) = holder(&text).unwrap_or((0, "an unknown time".into()));
                 return Err(StoreError::Locked {
                     path: root.to_path_buf(),
-                    pid,
-                    since,
+                    holder: holder(&text),
                 });
             }
             Err(fs::TryLockError::Error(e)) => return Err(io("cannot lock", &path)(e)),
@@ -75,7 +129,7 @@ impl StoreLock {
         let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         file.set_len(0).map_err(io("cannot write", &path))?;
         file.rewind().map_err(io("cannot write", &path))?;
-        file.write_all(format!("{} {since}\n", std::process::id()).as_bytes())
+        file.write_all(format!("{}\t{since}\t{}\n", std::process::id(), this_command()).as_bytes())
             .map_err(io("cannot write", &path))?;
         held.push(key.clone());
         Ok(StoreLock {
@@ -84,16 +138,13 @@ impl StoreLock {
         })
     }
 
-    /// Who holds the lock of the store at `root` now, if anyone: `(pid, since)`.
-    pub fn holder(root: &Path) -> Option<(u32, String)> {
+    /// Who holds the lock of the store at `root` now, if anyone.
+    pub fn holder(root: &Path) -> Option<Holder> {
         let path = root.join(LOCK_FILE);
         let file = File::open(&path).ok()?;
         match file.try_lock_shared() {
             Ok(()) => None,
-            Err(_) => Some(
-                holder(&fs::read_to_string(&path).unwrap_or_default())
-                    .unwrap_or((0, "an unknown time".into())),
-            ),
+            Err(_) => Some(holder(&fs::read_to_string(&path).unwrap_or_default())),
         }
     }
 }
@@ -118,8 +169,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let held = StoreLock::acquire(dir.path()).unwrap();
         assert_eq!(
-            StoreLock::holder(dir.path()).map(|h| h.0),
+            StoreLock::holder(dir.path()).map(|h| h.pid),
             Some(std::process::id())
+        );
+        let held_by = StoreLock::holder(dir.path()).unwrap();
+        assert!(held_by.command.starts_with("halo-billing"), "{held_by}");
+        // A lock file of an earlier version (`PID SINCE`) still names its holder.
+        assert_eq!(
+            holder("4194303 2026-11-28T05:00:00Z\n"),
+            Holder {
+                pid: 4194303,
+                since: "2026-11-28T05:00:00Z".into(),
+                command: String::new()
+            }
         );
         // Nested use in the same process is allowed and does not release the lock.
         drop(StoreLock::acquire(dir.path()).unwrap());

@@ -13,6 +13,9 @@
 //! STORE/sync/windows.json                               windows `sync` has committed
 //! STORE/coverage.json                                   date ranges `import` brought
 //! STORE/sync/pending/<from>_<to>.json                   fetched windows not yet committed
+//! STORE/sync/held-deletions-<time>.csv                  deletions a sync's guard held back
+//! STORE/settings.json                                   the store's reporting time zone
+//! STORE/exports.json, STORE/exports/<seq>/              the export register (`crate::register`)
 //! ```
 //!
 //! Partitions are hive-style so other engines read them directly. Months are UTC months.
@@ -33,14 +36,17 @@ pub mod index;
 mod lock;
 mod manifest;
 mod migrate;
+pub mod register;
+mod settings;
 mod write;
 
 pub use closed::{ClosedPeriod, digest, key_hashes};
 pub use coverage::gaps as coverage_gaps;
-pub use lock::StoreLock;
+pub use lock::{Holder, StoreLock};
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION, SUMMARIES};
 pub use migrate::Migration;
-pub use write::{CommitStats, DeletionGuard, HeldWindow, Writer};
+pub use settings::Settings;
+pub use write::{CommitStats, DeletionGuard, HeldAction, HeldWindow, Writer};
 
 use crate::frame;
 use polars::prelude::*;
@@ -86,15 +92,13 @@ pub enum StoreError {
     },
     /// Another process is writing to the store.
     #[error(
-        "store `{path}` is locked by pid {pid} since {since}; wait for it to finish (the operating system releases the lock when that process ends, however it ends)"
+        "store `{path}` is being written by {holder}; nothing was done. Run this again when it has finished (the operating system releases the lock when that process ends, however it ends)"
     )]
     Locked {
         /// The store.
         path: PathBuf,
-        /// The holder.
-        pid: u32,
-        /// Since when.
-        since: String,
+        /// Who holds the lock.
+        holder: lock::Holder,
     },
     /// A closed period's frozen copy cannot be trusted or used.
     #[error("closed period `{path}`: {reason}")]
@@ -313,6 +317,39 @@ impl Store {
     /// Where `sync` keeps windows it fetched but has not committed yet.
     pub fn sync_pending_dir(&self) -> PathBuf {
         self.root.join("sync").join("pending")
+    }
+
+    /// Writes the actions whose deletions a sync's guard held back to a new CSV file
+    /// `STORE/sync/held-deletions-<time>.csv` (`ticket_id,id,window_from,window_to`, the
+    /// window that no longer returned the action), and returns its path. Call only while
+    /// holding the lock.
+    pub fn write_held_deletions(&self, held: &[HeldAction]) -> Result<PathBuf, StoreError> {
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string();
+        let dir = self.root.join("sync");
+        let path = (1..)
+            .map(|n| match n {
+                1 => dir.join(format!("held-deletions-{stamp}.csv")),
+                n => dir.join(format!("held-deletions-{stamp}-{n}.csv")),
+            })
+            .find(|p| !p.exists())
+            .expect("an unused name");
+        let io = |action, source| StoreError::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", e))?;
+        let at = crate::ingest::halo::fetch::halo_time;
+        crate::fsutil::write_atomic(&path, |w| {
+            use std::io::Write;
+            writeln!(w, "ticket_id,id,window_from,window_to")?;
+            for ((t, i), (f, to)) in held {
+                writeln!(w, "{t},{i},{}Z,{}Z", at(*f), at(*to))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| io("cannot write", e))?;
+        Ok(path)
     }
 
     /// Where `sync` records the windows it has committed.

@@ -40,6 +40,9 @@ pub struct CommitStats {
     pub held_reason: String,
     /// The windows whose deletions were held back.
     pub held_windows: Vec<HeldWindow>,
+    /// The actions whose deletions were held back: `(ticket_id, id)` and the window
+    /// (`[from, to)`, UTC nanoseconds) that no longer returned them, sorted.
+    pub held_actions: Vec<HeldAction>,
     /// Stored actions this run refused a new copy of: the stored copy stays.
     pub kept_despite_refusal: Vec<(i64, i64)>,
     /// Partition files written.
@@ -62,6 +65,10 @@ impl CommitStats {
         self.kept_despite_refusal.extend(other.kept_despite_refusal);
     }
 }
+
+/// An action whose deletion the guard held back: `(ticket_id, id)` and the window
+/// (`[from, to)`, UTC nanoseconds) that no longer returned it.
+pub type HeldAction = ((i64, i64), (i64, i64));
 
 /// A completed window whose deletions the guard held back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -879,9 +886,14 @@ impl Writer {
                     missing: c.1,
                 })
                 .collect();
+            stats.held_actions = missing
+                .iter()
+                .map(|&(_, _, key, w)| (key, self.complete_windows[w]))
+                .collect();
+            stats.held_actions.sort_unstable();
             return tombs;
         }
-        for (si, row) in missing {
+        for (si, row, _, _) in missing {
             if !merge.losers[si].get(row).copied().unwrap_or(false) {
                 mark(&mut merge.losers, sources, si, row);
                 tombs[si].push(row as IdxSize);
@@ -1221,8 +1233,9 @@ struct Merge {
     losers: Vec<Vec<bool>>,
     /// Per completed window: stored actions in it, and how many of them the input lacks.
     per_window: Vec<(u64, u64)>,
-    /// The stored rows (source, row) of completed windows that the input lacks.
-    missing: Vec<(usize, usize)>,
+    /// The stored rows of completed windows that the input lacks: source, row, key and
+    /// the window's index.
+    missing: Vec<(usize, usize, (i64, i64), usize)>,
 }
 
 /// One copy of a key as the merge sees it: where it is and what decides between copies.
@@ -1266,7 +1279,7 @@ impl Round {
             merge.per_window[w].0 += 1;
             if !self.input_keys.contains(&key) {
                 merge.per_window[w].1 += 1;
-                merge.missing.push((si as usize, row as usize));
+                merge.missing.push((si as usize, row as usize, key, w));
             }
         }
     }

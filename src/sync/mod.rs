@@ -232,6 +232,9 @@ pub fn sync(
     progress: &Progress,
 ) -> Result<SyncSummary, Error> {
     let started = Instant::now();
+    // One writer for the whole run: pending windows are this run's from the first fetch
+    // to the commit, so a second sync or import is refused at once, not at its commit.
+    let _lock = crate::store::StoreLock::acquire(store_path)?;
     let store = Store::open(store_path)?;
     let step = opts
         .window
