@@ -8,11 +8,6 @@ use std::path::Path;
 
 const XERO_HEADER: &str = "*ContactName,EmailAddress,POAddressLine1,POAddressLine2,POAddressLine3,POAddressLine4,POCity,PORegion,POPostalCode,POCountry,*InvoiceNumber,Reference,*InvoiceDate,*DueDate,InventoryItemCode,*Description,*Quantity,*UnitAmount,Discount,*AccountCode,*TaxType,TrackingName1,TrackingOption1,TrackingName2,TrackingOption2,Currency,BrandingTheme";
 
-fn dec(s: &str) -> Decimal {
-    s.parse()
-        .unwrap_or_else(|_| panic!("`{s}` is not a number"))
-}
-
 /// What an accounting system makes of a line: round(q x u, 2). Both common rounding
 /// rules must agree (our pairs never sit on a half cent).
 fn system_amount(q: &str, u: &str) -> Decimal {
@@ -21,27 +16,6 @@ fn system_amount(q: &str, u: &str) -> Decimal {
     let even = p.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
     assert_eq!(away, even, "{q} x {u} sits on a half cent");
     away
-}
-
-/// `export --init-mapping`, every FILL-IN replaced by a customer name of its own.
-fn mapping(env: &Env, period: &str) -> std::path::PathBuf {
-    env.run(["export", "--init-mapping", "m.toml", "--period", period])
-        .ok();
-    let text = std::fs::read_to_string(env.path("m.toml")).unwrap();
-    let mut n = 0;
-    let filled: String = text
-        .lines()
-        .map(|l| {
-            if l == "customer = \"FILL-IN\"" {
-                n += 1;
-                format!("customer = \"Customer {n}\"")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    env.write("m.toml", &filled)
 }
 
 /// Total chargeable amount of `report unbilled` for the period, and its no-contract row.
@@ -138,7 +112,7 @@ fn init_mapping_lists_every_contract_of_the_period_and_never_overwrites() {
 fn every_line_of_xero_quickbooks_and_the_ledger_recomputes_to_the_unbilled_report() {
     let env = Env::new();
     env.generated("3000", "42");
-    let m = mapping(&env, "2026-10");
+    let m = filled_mapping(&env, "2026-10");
     let (unbilled, without_contract) = unbilled_total(&env, "2026-10");
     assert!(
         without_contract > Decimal::ZERO,
@@ -222,7 +196,7 @@ fn every_line_of_xero_quickbooks_and_the_ledger_recomputes_to_the_unbilled_repor
 fn an_unmapped_contract_and_missing_values_are_listed_at_once_and_nothing_is_written() {
     let env = Env::new();
     env.generated("2000", "43");
-    let m = mapping(&env, "2026-10");
+    let m = filled_mapping(&env, "2026-10");
     let text = std::fs::read_to_string(&m).unwrap();
     // Drop contract 101's section, blank 102's customer, and the defaults' tax type.
     let mut out = Vec::new();
@@ -363,7 +337,7 @@ fn datev_books_each_issued_invoice_in_windows_1252_matching_the_invoices_report(
 "#;
     let p = env.write("extra.ndjson", extra);
     env.import(&[&p]).ok();
-    let m = mapping(&env, "2026-10");
+    let m = filled_mapping(&env, "2026-10");
     // Without the DATEV header numbers nothing is written.
     let r = export(&env, "datev", "m.toml", "datev").expect_code(2);
     assert!(

@@ -199,3 +199,31 @@ pub fn lock_is_free(store: &Path) -> bool {
         .expect("flock(1) from util-linux")
         .success()
 }
+
+/// A decimal from its text (a test's figures are exact).
+pub fn dec(s: &str) -> rust_decimal::Decimal {
+    s.parse()
+        .unwrap_or_else(|_| panic!("`{s}` is not a number"))
+}
+
+/// `export --init-mapping m.toml` for `period`, every FILL-IN replaced by a customer name
+/// of its own (`Customer 1`, `Customer 2`, ...).
+pub fn filled_mapping(env: &Env, period: &str) -> PathBuf {
+    env.run(["export", "--init-mapping", "m.toml", "--period", period])
+        .ok();
+    let text = std::fs::read_to_string(env.path("m.toml")).unwrap();
+    let mut n = 0;
+    let filled: String = text
+        .lines()
+        .map(|l| {
+            if l == "customer = \"FILL-IN\"" {
+                n += 1;
+                format!("customer = \"Customer {n}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    env.write("m.toml", &filled)
+}
