@@ -132,8 +132,9 @@ pub fn default_file() -> Option<PathBuf> {
         .map(|b| b.join("halo-billing").join("jobs.toml"))
 }
 
-/// Reads and checks a jobs file; the message names the file and the fault.
-pub fn read(path: &Path) -> Result<JobsFile, String> {
+/// Reads a jobs file and checks what needs no other file: an error when it cannot be
+/// read or parsed (naming the file and the fault), else the jobs and their problems.
+pub fn read(path: &Path) -> Result<(JobsFile, Vec<String>), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the jobs file `{}`: {e}", path.display()))?;
     let f: JobsFile = toml::from_str(&text)
@@ -176,15 +177,7 @@ pub fn read(path: &Path) -> Result<JobsFile, String> {
             problems.push(format!("job `{}` has nothing to do", j.name));
         }
     }
-    if problems.is_empty() {
-        Ok(f)
-    } else {
-        Err(format!(
-            "the jobs file `{}`:\n  {}",
-            path.display(),
-            problems.join("\n  ")
-        ))
-    }
+    Ok((f, problems))
 }
 
 /// The month (`YYYY-MM`) a period expression means on `today`.

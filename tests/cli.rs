@@ -231,3 +231,90 @@ fn one_thread_gives_the_same_reports_as_the_machine_s_count_and_a_bad_count_exit
     ])
     .expect_code(2);
 }
+
+/// Runs `args` with standard output a pipe whose reading end is already gone (as in
+/// `| head -0`); returns the exit code and standard error.
+fn into_closed_pipe(env: &Env, args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HALO_BILLING_STORE", env.store())
+        .env("XDG_CONFIG_HOME", env.path("config"))
+        .env_remove("HALO_BILLING_REPORTS")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_command_writing_to_a_closed_pipe_ends_quietly_with_0() {
+    let env = Env::new();
+    env.generated("3000", "81");
+    env.run(["close", "--period", "2026-09"]).ok();
+    let m = filled_mapping(&env, "2026-10");
+    env.run([
+        "export",
+        "csv",
+        "--period",
+        "2026-10",
+        "--mapping",
+        m.to_str().unwrap(),
+        "--out",
+        "ledger.csv",
+    ])
+    .expect_code(6);
+    env.write(
+        "jobs.toml",
+        "[[job]]\nname = \"j\"\nperiod = \"2026-10\"\nreports = [\"contracts\"]\n",
+    );
+    let p = ["--period", "2026-10"];
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for kind in [
+        "contracts",
+        "invoices",
+        "unbilled",
+        "agents",
+        "leakage",
+        "prepay",
+        "actions",
+        "charge-rates",
+    ] {
+        for format in ["csv", "json", "table", "html"] {
+            let mut a = vec!["report", kind, "--format", format];
+            a.extend(p);
+            runs.push(a);
+        }
+    }
+    runs.push(vec!["report", "actions", "--period", "2026-10", "--raw"]);
+    runs.push(vec!["report", "adjustments", "--period", "2026-09"]);
+    runs.push(vec![
+        "report", "pack", "--period", "2026-10", "--format", "html",
+    ]);
+    runs.push(vec!["report", "--list"]);
+    runs.push(vec![
+        "query",
+        "--period",
+        "2026-10",
+        "SELECT * FROM actions",
+    ]);
+    runs.push(vec!["status"]);
+    runs.push(vec!["status", "--verify"]);
+    runs.push(vec!["exports"]);
+    runs.push(vec!["exports", "show", "1"]);
+    runs.push(vec!["timezone"]);
+    runs.push(vec!["jobs", "list", "--jobs", "jobs.toml"]);
+    for args in &runs {
+        let (code, err) = into_closed_pipe(&env, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(
+            !err.contains("Broken pipe") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}

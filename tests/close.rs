@@ -415,3 +415,109 @@ fn adjustments_come_in_every_format_with_totals_and_stay_available_after_a_reope
         t.stdout
     );
 }
+
+/// The zone a report was read in, from its JSON.
+fn report_zone(env: &Env, extra: &[&str]) -> String {
+    let mut args = vec!["report", "contracts", "--format", "json"];
+    args.extend(extra);
+    let out = env.run(args).ok().stdout;
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["period"]["timezone"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_store_reports_closes_and_exports_in_the_zone_of_its_first_close() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    assert_eq!(report_zone(&env, &["--period", "2026-10"]), "UTC");
+    env.run([
+        "close",
+        "--period",
+        "2026-09",
+        "--timezone",
+        "Europe/London",
+    ])
+    .ok();
+    let zone = env.run(["timezone"]).ok().stdout;
+    assert!(
+        zone.starts_with("Europe/London (set by its first close, 2026-09"),
+        "{zone}"
+    );
+    // Every command now reads months in London: October starts where September's
+    // close ends, so nothing is cut.
+    assert_eq!(report_zone(&env, &["--period", "2026-10"]), "Europe/London");
+    for kind in ["unbilled", "agents", "prepay", "leakage"] {
+        env.run(["report", kind, "--period", "2026-10"]).ok();
+    }
+    env.run(["close", "--period", "2026-10"]).ok();
+    let st = env.run(["status"]).ok().stdout;
+    assert!(st.contains("2026-10 (Europe/London)"), "{st}");
+    // Its zone cannot change while periods are closed in it.
+    let r = env.run(["timezone", "UTC"]).expect_code(2);
+    assert!(
+        r.stderr
+            .contains("periods are closed in another zone: 2026-09 (Europe/London)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_range_in_another_zone_that_cuts_a_close_is_refused_naming_both_zones_and_the_command_that_works()
+ {
+    let env = Env::new();
+    env.generated("3000", "12");
+    env.run(["close", "--period", "2026-09"]).ok();
+    // October in London begins an hour before September ends in UTC.
+    let r = env
+        .run([
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--timezone",
+            "Europe/London",
+        ])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains(
+            "It was closed in UTC, and this range was asked for in Europe/London: ask in UTC instead, `--period 2026-10 --timezone UTC` (the store's zone: leaving out --timezone does the same)"
+        ),
+        "{}",
+        r.stderr
+    );
+    // The command it names works, and so does leaving the zone out.
+    env.run([
+        "report",
+        "contracts",
+        "--period",
+        "2026-10",
+        "--timezone",
+        "UTC",
+    ])
+    .ok();
+    assert_eq!(report_zone(&env, &["--period", "2026-10"]), "UTC");
+}
+
+#[test]
+fn a_zone_set_before_the_first_close_is_the_one_closes_use() {
+    let env = Env::new();
+    env.generated("3000", "12");
+    env.run(["timezone", "America/New_York"]).ok();
+    env.run(["timezone", "Mars/Olympus"]).expect_code(2);
+    let r = env.run(["close", "--period", "2026-10"]).ok();
+    assert!(
+        r.stderr.contains("closed 2026-10 (America/New_York)"),
+        "{}",
+        r.stderr
+    );
+    // A close asked for in another zone is refused, naming both.
+    let r = env
+        .run(["close", "--period", "2026-11", "--timezone", "UTC"])
+        .expect_code(2);
+    assert!(
+        r.stderr.contains("this store reports in America/New_York"),
+        "{}",
+        r.stderr
+    );
+}

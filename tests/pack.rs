@@ -422,3 +422,118 @@ fn drill_downs_list_hours_without_amount_amounts_without_hours_and_invoices_with
     let unbilled = env.report_csv("unbilled", &["--period", "2026-10"]);
     assert_eq!(cell(&unbilled, row(&unbilled, "7"), "actions"), "2");
 }
+
+/// Generated data of 2026-10 and 2026-11 only, imported: the store's history starts in
+/// October.
+fn from_october(env: &Env) {
+    env.run([
+        "generate",
+        "--actions",
+        "2000",
+        "--seed",
+        "71",
+        "--from",
+        "2026-10",
+        "--to",
+        "2026-11",
+        "--out",
+        "gen",
+    ])
+    .ok();
+    env.import(&[&env.path("gen")]).ok();
+}
+
+#[test]
+fn prepay_balances_of_a_block_bought_before_the_stores_history_fail_strict_with_exit_5() {
+    let env = Env::new();
+    from_october(&env);
+    env.write(
+        "blocks.csv",
+        "contract_id,date,hours,amount\n101,2026-09-01,40,4000.00\n",
+    );
+    let args = [
+        "report",
+        "prepay",
+        "--period",
+        "2026-11",
+        "--balances",
+        "blocks.csv",
+        "--strict",
+        "--out",
+        "prepay.csv",
+    ];
+    let r = env.run(args).expect_code(5);
+    assert!(
+        r.stderr
+            .contains("2026-09-01T00:00:00Z .. 2026-10-01T00:00:00Z")
+            && r.stderr
+                .contains("count every draw since the block was bought")
+            && r.stderr.contains("nothing was written (--strict)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.path("prepay.csv").exists());
+    // Without --strict the report is written, and the gap is said.
+    let r = env.run(&args[..6]).ok();
+    assert!(r.stderr.contains("history from 2026-09-01"), "{}", r.stderr);
+    // A block bought inside the store's history needs nothing more.
+    env.write(
+        "blocks.csv",
+        "contract_id,date,hours,amount\n101,2026-10-15,40,4000.00\n",
+    );
+    env.run(args).ok();
+    assert!(env.path("prepay.csv").exists());
+}
+
+#[test]
+fn unbilled_with_no_start_fails_strict_saying_from_when_the_store_covers() {
+    let env = Env::new();
+    from_october(&env);
+    let r = env
+        .run(["report", "unbilled", "--to", "2026-12-01", "--strict"])
+        .expect_code(5);
+    assert!(
+        r.stderr
+            .contains("the range has no start and the store covers from 2026-10-")
+            && r.stderr.contains("earlier work may exist"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    // With a start the store covers, it is complete.
+    env.run([
+        "report",
+        "unbilled",
+        "--from",
+        "2026-10-15",
+        "--to",
+        "2026-12-01",
+        "--strict",
+    ])
+    .ok();
+}
+
+#[test]
+fn the_current_month_is_covered_up_to_now_not_failed_for_days_to_come() {
+    use chrono::Datelike;
+    let env = Env::new();
+    let today = chrono::Utc::now().date_naive();
+    let first = today.with_day(1).unwrap();
+    // Two actions, on the month's first day and today: the import covers both days and
+    // everything between.
+    let page = format!(
+        "{{\"ticket_id\":1,\"id\":1,\"datetime\":\"{first}T00:10:00Z\",\"timetaken\":1}}\n{{\"ticket_id\":1,\"id\":2,\"datetime\":\"{today}T00:10:00Z\",\"timetaken\":1}}\n"
+    );
+    let p = env.write("now.ndjson", &page);
+    env.import(&[&p]).ok();
+    let month = format!("{:04}-{:02}", today.year(), today.month());
+    let r = env
+        .run(["report", "contracts", "--period", &month, "--strict"])
+        .ok();
+    assert!(!r.stderr.contains("does not cover"), "{}", r.stderr);
+    // The month before is not covered at all.
+    let before = first.pred_opt().unwrap();
+    let last = format!("{:04}-{:02}", before.year(), before.month());
+    env.run(["report", "contracts", "--period", &last, "--strict"])
+        .expect_code(5);
+}

@@ -3,8 +3,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 const DATA: [&str; 8] = [
     "--actions",
@@ -17,52 +16,9 @@ const DATA: [&str; 8] = [
     "2026-11",
 ];
 
-/// A simulator child process, killed on drop.
-struct Sim {
-    child: Child,
-    url: String,
-}
-
 impl Sim {
     fn start(extra: &[&str]) -> Sim {
         Sim::start_with(&DATA, extra)
-    }
-
-    fn start_with(data: &[&str], extra: &[&str]) -> Sim {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
-            .args(["-q", "simulate", "--port", "0"])
-            .args(data)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("simulator starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected: {line}"))
-            .to_string();
-        Sim { child, url }
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        let out = Command::new("python3")
-            .args(["-c", &format!("import urllib.request;print(urllib.request.urlopen('{}/_sim/stats').read().decode())", self.url)])
-            .output()
-            .unwrap();
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -70,6 +26,21 @@ fn sync_args(extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = vec!["sync".into(), "--period".into(), "2026-10".into()];
     a.extend(extra.iter().map(|s| s.to_string()));
     a
+}
+
+/// Starts `args` (a sync) against `sim` in the background, standard error `stderr`.
+fn spawn_sync(env: &Env, sim: &Sim, args: Vec<String>, stderr: Stdio) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HALO_BILLING_STORE", env.store())
+        .env("HALO_URL", &sim.url)
+        .env("HALO_CLIENT_ID", "demo")
+        .env("HALO_CLIENT_SECRET", "demo-secret")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 fn sync_env(env: &Env, sim: &Sim, secret: &str, args: &[String]) -> Run {
@@ -296,17 +267,7 @@ fn an_interrupted_sync_resumes_its_pending_windows_without_fetching_them_again()
 fn a_killed_sync_leaves_the_store_usable_and_resumes() {
     let env = Env::new();
     let sim = Sim::start(&["--delay-ms", "60"]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
-        .args(sync_args(&["--workers", "1"]))
-        .current_dir(env.dir.path())
-        .env("HALO_BILLING_STORE", env.store())
-        .env("HALO_URL", &sim.url)
-        .env("HALO_CLIENT_ID", "demo")
-        .env("HALO_CLIENT_SECRET", "demo-secret")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_sync(&env, &sim, sync_args(&["--workers", "1"]), Stdio::null());
     let pending = env.store().join("sync/pending");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let whole = |dir: &std::path::Path| {
@@ -341,6 +302,51 @@ fn a_killed_sync_leaves_the_store_usable_and_resumes() {
             .contains(&format!("{kept} resumed from an interrupted run")),
         "{}",
         r.stderr
+    );
+    let (c, _) = truth();
+    assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);
+}
+
+#[test]
+fn a_second_sync_is_refused_while_the_first_runs() {
+    let env = Env::new();
+    let sim = Sim::start(&["--delay-ms", "40"]);
+    let first = spawn_sync(&env, &sim, sync_args(&["--workers", "1"]), Stdio::piped());
+    // The first holds the lock from its start, before its first window is fetched.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lock_is_free(&env.store()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first sync never locked"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = sync_env(&env, &sim, "demo-secret", &sync_args(&["--workers", "1"]));
+    assert_eq!(second.code, 75, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains(&format!("is being written by pid {}", first.id()))
+            && second
+                .stderr
+                .contains("`halo-billing sync --period 2026-10 --workers 1`")
+            && second.stderr.contains("nothing was done"),
+        "{}",
+        second.stderr
+    );
+    assert!(!second.stderr.contains("refused"), "{}", second.stderr);
+    let rejects = env.store().join("rejects");
+    assert!(!rejects.exists(), "no rejects file");
+    // An import is refused the same way, at once.
+    let import = env.import(&[&data("twenty-minutes.ndjson")]);
+    assert_eq!(import.code, 75, "{}", import.stderr);
+    // The first finishes normally, with the whole month.
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     let (c, _) = truth();
     assert_eq!(env.report_csv("contracts", &["--period", "2026-10"]), c);

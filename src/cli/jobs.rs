@@ -135,13 +135,13 @@ fn jobs_file(c: &Common) -> Result<PathBuf, Error> {
 /// The jobs file read and every job checked: its folder and the jobs.
 fn load(c: &Common) -> Result<(PathBuf, PathBuf, JobsFile), Error> {
     let path = jobs_file(c)?;
-    let file = jobs::read(&path).map_err(Error::Usage)?;
+    let (file, mut problems) = jobs::read(&path).map_err(Error::Usage)?;
     let base = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."))
         .to_path_buf();
-    let problems = check(&file, &base, c)?;
+    problems.extend(check(&file, &base, c)?);
     if !problems.is_empty() {
         return Err(Error::Usage(format!(
             "the jobs file `{}` cannot run as it is; nothing was run:\n  {}",

@@ -1,6 +1,8 @@
 //! Drives the real `halo-billing` binary in a temporary folder.
 #![allow(dead_code)]
 
+use std::io::BufRead;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -226,4 +228,51 @@ pub fn filled_mapping(env: &Env, period: &str) -> PathBuf {
         .collect::<Vec<_>>()
         .join("\n");
     env.write("m.toml", &filled)
+}
+
+/// A simulator child process, killed on drop.
+pub struct Sim {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Sim {
+    /// `simulate --port 0` over the data set `data` (generate's options), with `extra`.
+    pub fn start_with(data: &[&str], extra: &[&str]) -> Sim {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args(["-q", "simulate", "--port", "0"])
+            .args(data)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("simulator starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected: {line}"))
+            .to_string();
+        Sim { child, url }
+    }
+
+    /// The simulator's counters (`GET /_sim/stats`).
+    pub fn stats(&self) -> serde_json::Value {
+        let out = std::process::Command::new("python3")
+            .args(["-c", &format!("import urllib.request;print(urllib.request.urlopen('{}/_sim/stats').read().decode())", self.url)])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("stats: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
