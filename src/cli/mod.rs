@@ -29,11 +29,14 @@ Parquet store, and reports chargeable, non-chargeable and prepaid hours and amou
 contract and per invoice, exact to the cent.
 
 Typical month end:
+  halo-billing timezone Europe/London                # once: the store's reporting zone
   halo-billing sync --period 2026-10                 # from the Halo API (see sync --help)
   halo-billing import ./halo-export/                 # or: saved /api/Actions responses
   halo-billing report contracts --period 2026-10 --out contracts-2026-10.csv
-  halo-billing report invoices  --period 2026-10 --format table
+  halo-billing report unbilled --period 2026-10 --format table
   halo-billing export xero --period 2026-10 --mapping mapping.toml --out xero.csv
+  halo-billing exports                               # the export register: what went out
+  halo-billing close --period 2026-10                # freeze the month
 
 Try it without any data of your own:
   halo-billing demo
@@ -41,9 +44,14 @@ Try it without any data of your own:
 Exit codes: 0 success; 1 the run failed; 2 the command line was wrong;
 3 some input records were refused (the valid ones were imported; see the rejects file);
 4 a sync held back deletions (mass-deletion guard; see sync --help);
-5 report --strict found part of the period not covered by the store;
+5 the figures depend on time the store does not cover (report --strict, export):
+  nothing was written;
+6 an export was written but left work out (already exported, or no contract);
+  jobs run: a job's outcome is attention;
+7 export --changed refuse: exported work changed since (listed), nothing written;
+75 another process is writing the store: run again later;
 jobs run: the failing steps' code when they agree, else 1;
-130/143 an import or sync stopped by Ctrl-C/SIGTERM before its commit.";
+130/143 an import, sync or job run stopped by Ctrl-C/SIGTERM before its commit.";
 
 /// The parsed command line.
 #[derive(Debug, Parser)]

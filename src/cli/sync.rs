@@ -37,7 +37,12 @@ use std::time::Duration;
 /// returns are moved to STORE/tombstones. If that would delete more than --max-deletions
 /// actions, more than --max-deletion-share of the period's stored actions, or every action
 /// of a window that held some, the deletions are held back: everything else is committed,
-/// the held windows are listed, and the exit code is 4. --accept-deletions takes them.
+/// the held windows are listed (one line each) with the first 20 actions by (ticket_id,
+/// id), all of them are written to STORE/sync/held-deletions-<time>.csv, and the exit code
+/// is 4. --accept-deletions takes them.
+///
+/// One writer: the sync holds the store's lock from its start to its end; a second sync,
+/// import, close or export is refused at once, naming this one (exit 75).
 ///
 /// Settings (environment first, then the config file; see the list below for where each
 /// one currently comes from):
