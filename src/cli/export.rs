@@ -693,20 +693,13 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     // Said even with --quiet: money that is not on this export.
     let mut left = Vec::new();
     let own = if reissued { seq } else { None };
-    let others: Vec<u32> = issue
-        .already
-        .exports
-        .iter()
-        .copied()
-        .filter(|s| Some(*s) != own)
-        .collect();
-    if issue.already.actions > 0 && !others.is_empty() {
+    let (actions, amount, documents, exports) = issue.already.besides(own);
+    if actions > 0 {
         left.push(format!(
-            "{} action(s) of this period were exported before, {} in all: left out of this export (already billed), on {} (export(s) {})",
-            issue.already.actions,
-            exact::format_money(issue.already.amount_cents),
-            some_of(issue.already.documents.iter().cloned()),
-            some_of(others.iter().map(|s| s.to_string()))
+            "{actions} action(s) of this period were exported before, {} in all: left out of this export (already billed), on {} (export(s) {})",
+            exact::format_money(amount),
+            some_of(documents),
+            some_of(exports.iter().map(|s| s.to_string()))
         ));
     }
     if let Some(w) = &issue.left_out {

@@ -98,19 +98,27 @@ impl Who {
 }
 
 /// What differs between `want` (now) and `had` (exported), cell by cell: `(cell, hours,
-/// amount)` for every cell whose difference is not zero, in cell order.
+/// amount)` for every cell that differs, in cell order. For work exported before
+/// (`had` not empty) only money is billed: a cell whose amount is unchanged is no
+/// difference, whatever its hours (they travel with the next change of its amount).
 fn differences<K: Ord + Clone>(
     had: &BTreeMap<K, (i64, i64)>,
     want: &BTreeMap<K, (i64, i64)>,
 ) -> Vec<(K, i64, i64)> {
+    let exported = !had.is_empty();
     let cells: BTreeSet<&K> = had.keys().chain(want.keys()).collect();
     cells
         .into_iter()
         .filter_map(|k| {
             let (wh, wa) = want.get(k).copied().unwrap_or_default();
             let (hh, ha) = had.get(k).copied().unwrap_or_default();
-            let d = (wh - hh, wa - ha);
-            (d != (0, 0)).then(|| (k.clone(), d.0, d.1))
+            let (dh, da) = (wh - hh, wa - ha);
+            let differs = if exported {
+                da != 0
+            } else {
+                (dh, da) != (0, 0)
+            };
+            differs.then(|| (k.clone(), dh, da))
         })
         .collect()
 }
@@ -154,17 +162,39 @@ impl Changed {
     }
 }
 
-/// Work already exported and unchanged, left out of this export.
+/// Work exported before (left out of this export, or corrected by it).
 #[derive(Debug, Clone, Default)]
 pub struct Already {
-    /// Actions.
-    pub actions: u64,
-    /// Their billed net amount, cents.
+    /// Its billed net amount, cents (every action considered: the export's check).
     pub amount_cents: i64,
-    /// The documents it went out on.
+    /// Per export (register number): its share.
+    pub by_export: BTreeMap<u32, Share>,
+}
+
+/// One earlier export's share of the work a new export leaves out.
+#[derive(Debug, Clone, Default)]
+pub struct Share {
+    /// Actions it carried.
+    pub actions: u64,
+    /// Their net amount on it, cents.
+    pub amount_cents: i64,
+    /// Its documents that carried them.
     pub documents: BTreeSet<String>,
-    /// The exports (register numbers) that carried it.
-    pub exports: BTreeSet<u32>,
+}
+
+impl Already {
+    /// The shares of every export but `own` (a re-issued export's own work is not left
+    /// out of it): actions, amount, documents and the exports' numbers.
+    pub fn besides(&self, own: Option<u32>) -> (u64, i64, Vec<String>, Vec<u32>) {
+        let mut out = (0, 0, Vec::new(), Vec::new());
+        for (seq, s) in self.by_export.iter().filter(|(seq, _)| Some(**seq) != own) {
+            out.0 += s.actions;
+            out.1 += s.amount_cents;
+            out.2.extend(s.documents.iter().cloned());
+            out.3.push(*seq);
+        }
+        out
+    }
 }
 
 /// What a sales export (Xero, QuickBooks, ledger) has to issue.
@@ -278,12 +308,15 @@ fn gone(
 }
 
 fn note_already(already: &mut Already, b: &Billed, docs: &HashMap<String, u32>) {
-    already.actions += 1;
     already.amount_cents += b.amount();
+    let mut seen = BTreeSet::new();
     for l in &b.lines {
-        already.documents.insert(l.document.clone());
-        if let Some(s) = docs.get(&l.document) {
-            already.exports.insert(*s);
+        let seq = docs.get(&l.document).copied().unwrap_or_default();
+        let share = already.by_export.entry(seq).or_default();
+        share.amount_cents += l.amount_cents;
+        share.documents.insert(l.document.clone());
+        if seen.insert(seq) {
+            share.actions += 1;
         }
     }
 }
@@ -546,4 +579,34 @@ fn weigh_booking(
         plan.changed.push(changed(who.key, b, new));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_work_differs_by_money_and_new_work_by_hours_or_money() {
+        let m = |cells: &[(Cell, (i64, i64))]| -> BTreeMap<Cell, (i64, i64)> {
+            cells.iter().copied().collect()
+        };
+        let a = (Some(101), Some(2));
+        let b = (Some(102), Some(2));
+        // Exported, then re-timed in Halo without a change of amount: nothing to bill.
+        assert!(
+            differences(&m(&[(a, (3_600_000, 9000))]), &m(&[(a, (3_600_120, 9000))])).is_empty()
+        );
+        // Re-priced: the difference, hours included.
+        assert_eq!(
+            differences(&m(&[(a, (3_600_000, 9000))]), &m(&[(a, (3_600_120, 9500))])),
+            vec![(a, 120, 500)]
+        );
+        // Moved to another contract: credited on the old, billed on the new.
+        assert_eq!(
+            differences(&m(&[(a, (60, 9000))]), &m(&[(b, (60, 9000))])),
+            vec![(a, -60, -9000), (b, 60, 9000)]
+        );
+        // Never exported: hours alone are work to bill (a line of its own).
+        assert_eq!(differences(&m(&[]), &m(&[(a, (60, 0))])), vec![(a, 60, 0)]);
+    }
 }
