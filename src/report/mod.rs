@@ -298,7 +298,8 @@ pub fn coverage_gaps_from(
     to_ns: i64,
 ) -> Result<Vec<(i64, i64)>, ReportError> {
     let covered = store.coverage()?;
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    // Now, to the second (a gap that ends now reads as a time, not a nanosecond count).
+    let now = chrono::Utc::now().timestamp().saturating_mul(1_000_000_000);
     let to = to_ns.min(now.max(from_ns));
     if from_ns == i64::MIN {
         let Some(&(first, _)) = covered.first() else {
