@@ -430,11 +430,9 @@ fn sigterm_mid_sync_stops_the_step_and_leaves_a_manifest_of_the_interrupted_run(
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // SAFETY: kill(2) with the pid of our own child and SIGTERM.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(sent, 0);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{err}");
