@@ -149,7 +149,9 @@ pub fn ledger(store: &Store, which: &str) -> Result<HashMap<(i64, i64), Billed>,
 
 /// For `report unbilled`: of each contract's unbilled chargeable amount in `period`, how
 /// much is already on an export (the billed net of its actions on that contract); `None`
-/// when no export is recorded (no pass over the rows is made then).
+/// when no export is recorded (no pass over the rows is made then). The pass reads the
+/// key, contract and invoice columns of the files whose ticket range holds an exported
+/// action's ticket (the others cannot hold one), and looks at no other row.
 pub fn exported_by_contract(
     store: &Store,
     period: &Period,
@@ -158,27 +160,55 @@ pub fn exported_by_contract(
     if billed.is_empty() {
         return Ok(None);
     }
+    let mut tickets: Vec<i64> = billed.keys().map(|k| k.0).collect();
+    tickets.sort_unstable();
+    tickets.dedup();
+    let holds_one = |(lo, hi): (i64, i64)| {
+        let i = tickets.partition_point(|t| *t < lo);
+        tickets.get(i).is_some_and(|t| *t <= hi)
+    };
+    let (parts, _) = select::parts(store, period)?;
+    let parts: Vec<select::Part> = parts
+        .into_iter()
+        .filter(|p| p.file.tickets.is_none_or(holds_one))
+        .collect();
+    let cols = [
+        col::TICKET_ID,
+        col::ID,
+        col::CONTRACT_ID,
+        col::INVOICE_NUMBER,
+        col::INVOICE_ID,
+        "actionchargehours_ms",
+        "actionchargeamount_cents",
+    ];
     let mut out: BTreeMap<Option<i64>, i64> = BTreeMap::new();
-    for r in action_rows(store, period)? {
-        if !r.unbilled() {
-            continue;
+    select::for_each_frame(store, &parts, &cols, |df| {
+        let tid = select::ints(df, col::TICKET_ID)?;
+        let id = select::ints(df, col::ID)?;
+        let cid = select::ints(df, col::CONTRACT_ID)?;
+        let inum = select::texts(df, col::INVOICE_NUMBER)?;
+        let iid = select::ints(df, col::INVOICE_ID)?;
+        let h = select::units(df, "actionchargehours_ms")?;
+        let a = select::units(df, "actionchargeamount_cents")?;
+        for i in 0..df.height() {
+            let key = (tid[i].unwrap_or_default(), id[i].unwrap_or_default());
+            let Some(b) = billed.get(&key) else {
+                continue;
+            };
+            if pack::invoiced(inum[i], iid[i]) || (h[i] <= 0 && a[i] <= 0) {
+                continue; // not unbilled work now
+            }
+            let on_contract: i64 = b
+                .lines
+                .iter()
+                .filter(|l| l.contract == cid[i])
+                .map(|l| l.amount_cents)
+                .sum();
+            if on_contract != 0 {
+                pack::add(out.entry(cid[i]).or_default(), on_contract, "exported_amount")?;
+            }
         }
-        let Some(b) = billed.get(&r.key) else {
-            continue;
-        };
-        let on_contract: i64 = b
-            .lines
-            .iter()
-            .filter(|l| l.contract == r.contract)
-            .map(|l| l.amount_cents)
-            .sum();
-        if on_contract != 0 {
-            pack::add(
-                out.entry(r.contract).or_default(),
-                on_contract,
-                "exported_amount",
-            )?;
-        }
-    }
+        Ok(())
+    })?;
     Ok(Some(out))
 }
