@@ -240,6 +240,14 @@ fn exported_work_that_changed_is_billed_as_a_correction_naming_the_original_invo
         column_sum(&rows, "exported_amount"),
         column_sum(&rows, "chargeable_amount")
     );
+    // Changed again: the next correction names the original invoice too.
+    edit(&env, &[(up.0, up.1, &(up.3 + ten + ten).to_string(), None)]);
+    export(&env, "xero", OCTOBER, "again.csv", &[]).expect_code(6);
+    let rows = read(&env, "again.csv");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[1][10], format!("{}-C2", original(up.2)));
+    assert_eq!(rows[1][11], format!("Correction to {}", original(up.2)));
+    assert_eq!(xero_totals(&rows)[&rows[1][10]], ten);
 }
 
 #[test]

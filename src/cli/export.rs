@@ -636,7 +636,13 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         }
         None => None,
     };
-    write_all(&dir, &files)?;
+    write_all(&dir, &files).map_err(|e| match (seq, reissued) {
+        // Recorded, not written: the same command writes the recorded files.
+        (Some(s), false) => Error::Verify(format!(
+            "{e}; export {s} is recorded in the register, so running the same command again writes its files (`halo-billing exports show {s}`)"
+        )),
+        _ => e,
+    })?;
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     if reissued {
         progress.note(&format!(

@@ -118,11 +118,11 @@ impl Billed {
         self.lines.iter().map(|l| l.amount_cents).sum()
     }
 
-    /// The last document that billed this action on `contract` (for a correction).
+    /// The document that first billed this action on `contract`: what a correction
+    /// names (a second correction names the original too, not the first correction).
     pub fn document_for(&self, contract: Option<i64>) -> Option<&str> {
         self.lines
             .iter()
-            .rev()
             .find(|l| l.contract == contract)
             .map(|l| l.document.as_str())
     }
@@ -205,7 +205,11 @@ pub fn exported_by_contract(
                 .map(|l| l.amount_cents)
                 .sum();
             if on_contract != 0 {
-                pack::add(out.entry(cid[i]).or_default(), on_contract, "exported_amount")?;
+                pack::add(
+                    out.entry(cid[i]).or_default(),
+                    on_contract,
+                    "exported_amount",
+                )?;
             }
         }
         Ok(())
