@@ -39,16 +39,63 @@ pub struct Args {
     timezone: String,
 }
 
+/// The file that marks a folder as the demo's own (so a later demo may empty it).
+const MARK: &str = ".halo-billing-demo";
+
+/// Makes `dir` the demo's folder: creates it, or accepts it when it is empty or marked
+/// as the demo's; any other folder (a real store, someone's files) is refused.
+fn claim_folder(dir: &std::path::Path) -> Result<(), Error> {
+    let out = |source| Error::Output {
+        path: dir.to_path_buf(),
+        source,
+    };
+    if dir.exists() {
+        let ours = dir.join(MARK).is_file();
+        let empty = std::fs::read_dir(dir).map_err(out)?.next().is_none();
+        if !ours && !empty {
+            return Err(Error::Usage(format!(
+                "--out `{}` is a folder the demo did not make (it holds files and no {MARK} mark); the demo empties \
+                 its own folder before each run, so it never runs in another: give a new or empty folder",
+                dir.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(out)?;
+    std::fs::write(
+        dir.join(MARK),
+        "This folder was made by `halo-billing demo`, which empties its store before each run.\n",
+    )
+    .map_err(out)
+}
+
 /// Runs `demo`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let period = Period::month(&args.period, crate::period::parse_zone(&args.timezone)?)?;
     let store_path = args.out.join("store");
-    // Start clean so that the demo always shows the same figures.
+    // Start clean so that the demo always shows the same figures, but only in a folder
+    // the demo made: never a folder of someone else's (a real store, say).
+    claim_folder(&args.out)?;
+    let _lock = crate::store::StoreLock::acquire(&store_path)?;
     if store_path.exists() {
-        std::fs::remove_dir_all(&store_path).map_err(|source| Error::Output {
-            path: store_path.clone(),
-            source,
-        })?;
+        for e in std::fs::read_dir(&store_path)
+            .map_err(|source| Error::Output {
+                path: store_path.clone(),
+                source,
+            })?
+            .flatten()
+        {
+            // Everything but the lock file this run holds.
+            if e.file_name() == crate::store::lock_file_name() {
+                continue;
+            }
+            let p = e.path();
+            let gone = if e.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            gone.map_err(|source| Error::Output { path: p, source })?;
+        }
     }
     let year = generate::parse_month(&args.period)
         .map(|(y, _)| y)

@@ -239,6 +239,13 @@ fn open_migrated(
 
 /// The line that reports a migration.
 pub(crate) fn describe_migration(root: &Path, m: &crate::store::Migration) -> String {
+    if m.checksummed > 0 {
+        return format!(
+            "store `{}` upgraded once: the checksums of {} file(s) recorded (files unchanged, each checked against its SHA-256 first), so every read verifies its file",
+            root.display(),
+            m.checksummed
+        );
+    }
     if !m.rehashed {
         return format!(
             "store `{}` upgraded once: {} file(s) ({} action(s), rows unchanged) rewritten with the report summaries in their footers, so reports of whole months read those instead of every row",

@@ -11,14 +11,31 @@ use std::collections::BTreeMap;
 ///
 /// Reads only the manifest and the sync records; it takes no lock and can run while a
 /// writer is busy (it shows the last committed state).
+///
+/// --rebuild-manifest is the way back when manifest.json was removed or damaged, or a
+/// data file was: the manifest is made again from the sound data files (a file the old
+/// manifest names must match its checksum; any other must read whole, with the store's
+/// columns and only rows of its folder's month); an action in several files keeps its
+/// newest copy. Files that are not sound, or whose rows all live in newer files, move to
+/// STORE/recovered/ (nothing is deleted), and the months they held stop counting as
+/// covered until they are synced or imported again.
+///
+/// Examples:
+///   halo-billing status
+///   halo-billing status --verify
+///   halo-billing status --rebuild-manifest
 #[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     #[command(flatten)]
     store: StoreArg,
-    /// Also check every data file against the size and SHA-256 the manifest records
-    /// (exit 1 on any difference).
-    #[arg(long)]
+    /// Also check every data file against the size, SHA-256 and checksum the manifest
+    /// records, and look for data files it does not name (exit 1 on any finding).
+    #[arg(long, conflicts_with = "rebuild_manifest")]
     verify: bool,
+    /// Make the manifest again from the store's sound data files (see above).
+    #[arg(long)]
+    rebuild_manifest: bool,
 }
 
 /// One line of the status text.
@@ -32,11 +49,49 @@ macro_rules! say {
 /// Runs `status`: the text is built first and written at once, so that a closed pipe
 /// (`status | head -1`) is not an error, and what was found is shown before a failed
 /// verification's error.
-pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
+pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
+    if args.rebuild_manifest {
+        return rebuild(&args, progress);
+    }
     let mut out = String::new();
     let result = describe(&args, &mut out);
     super::write_output(None, |w| w.write_all(out.as_bytes()))?;
     result
+}
+
+/// `status --rebuild-manifest`.
+fn rebuild(args: &Args, progress: &Progress) -> Result<(), Error> {
+    let root = args.store.existing()?;
+    let _lock = crate::store::StoreLock::acquire(&root)?;
+    let done = Store::rebuild_manifest(&root, progress)?;
+    let mut text = format!(
+        "manifest of `{}` rebuilt: {} action(s) in {} file(s) kept as they are, {} written again without rows a newer file holds",
+        root.display(),
+        done.rows,
+        done.kept,
+        done.rewritten
+    );
+    for (rel, why) in &done.set_aside {
+        text.push_str(&format!(
+            "\n  set aside in {}: {rel}: {why}",
+            root.join("recovered").display()
+        ));
+    }
+    if !done.uncovered.is_empty() {
+        let months: Vec<String> = done
+            .uncovered
+            .iter()
+            .map(|(y, m)| format!("{y}-{m:02}"))
+            .collect();
+        text.push_str(&format!(
+            "\n  no longer counted as covered: {} (sync or import them again: `halo-billing sync --period {}`)",
+            months.join(", "),
+            months[0]
+        ));
+    }
+    // Said even with --quiet: what was set aside is the user's to look at.
+    eprintln!("halo-billing: {text}");
+    Ok(())
 }
 
 fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
@@ -188,7 +243,7 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
         }
         say!(
             out,
-            "verify     all {} file(s) match the manifest's sizes and SHA-256, and all {} frozen copies of closes match theirs",
+            "verify     all {} file(s) match the manifest's sizes, SHA-256 and checksums, no data file is unnamed, and all {} frozen copies of closes match theirs",
             m.files.len() + m.tombstones.len(),
             closes.len()
         );

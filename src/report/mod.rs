@@ -297,7 +297,27 @@ pub fn coverage_gaps_from(
     from_ns: i64,
     to_ns: i64,
 ) -> Result<Vec<(i64, i64)>, ReportError> {
-    let covered = store.coverage()?;
+    let mut covered = store.coverage()?;
+    // A month whose folder holds a data file the manifest does not name is not vouched
+    // for: its figures may lack that file's rows.
+    let strays = store.stray_files();
+    if !strays.is_empty() {
+        let mut bad: Vec<(i64, i64)> = Vec::new();
+        for p in &strays {
+            let month = p
+                .parent()
+                .and_then(crate::store::month_of_folder)
+                .map(crate::store::month_bounds);
+            if let Some((f, t)) = month.filter(|(f, t)| f < t && *f < to_ns && from_ns < *t) {
+                eprintln!(
+                    "halo-billing: warning: `{}` is a data file the manifest does not name (a removed entry?): its month counts as not covered; `halo-billing status --verify` lists every such file",
+                    p.display()
+                );
+                bad.push((f, t));
+            }
+        }
+        covered = crate::store::coverage_minus(&covered, &bad);
+    }
     // Now, to the second (a gap that ends now reads as a time, not a nanosecond count).
     let now = chrono::Utc::now().timestamp().saturating_mul(1_000_000_000);
     let to = to_ns.min(now.max(from_ns));

@@ -69,6 +69,8 @@ impl ClosedPeriod {
             bytes: 0,
             sha256: String::new(),
             tickets: None,
+            xxh3: None,
+            ranges: Vec::new(),
         }
     }
 }
@@ -172,6 +174,8 @@ impl Store {
     pub fn period_actions(&self, from_ns: i64, to_ns: i64) -> Result<DataFrame, StoreError> {
         let mut out: Option<DataFrame> = None;
         for f in self.files_overlapping(from_ns, to_ns) {
+            // A close freezes only what the manifest recorded: every file checked first.
+            self.verify_file(f)?;
             let path = self.root.join(&f.path);
             let df = read_parquet(&path, None)?;
             let bad = |source| StoreError::Parquet {
@@ -258,7 +262,7 @@ impl Store {
                 reason: "a frozen copy of that name exists already; closed.json and the closed/ folder disagree".into(),
             });
         }
-        let (_, file_sha256) = super::write::write_parquet(&path, &mut df)?;
+        let file_sha256 = super::write::write_parquet(&path, &mut df)?.sha256;
         let entry = ClosedPeriod {
             period: period.into(),
             timezone: timezone.into(),

@@ -39,6 +39,17 @@ pub fn merge(mut ranges: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     out
 }
 
+/// `covered` (sorted, disjoint) without the ranges `out`.
+pub fn minus(covered: &[(i64, i64)], out: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let out = merge(out.to_vec());
+    let mut result = Vec::new();
+    for &(f, t) in covered {
+        // What of [f, t) the ranges taken out leave: the gaps of [f, t) in `out`.
+        result.extend(gaps(f, t, &out));
+    }
+    result
+}
+
 /// The parts of `[from, to)` that `covered` (sorted, disjoint) leaves out.
 pub fn gaps(from: i64, to: i64, covered: &[(i64, i64)]) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
@@ -104,6 +115,63 @@ impl Store {
                 source,
             }),
         }
+    }
+
+    /// Stops counting `months` as covered: the sync windows that reach into them are
+    /// forgotten (the next sync fetches them again) and import ranges are cut around
+    /// them. The caller holds the lock.
+    pub fn withdraw_coverage(&self, months: &[super::Month]) -> Result<(), StoreError> {
+        if months.is_empty() {
+            return Ok(());
+        }
+        let out: Vec<(i64, i64)> = months.iter().map(|m| super::month_bounds(*m)).collect();
+        let hit = |f: i64, t: i64| out.iter().any(|&(a, b)| f < b && a < t);
+        let state = self.sync_state_path();
+        if let Ok(bytes) = std::fs::read(&state) {
+            let mut windows: std::collections::BTreeMap<String, String> =
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::Manifest {
+                    path: state.clone(),
+                    reason: format!("sync windows damaged: {e}"),
+                })?;
+            windows.retain(|key, _| {
+                let parsed = key
+                    .split_once("..")
+                    .and_then(|(f, t)| Some((parse_datetime(f).ok()??, parse_datetime(t).ok()??)));
+                !parsed.is_some_and(|(f, t)| hit(f, t))
+            });
+            crate::fsutil::write_atomic(&state, |w| {
+                serde_json::to_writer_pretty(&mut *w, &windows)?;
+                std::io::Write::write_all(w, b"\n")
+            })
+            .map_err(|source| StoreError::Io {
+                action: "cannot write",
+                path: state.clone(),
+                source,
+            })?;
+        }
+        let mut ranges = Vec::new();
+        for r in self.imported_ranges()? {
+            for (f, t) in minus(&[(r.from_ns, r.to_ns)], &out) {
+                ranges.push(ImportedRange {
+                    from_ns: f,
+                    to_ns: t,
+                    at: r.at.clone(),
+                });
+            }
+        }
+        let path = self.root.join(COVERAGE_FILE);
+        if path.exists() {
+            crate::fsutil::write_atomic(&path, |w| {
+                serde_json::to_writer_pretty(&mut *w, &ranges)?;
+                std::io::Write::write_all(w, b"\n")
+            })
+            .map_err(|source| StoreError::Io {
+                action: "cannot write",
+                path,
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Records that an import brought the actions of `[first, last]` (datetimes), widened

@@ -34,7 +34,22 @@ pub struct FileEntry {
     /// is offered. Absent: the file is read to find out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tickets: Option<(i64, i64)>,
+    /// The file's XXH3-128 (hex), checked whenever a report, export, close or commit
+    /// reads the file (files written since 2026-12-06; older ones get it from the next
+    /// writer, after a check against their SHA-256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xxh3: Option<String>,
+    /// The XXH3-64 of each row group's bytes and of the footer's, so that a reader of a
+    /// few row groups (or only the footer's summaries) checks just what it reads: each
+    /// `[first row, byte from, byte to, checksum]`, the footer's first row being the
+    /// file's row count. Absent (files written before 2026-12-06): the whole file is
+    /// checked against `xxh3`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<Range>,
 }
+
+/// One checked stretch of a store file: `(first row, byte from, byte to, XXH3-64 hex)`.
+pub type Range = (u64, u64, u64, String);
 
 impl FileEntry {
     /// The partition key.
@@ -69,6 +84,31 @@ pub struct Manifest {
     /// ([`super::migrate`]).
     #[serde(default)]
     pub summaries: u32,
+    /// Files the commit that wrote this manifest replaced and removes after it: a crash
+    /// before they were removed leaves them for the next writer, which removes them (and
+    /// files of a later generation, never committed), and nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<String>,
+}
+
+/// The generation in a data file's name (`part-g000012-0003.parquet` -> 12), if it has
+/// one.
+pub fn generation_of(name: &str) -> Option<u64> {
+    let rest = name.strip_prefix("part-g")?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Whether `rel` is a store file path the manifest may name: relative, inside `folder`
+/// (`actions` or `tombstones`), without `..`, ending in `.parquet`.
+fn inside(rel: &str, folder: &str) -> bool {
+    let p = Path::new(rel);
+    rel.ends_with(".parquet")
+        && p.components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == folder)
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// The footer summaries every partition file of a store at this value carries (see
@@ -87,6 +127,7 @@ impl Default for Manifest {
             tombstones: Vec::new(),
             hash_scheme: crate::model::canon::HASH_SCHEME.into(),
             summaries: SUMMARIES,
+            retired: Vec::new(),
         }
     }
 }
@@ -109,12 +150,40 @@ impl Manifest {
             path: path.to_path_buf(),
             reason,
         };
-        let m: Manifest = serde_json::from_slice(&bytes)
-            .map_err(|e| bad(format!("not a halo-billing manifest: {e}")))?;
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            bad(format!(
+                "not a halo-billing manifest ({e}); nothing is read or written through it. Restore it from a backup, \
+                 or rebuild it from the store's files: `halo-billing status --rebuild-manifest`"
+            ))
+        })?;
         if m.format != FORMAT {
             return Err(bad(format!(
                 "format is `{}`, expected `{FORMAT}`",
                 m.format
+            )));
+        }
+        let outside = m
+            .files
+            .iter()
+            .filter(|f| !inside(&f.path, "actions"))
+            .chain(
+                m.tombstones
+                    .iter()
+                    .filter(|f| !inside(&f.path, "tombstones")),
+            )
+            .map(|f| f.path.as_str())
+            .chain(
+                m.retired
+                    .iter()
+                    .filter(|r| !inside(r, "actions") && !inside(r, "tombstones"))
+                    .map(String::as_str),
+            )
+            .next();
+        if let Some(p) = outside {
+            return Err(bad(format!(
+                "it names `{p}`, which is not a data file inside the store's `actions` or `tombstones` folder: \
+                 the manifest was edited or damaged, and nothing is read or removed through it. Restore it from a \
+                 backup, or rebuild it from the store's files: `halo-billing status --rebuild-manifest`"
             )));
         }
         if m.schema_version != SCHEMA_VERSION {

@@ -30,6 +30,9 @@ pub struct Migration {
     pub rows: u64,
     /// Closed periods checked and sealed with their file's SHA-256.
     pub closes_sealed: usize,
+    /// Files given the checksum every read verifies (files unchanged; the manifest
+    /// records it), after a check against their SHA-256.
+    pub checksummed: usize,
 }
 
 impl Store {
@@ -65,8 +68,75 @@ impl Store {
     pub fn migrate(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
         match self.migrate_hashes(progress)? {
             Some(m) => Ok(Some(m)),
-            None => self.migrate_summaries(progress),
+            None => match self.migrate_summaries(progress)? {
+                Some(m) => Ok(Some(m)),
+                None => self.migrate_checksums(progress),
+            },
         }
+    }
+
+    /// Records, once, the XXH3-128 of every file written before the manifest recorded
+    /// it (each first checked against its SHA-256), so that every read can verify the
+    /// file cheaply. Files are not rewritten; the manifest is, generation unchanged.
+    pub fn migrate_checksums(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
+        let missing = |f: &FileEntry| f.xxh3.is_none() || f.ranges.is_empty();
+        let todo = self
+            .manifest
+            .files
+            .iter()
+            .chain(&self.manifest.tombstones)
+            .filter(|f| missing(f))
+            .count();
+        if todo == 0 {
+            return Ok(None);
+        }
+        let bar = progress.bar(todo as u64, "recording the store files' checksums (once)");
+        let mut done = Migration::default();
+        let mut sum = |f: &FileEntry| -> Result<FileEntry, StoreError> {
+            if !missing(f) {
+                return Ok(f.clone());
+            }
+            self.verify_file(f)?;
+            let path = self.root.join(&f.path);
+            let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
+                action: "cannot read",
+                path: path.clone(),
+                source,
+            })?;
+            done.checksummed += 1;
+            bar.inc(1);
+            Ok(FileEntry {
+                xxh3: Some(super::xxh3_hex(&bytes)),
+                ranges: super::verify::ranges_of(&bytes, &path)?,
+                bytes: bytes.len() as u64,
+                sha256: if f.sha256.is_empty() {
+                    sha256_hex(&bytes)
+                } else {
+                    f.sha256.clone()
+                },
+                ..f.clone()
+            })
+        };
+        let files = self
+            .manifest
+            .files
+            .iter()
+            .map(&mut sum)
+            .collect::<Result<_, _>>()?;
+        let tombstones = self
+            .manifest
+            .tombstones
+            .iter()
+            .map(&mut sum)
+            .collect::<Result<_, _>>()?;
+        bar.finish();
+        Manifest {
+            files,
+            tombstones,
+            ..self.manifest.clone()
+        }
+        .write(&self.root)?;
+        Ok(Some(done))
     }
 
     /// Rewrites, once, every partition file of a store written before partition files
@@ -138,11 +208,18 @@ impl Store {
             tombstones,
             hash_scheme: HASH_SCHEME.into(),
             summaries: SUMMARIES,
+            retired: self
+                .manifest
+                .files
+                .iter()
+                .chain(old_tombstones)
+                .map(|old| old.path.clone())
+                .collect(),
             ..self.manifest.clone()
         };
         manifest.write(&self.root)?;
-        for old in self.manifest.files.iter().chain(old_tombstones) {
-            let _ = std::fs::remove_file(self.root.join(&old.path));
+        for old in &manifest.retired {
+            let _ = std::fs::remove_file(self.root.join(old));
         }
         Ok(())
     }
@@ -157,6 +234,7 @@ impl Store {
         partition: bool,
         done: &mut Migration,
     ) -> Result<FileEntry, StoreError> {
+        self.verify_file(f)?;
         let src = self.root.join(&f.path);
         let bad = |source| StoreError::Parquet {
             path: src.clone(),
@@ -175,7 +253,7 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         })?;
-        let (bytes, sha256) = if partition {
+        let w = if partition {
             write_partition(&dst, &mut df)?
         } else {
             write_parquet(&dst, &mut df)?
@@ -189,8 +267,10 @@ impl Store {
         done.rows += df.height() as u64;
         Ok(FileEntry {
             path: rel,
-            bytes,
-            sha256,
+            bytes: w.bytes,
+            sha256: w.sha256,
+            xxh3: Some(w.xxh3),
+            ranges: w.ranges,
             ..f.clone()
         })
     }

@@ -36,15 +36,18 @@ pub mod index;
 mod lock;
 mod manifest;
 mod migrate;
+mod rebuild;
 pub mod register;
 mod settings;
+mod verify;
 mod write;
 
 pub use closed::{ClosedPeriod, digest, key_hashes};
-pub use coverage::gaps as coverage_gaps;
+pub use coverage::{gaps as coverage_gaps, minus as coverage_minus};
 pub use lock::{Holder, StoreLock};
 pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION, SUMMARIES};
 pub use migrate::Migration;
+pub use rebuild::Rebuilt;
 pub use settings::Settings;
 pub use write::{CommitStats, DeletionGuard, HeldAction, HeldWindow, Writer};
 
@@ -121,6 +124,30 @@ pub enum StoreError {
         /// What is wrong with them.
         reason: String,
     },
+    /// A store folder holds data files but no manifest.
+    #[error(
+        "store `{path}` holds {files} data file(s) but no manifest.json (removed, or lost in a restore), so its state is unknown \
+         and nothing is read or written: an import or sync now would start a new store over them. Restore manifest.json from \
+         a backup, or rebuild it from the files: `halo-billing status --rebuild-manifest`"
+    )]
+    NoManifest {
+        /// The store.
+        path: PathBuf,
+        /// Data files found.
+        files: usize,
+    },
+    /// A store file differs from what the manifest recorded of it.
+    #[error(
+        "store file `{path}` {reason}: it was changed or damaged after it was written, so no figure is computed from it. \
+         Restore it from a backup of the store; or take it out with `halo-billing status --rebuild-manifest` (its month is then \
+         no longer covered) and sync or import that month again"
+    )]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// How it differs.
+        reason: String,
+    },
     /// A value the store keeps in a partition file's footer cannot be read.
     #[error(
         "store file `{path}`: the value `{key}` in its footer {reason}; the file may be damaged (check it with `halo-billing status --verify`)"
@@ -185,9 +212,32 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The XXH3-128 of `bytes`, hex: the checksum a reader verifies a store file against.
+pub fn xxh3_hex(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
 /// The lock file's name inside a store folder.
 pub fn lock_file_name() -> &'static str {
     lock::LOCK_FILE
+}
+
+/// The month of a partition folder `.../year=2026/month=10`, if it is one.
+pub fn month_of_folder(dir: &Path) -> Option<Month> {
+    let m = dir
+        .file_name()?
+        .to_str()?
+        .strip_prefix("month=")?
+        .parse()
+        .ok()?;
+    let y = dir
+        .parent()?
+        .file_name()?
+        .to_str()?
+        .strip_prefix("year=")?
+        .parse()
+        .ok()?;
+    Some((y, m))
 }
 
 /// The UTC range `[from, to)` of a month partition, in nanoseconds (the undated
@@ -213,11 +263,24 @@ pub fn month_bounds(m: Month) -> (i64, i64) {
 impl Store {
     /// Opens the store at `root`; a folder without a manifest is an empty store.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        let manifest = Manifest::load(&root.join(manifest::FILE_NAME))?;
-        Ok(Store {
+        let path = root.join(manifest::FILE_NAME);
+        let manifest = Manifest::load(&path)?;
+        let store = Store {
             root: root.to_path_buf(),
             manifest,
-        })
+        };
+        // No manifest: an empty store, unless data files say otherwise (a removed or
+        // lost manifest). Then nothing may start a new state over them.
+        if store.manifest.generation == 0 && !path.exists() {
+            let held = store.unnamed_files();
+            if !held.is_empty() {
+                return Err(StoreError::NoManifest {
+                    path: root.to_path_buf(),
+                    files: held.len(),
+                });
+            }
+        }
+        Ok(store)
     }
 
     /// The store folder.
@@ -252,9 +315,11 @@ impl Store {
             .expect("an unused name")
     }
 
-    /// Removes what a killed writer left behind: staging folders, temporary files, and
-    /// data files the manifest does not name (written before a commit that never
-    /// switched, or replaced by one that did). Call only while holding the lock.
+    /// Removes what a killed writer left behind: staging folders, temporary files, data
+    /// files of a later generation than the manifest's (written by a commit that never
+    /// switched), and the files the last commit retired (replaced, not yet removed). Any
+    /// other file the manifest does not name is left where it is: the store does not own
+    /// it ([`Store::stray_files`] names them). Call only while holding the lock.
     pub fn clean_leftovers(&self) -> Result<usize, StoreError> {
         let mut removed = 0;
         let Ok(entries) = std::fs::read_dir(&self.root) else {
@@ -263,33 +328,73 @@ impl Store {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let p = e.path();
-            if name.starts_with(".staging-") {
+            let kind = e.file_type();
+            if name.starts_with(".staging-") && kind.as_ref().is_ok_and(|t| t.is_dir()) {
                 removed += usize::from(std::fs::remove_dir_all(&p).is_ok());
-            } else if name.starts_with('.') && name.contains(".tmp-") {
+            } else if name.starts_with('.')
+                && name.contains(".tmp-")
+                && kind.as_ref().is_ok_and(|t| t.is_file())
+            {
                 removed += usize::from(std::fs::remove_file(&p).is_ok());
             }
         }
+        for rel in &self.manifest.retired {
+            removed += usize::from(std::fs::remove_file(self.root.join(rel)).is_ok());
+        }
+        for (path, generation) in self.unnamed_files() {
+            if generation.is_some_and(|g| g > self.manifest.generation) {
+                removed += usize::from(std::fs::remove_file(&path).is_ok());
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The data files under `actions/` and `tombstones/` that the manifest does not name
+    /// (nor retire), with the generation in their names.
+    fn unnamed_files(&self) -> Vec<(PathBuf, Option<u64>)> {
         let named: std::collections::HashSet<PathBuf> = self
             .manifest
             .files
             .iter()
+            .chain(&self.manifest.tombstones)
             .map(|f| self.root.join(&f.path))
+            .chain(self.manifest.retired.iter().map(|r| self.root.join(r)))
             .collect();
-        let mut stack = vec![self.root.join("actions")];
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.join("actions"), self.root.join("tombstones")];
         while let Some(dir) = stack.pop() {
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
             for e in entries.flatten() {
                 let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if !named.contains(&p) {
-                    removed += usize::from(std::fs::remove_file(&p).is_ok());
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => stack.push(p),
+                    Ok(t) if t.is_file() && !named.contains(&p) => {
+                        let generation = p
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(manifest::generation_of);
+                        out.push((p, generation));
+                    }
+                    _ => {}
                 }
             }
         }
-        Ok(removed)
+        out.sort();
+        out
+    }
+
+    /// Data files the store holds whose manifest does not name them and that no crashed
+    /// writer of a later generation left: a removed manifest entry, or a file put there
+    /// by hand. Their months are not vouched for (reports count them as not covered);
+    /// `status --verify` lists them.
+    pub fn stray_files(&self) -> Vec<PathBuf> {
+        self.unnamed_files()
+            .into_iter()
+            .filter(|(_, g)| g.is_none_or(|g| g <= self.manifest.generation))
+            .map(|(p, _)| p)
+            .collect()
     }
 
     /// Checks every file the manifest names against its size and SHA-256; returns one
@@ -308,8 +413,19 @@ impl Store {
                 Ok(b) if !f.sha256.is_empty() && sha256_hex(&b) != f.sha256 => {
                     problems.push(format!("{}: SHA-256 differs from the manifest", f.path))
                 }
+                Ok(b) if f.xxh3.as_ref().is_some_and(|x| *x != xxh3_hex(&b)) => {
+                    problems.push(format!("{}: checksum differs from the manifest", f.path))
+                }
                 Ok(_) => {}
             }
+        }
+        for p in self.stray_files() {
+            problems.push(format!(
+                "{}: a data file the manifest does not name (a removed entry, or put there by hand): its month is not \
+                 counted as covered. If it belongs to the store, rebuild the manifest (`halo-billing status --rebuild-manifest`); \
+                 else move it out of the store",
+                p.strip_prefix(&self.root).unwrap_or(&p).display()
+            ));
         }
         problems
     }
@@ -388,6 +504,7 @@ impl Store {
         offset: usize,
         len: usize,
     ) -> Result<DataFrame, StoreError> {
+        self.verify_read(file, Some((offset, len)))?;
         let path = self.root.join(&file.path);
         let reader = ParquetReader::new(open(&path)?);
         self.finish_read(&path, reader, columns, (offset, len))
@@ -448,6 +565,7 @@ impl Store {
     pub fn scan_files(&self, files: &[FileEntry]) -> Result<LazyFrame, StoreError> {
         let mut paths = Vec::with_capacity(files.len());
         for f in files {
+            self.verify_file(f)?;
             let path = self.root.join(&f.path);
             open(&path)?;
             paths.push(
@@ -488,6 +606,7 @@ impl Store {
         file: &FileEntry,
         key: &str,
     ) -> Result<(PathBuf, ParquetReader<File>, Option<String>), StoreError> {
+        self.verify_read(file, None)?;
         let path = self.root.join(&file.path);
         let mut reader = ParquetReader::new(open(&path)?);
         let value = match reader.get_metadata() {
@@ -532,6 +651,7 @@ impl Store {
         let Some(rows) = index::rows_of(&runs, contract) else {
             return Ok(Some(None));
         };
+        self.verify_read(file, Some(rows))?;
         // A contract's rows are a few pages: decoded on this thread, not spread over
         // polars' pool.
         let reader = reader.read_parallel(ParallelStrategy::None);

@@ -162,9 +162,33 @@ struct Source {
 
 /// What the manifest records of a finished staged file, known when it was written.
 struct Finished {
-    bytes: u64,
-    sha256: String,
+    written: Written,
     tickets: Option<(i64, i64)>,
+}
+
+/// What the manifest records of a file's bytes, known when they were written.
+#[derive(Debug, Clone)]
+pub(super) struct Written {
+    /// Size.
+    pub bytes: u64,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// XXH3-128, hex.
+    pub xxh3: String,
+    /// Each row group's and the footer's checksum (checked as they are read).
+    pub ranges: Vec<super::manifest::Range>,
+}
+
+impl Written {
+    /// The sums of `buf`, a Parquet file (`path` names it in errors).
+    pub fn of(buf: &[u8], path: &Path) -> Result<Written, StoreError> {
+        Ok(Written {
+            bytes: buf.len() as u64,
+            sha256: super::sha256_hex(buf),
+            xxh3: super::xxh3_hex(buf),
+            ranges: super::verify::ranges_of(buf, path)?,
+        })
+    }
 }
 
 /// Rows of one month staged but not yet written: the rows in input order, and each
@@ -274,17 +298,14 @@ fn encode(
     })
 }
 
-/// Writes `df` to `path` (zstd) and flushes it; returns its size and SHA-256 (hex).
-pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<(u64, String), StoreError> {
+/// Writes `df` to `path` (zstd) and flushes it; returns its size and sums.
+pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<Written, StoreError> {
     write_parquet_with(path, df, Vec::new())
 }
 
 /// Writes a partition file: [`write_parquet`] with the frame's group totals in the footer
 /// (see [`crate::report::totals`]), so that reports of whole months need not decode it.
-pub(super) fn write_partition(
-    path: &Path,
-    df: &mut DataFrame,
-) -> Result<(u64, String), StoreError> {
+pub(super) fn write_partition(path: &Path, df: &mut DataFrame) -> Result<Written, StoreError> {
     // The totals read each column as one contiguous piece; a frame read from a file of
     // several row groups (a migration's) comes in one piece per group.
     df.rechunk_mut_par();
@@ -308,7 +329,7 @@ fn write_parquet_with(
     path: &Path,
     df: &mut DataFrame,
     footer: Vec<(String, String)>,
-) -> Result<(u64, String), StoreError> {
+) -> Result<Written, StoreError> {
     let mut buf: Vec<u8> = Vec::new();
     encode(
         &mut buf,
@@ -322,7 +343,7 @@ fn write_parquet_with(
     let mut file = File::create(path).map_err(io("cannot create", path))?;
     std::io::Write::write_all(&mut file, &buf).map_err(io("cannot write", path))?;
     file.sync_all().map_err(io("cannot flush", path))?;
-    Ok((buf.len() as u64, super::sha256_hex(&buf)))
+    Written::of(&buf, path)
 }
 
 /// Writes a staged part: uncompressed, plain and not flushed, since it lives only until
@@ -365,6 +386,11 @@ impl Writer {
                 path: store.root.join(FILE_NAME),
                 reason: "changed by another writer since this run started; run it again".into(),
             });
+        }
+        // A new store gets its (empty) manifest before any data file: a data file without
+        // a manifest is then always a lost manifest, never a first commit cut short.
+        if !store.root.join(FILE_NAME).exists() {
+            store.manifest.write(&store.root)?;
         }
         store.clean_leftovers()?;
         let migrated = store.migrate(progress)?;
@@ -532,7 +558,7 @@ impl Writer {
         let (mut sorted, order) = cluster_by_contract(&chunk, &path)?;
         drop(chunk);
         let tickets = ticket_range(&sorted, &path)?;
-        let (bytes, sha256) = write_partition(&path, &mut sorted)?;
+        let written = write_partition(&path, &mut sorted)?;
         let sorted_positions: Vec<u64> = order
             .into_no_null_iter()
             .map(|i| positions[i as usize])
@@ -548,11 +574,7 @@ impl Writer {
             rows: n,
             entry: None,
             positions: Some(pos_path),
-            finished: Some(Finished {
-                bytes,
-                sha256,
-                tickets,
-            }),
+            finished: Some(Finished { written, tickets }),
         });
         Ok(())
     }
@@ -685,14 +707,23 @@ impl Writer {
                 .get(tickets.partition_point(|&t| t < lo))
                 .is_some_and(|&t| t <= hi),
         };
+        // A stored file is checked against the manifest before the commit reads it: a
+        // damaged file is never merged into the next state.
+        let checked = |src: &Source| match &src.entry {
+            Some(e) => self.store.verify_file(e),
+            None => Ok(()),
+        };
         let mut todo: Vec<usize> = Vec::new();
         for (si, src) in sources.iter().enumerate() {
             let skip = probed(src)
-                && (!in_range(src.entry.as_ref().and_then(|e| e.tickets))
-                    || !read_ids(&src.path)?.iter().any(|k| probe.contains(k)));
+                && (!in_range(src.entry.as_ref().and_then(|e| e.tickets)) || {
+                    checked(src)?;
+                    !read_ids(&src.path)?.iter().any(|k| probe.contains(k))
+                });
             if skip {
                 bar.inc(src.rows as u64);
             } else {
+                checked(src)?;
                 todo.push(si);
             }
         }
@@ -1005,19 +1036,31 @@ impl Writer {
             let rel = format!("tombstones/part-g{:06}.parquet", self.generation);
             let dir = root.join("tombstones");
             fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-            let (bytes, sha256) = write_parquet(&root.join(&rel), &mut t)?;
+            let w = write_parquet(&root.join(&rel), &mut t)?;
             fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
-            stats.bytes_written += bytes;
+            stats.bytes_written += w.bytes;
             tombstones.push(FileEntry {
                 path: rel,
                 year: 0,
                 month: 0,
                 rows: t.height() as u64,
-                bytes,
-                sha256,
+                bytes: w.bytes,
+                sha256: w.sha256,
                 tickets: None,
+                xxh3: Some(w.xxh3),
+                ranges: w.ranges,
             });
         }
+        // The files this commit replaces: named in the new manifest as retired, so that
+        // a crash before they are removed leaves the next writer to remove them.
+        let retired: Vec<String> = self
+            .store
+            .manifest
+            .files
+            .iter()
+            .filter(|old| !files.iter().any(|f| f.path == old.path))
+            .map(|old| old.path.clone())
+            .collect();
         let manifest = Manifest {
             tombstones,
             generation: self.generation,
@@ -1025,14 +1068,13 @@ impl Writer {
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ),
             files,
+            retired,
             ..Manifest::default()
         };
         stats.stored_after = manifest.rows();
         manifest.write(root)?;
-        for old in &self.store.manifest.files {
-            if !manifest.files.iter().any(|f| f.path == old.path) {
-                let _ = fs::remove_file(root.join(&old.path));
-            }
+        for old in &manifest.retired {
+            let _ = fs::remove_file(root.join(old));
         }
         Ok(())
     }
@@ -1119,8 +1161,14 @@ impl<'w> MonthFiles<'w> {
     ) -> Result<(), StoreError> {
         let (rel, path) = self.next_file()?;
         fs::rename(&src.path, &path).map_err(io("cannot move into the store", &src.path))?;
-        let written = (done.bytes, done.sha256.clone());
-        self.add(rel, src.rows, written, done.tickets, files, stats);
+        self.add(
+            rel,
+            src.rows,
+            done.written.clone(),
+            done.tickets,
+            files,
+            stats,
+        );
         Ok(())
     }
 
@@ -1139,27 +1187,29 @@ impl<'w> MonthFiles<'w> {
         Ok((rel, path))
     }
 
-    /// Records a new file of the month, written at `rel` (its size and SHA-256).
+    /// Records a new file of the month, written at `rel` (its size and sums).
     fn add(
         &mut self,
         rel: String,
         rows: usize,
-        (bytes, sha256): (u64, String),
+        w: Written,
         tickets: Option<(i64, i64)>,
         files: &mut Vec<FileEntry>,
         stats: &mut CommitStats,
     ) {
         let (year, month) = self.month;
         stats.files_written += 1;
-        stats.bytes_written += bytes;
+        stats.bytes_written += w.bytes;
         files.push(FileEntry {
             path: rel,
             year,
             month,
             rows: rows as u64,
-            bytes,
-            sha256,
+            bytes: w.bytes,
+            sha256: w.sha256,
             tickets,
+            xxh3: Some(w.xxh3),
+            ranges: w.ranges,
         });
         self.part += 1;
     }
