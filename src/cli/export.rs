@@ -117,8 +117,9 @@ impl ExportFormat {
     }
 }
 
-/// Writes every file or none: each goes to a temporary name first; only when all are
-/// complete are they renamed into place.
+/// Writes every file or none: each goes to a new temporary file first (created
+/// exclusively, under an unpredictable name); only when all are complete are they
+/// renamed into place. An error removes the temporary files.
 fn write_all(dir: &Path, files: &[OutFile]) -> Result<(), Error> {
     let out_err = |path: &Path, source| Error::Output {
         path: path.to_path_buf(),
@@ -126,30 +127,18 @@ fn write_all(dir: &Path, files: &[OutFile]) -> Result<(), Error> {
     };
     std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
     let mut temps = Vec::new();
-    let result = (|| -> Result<(), Error> {
-        for f in files {
-            let path = dir.join(&f.name);
-            let tmp = crate::fsutil::temp_beside(&path);
-            temps.push(tmp.clone());
-            let written = std::fs::File::create(&tmp).and_then(|mut file| {
-                std::io::Write::write_all(&mut file, &f.bytes)?;
-                file.sync_all()
-            });
-            written.map_err(|e| out_err(&path, e))?;
-        }
-        for f in files {
-            let path = dir.join(&f.name);
-            std::fs::rename(crate::fsutil::temp_beside(&path), &path)
-                .map_err(|e| out_err(&path, e))?;
-        }
-        crate::fsutil::sync_dir(dir).map_err(|e| out_err(dir, e))
-    })();
-    if result.is_err() {
-        for t in temps {
-            let _ = std::fs::remove_file(t);
-        }
+    for f in files {
+        let path = dir.join(&f.name);
+        let mut tmp = crate::fsutil::temp_file_beside(&path).map_err(|e| out_err(&path, e))?;
+        std::io::Write::write_all(tmp.as_file_mut(), &f.bytes)
+            .and_then(|()| tmp.as_file().sync_all())
+            .map_err(|e| out_err(&path, e))?;
+        temps.push((tmp, path));
     }
-    result
+    for (tmp, path) in temps {
+        tmp.persist(&path).map_err(|e| out_err(&path, e.error))?;
+    }
+    crate::fsutil::sync_dir(dir).map_err(|e| out_err(dir, e))
 }
 
 /// What an export issues, ready to record and write.
@@ -496,6 +485,10 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
     }
+    args.store
+        .refuse_inside(args.out.as_deref(), "--out", None)?;
+    args.store
+        .refuse_inside(args.init_mapping.as_deref(), "--init-mapping", None)?;
     if let Some(path) = &args.init_mapping {
         let rows = crate::report::billed::action_rows(&store, &period)?;
         return init_mapping(path, &rows, &period, progress);
@@ -507,6 +500,12 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     );
     let map = Mapping::read(&mapping_path).map_err(Error::Usage)?;
     let mapping_name = mapping_path.display().to_string();
+    if crate::fsutil::is_special(&out) {
+        return Err(Error::Usage(format!(
+            "--out `{}` is not a file or a folder (a device?): an export writes files, recorded with their SHA-256",
+            out.display()
+        )));
+    }
     let (dir, stem) = if format == ExportFormat::Datev {
         if out.is_file() {
             return Err(Error::Usage(format!(

@@ -196,6 +196,22 @@ fn held_deletions(out: &ImportOutcome) -> String {
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let store_path = args.store.path();
     let found = ingest::discover(&args.paths)?;
+    if let Some(r) = &args.rejects {
+        let target = crate::fsutil::resolved(r);
+        if let Some(input) = found
+            .files
+            .iter()
+            .find(|f| crate::fsutil::resolved(f) == target && !crate::fsutil::is_special(r))
+        {
+            return Err(Error::Usage(format!(
+                "--rejects `{}` is an input of this import (`{}`): it would be replaced by its own refused records; write them elsewhere",
+                r.display(),
+                input.display()
+            )));
+        }
+    }
+    args.store
+        .refuse_inside(args.rejects.as_deref(), "--rejects", Some("rejects"))?;
     // One writer from start to end: a second import or sync is refused at once.
     let _lock = crate::store::StoreLock::acquire(&store_path)?;
     if !found.skipped.is_empty() {

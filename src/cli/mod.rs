@@ -209,6 +209,35 @@ impl StoreArg {
             .unwrap_or_else(|| "UTC".into()))
     }
 
+    /// Refuses an output path inside the store folder (`--out STORE/manifest.json` would
+    /// replace the store's own file), before anything runs. `own` is a folder of the
+    /// store the output may go in (the rejects folder), if any.
+    fn refuse_inside(
+        &self,
+        out: Option<&Path>,
+        flag: &str,
+        own: Option<&str>,
+    ) -> Result<(), Error> {
+        let Some(out) = out else {
+            return Ok(());
+        };
+        if crate::fsutil::is_special(out) {
+            return Ok(());
+        }
+        let Ok(store) = std::fs::canonicalize(self.path()) else {
+            return Ok(()); // no store yet: nothing of it to overwrite
+        };
+        let target = crate::fsutil::resolved(out);
+        if target.starts_with(&store) && !own.is_some_and(|o| target.starts_with(store.join(o))) {
+            return Err(Error::Usage(format!(
+                "{flag} `{}` is inside the store `{}`, whose files are its own: write it elsewhere",
+                out.display(),
+                self.path().display()
+            )));
+        }
+        Ok(())
+    }
+
     /// The store folder, which must exist already (for commands that read a store or
     /// change one that was filled before: they create nothing).
     fn existing(&self) -> Result<PathBuf, Error> {

@@ -60,6 +60,8 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
         args.sql.clone()
     };
     let root = args.store.existing()?;
+    args.store
+        .refuse_inside(args.out.as_deref(), "--out", None)?;
     let store = Store::open(&root)?;
     let sheet = query(&store, &period, &sql, args.raw).map_err(|e| match e {
         QueryError::Report(r) => Error::Report(r),

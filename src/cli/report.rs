@@ -347,6 +347,8 @@ fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
         .resolve(&args.store.zone(args.timezone.as_deref())?)?;
     let layout = layout(args)?;
     let root = args.store.existing()?;
+    args.store
+        .refuse_inside(args.out.as_deref(), "--out", None)?;
     let store = Store::open(&root)?;
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));
@@ -550,6 +552,8 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         ));
     }
     let root = args.store.existing()?;
+    args.store
+        .refuse_inside(args.out.as_deref(), "--out", None)?;
     let store = Store::open(&root)?;
     if store.manifest().files.is_empty() {
         return Err(Error::EmptyStore(root));

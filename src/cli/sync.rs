@@ -215,6 +215,8 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         move |m| p.note(m)
     });
     let store_path = args.store.path();
+    args.store
+        .refuse_inside(args.rejects.as_deref(), "--rejects", Some("rejects"))?;
     let opts = SyncOptions {
         from_ns: period.from_ns,
         to_ns: period.to_ns,
