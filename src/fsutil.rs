@@ -74,12 +74,60 @@ pub fn write_atomic<F>(path: &Path, write: F) -> io::Result<()>
 where
     F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 {
+    write_atomic_as(path, false, write)
+}
+
+/// [`write_atomic`], the file readable by its owner alone (mode 0600): for what quotes
+/// other programs' output (a job's run manifest).
+pub fn write_private<F>(path: &Path, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+{
+    write_atomic_as(path, true, write)
+}
+
+/// The process's umask (Linux: `/proc/self/status`; elsewhere the common 022).
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// Gives `f` (a temporary file, made 0600) the mode `File::create` would have given it:
+/// 0666 less the umask.
+pub fn default_mode(f: &File) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o666 & !umask()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = f;
+        Ok(())
+    }
+}
+
+fn write_atomic_as<F>(path: &Path, private: bool, write: F) -> io::Result<()>
+where
+    F: FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+{
     if is_special(path) {
         let mut w = BufWriter::new(fs::OpenOptions::new().write(true).open(path)?);
         write(&mut w)?;
         return w.flush();
     }
     let tmp = temp_file_beside(path)?;
+    // A temporary file is made 0600; the file it becomes gets what `File::create` would
+    // give (0666 less the umask), unless it is private.
+    if !private {
+        default_mode(tmp.as_file())?;
+    }
     let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file().try_clone()?);
     write(&mut w)?;
     let f = w.into_inner().map_err(|e| e.into_error())?;

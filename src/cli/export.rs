@@ -130,7 +130,8 @@ fn write_all(dir: &Path, files: &[OutFile]) -> Result<(), Error> {
     for f in files {
         let path = dir.join(&f.name);
         let mut tmp = crate::fsutil::temp_file_beside(&path).map_err(|e| out_err(&path, e))?;
-        std::io::Write::write_all(tmp.as_file_mut(), &f.bytes)
+        crate::fsutil::default_mode(tmp.as_file())
+            .and_then(|()| std::io::Write::write_all(tmp.as_file_mut(), &f.bytes))
             .and_then(|()| tmp.as_file().sync_all())
             .map_err(|e| out_err(&path, e))?;
         temps.push((tmp, path));

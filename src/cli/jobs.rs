@@ -773,7 +773,8 @@ fn run_jobs(r: &RunArgs, progress: &Progress) -> Result<(), Error> {
         );
         let file = runs.join(name);
         let text = serde_json::to_string_pretty(&m).expect("a manifest serialises");
-        crate::fsutil::write_atomic(&file, |w| std::io::Write::write_all(w, text.as_bytes()))
+        // Private: a run manifest quotes the steps' output.
+        crate::fsutil::write_private(&file, |w| std::io::Write::write_all(w, text.as_bytes()))
             .map_err(|source| Error::Output {
                 path: file.clone(),
                 source,

@@ -76,6 +76,10 @@ pub struct Args {
     /// The UTC day (YYYY-MM-DD) whose list requests misbehave.
     #[arg(long, value_name = "DATE", requires = "misbehave")]
     misbehave_on: Option<String>,
+    /// The token endpoint misbehaves: `echo` answers 401 quoting the request body (the
+    /// secret in it); `redirect=URL` answers 307 to URL.
+    #[arg(long, value_name = "echo|redirect=URL")]
+    token_fault: Option<String>,
 }
 
 fn per_mille(flag: &str, s: &str) -> Result<u64, Error> {
@@ -138,6 +142,18 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         let p = crate::period::Period::range(day, &next_day(day)?, chrono_tz::Tz::UTC)?;
         opts.misbehave = Some((how, p.from_ns, p.to_ns));
     }
+    opts.token_fault = match args.token_fault.as_deref() {
+        None => None,
+        Some("echo") => Some(crate::simulate::TokenFault::Echo),
+        Some(r) => match r.strip_prefix("redirect=") {
+            Some(url) if !url.is_empty() => Some(crate::simulate::TokenFault::Redirect(url.into())),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--token-fault `{r}` is not `echo` or `redirect=URL`"
+                )));
+            }
+        },
+    };
     let sim = Simulator::start(opts, args.port)?;
     progress.note(&format!(
         "serving {} time entries (client id `{}`)",

@@ -111,6 +111,17 @@ pub struct SimOptions {
     /// `Some((how, from, to))`: list requests whose range overlaps `[from, to)` (UTC
     /// nanoseconds) get this answer instead of their page.
     pub misbehave: Option<(Misbehaviour, i64, i64)>,
+    /// How the token endpoint misbehaves, if it does.
+    pub token_fault: Option<TokenFault>,
+}
+
+/// A token endpoint that misbehaves (for the tests that keep the secret secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenFault {
+    /// Answers 401 with the request body echoed in its answer (the secret with it).
+    Echo,
+    /// Answers 307 Temporary Redirect to this URL (which would get the secret again).
+    Redirect(String),
 }
 
 impl SimOptions {
@@ -134,6 +145,7 @@ impl SimOptions {
             fault_seed: 1,
             delete_every: None,
             misbehave: None,
+            token_fault: None,
         }
     }
 }
@@ -518,6 +530,28 @@ impl State {
 
     fn token(&self, req: tiny_http::Request, body: &str) {
         self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
+        match &self.opts.token_fault {
+            Some(TokenFault::Echo) => {
+                return respond(
+                    req,
+                    401,
+                    format!(
+                        r#"{{"error":"invalid_request","error_description":"could not parse {body}"}}"#
+                    ),
+                );
+            }
+            Some(TokenFault::Redirect(to)) => {
+                let location = tiny_http::Header::from_bytes(&b"Location"[..], to.as_bytes())
+                    .expect("a valid header");
+                let _ = req.respond(
+                    Response::from_string("")
+                        .with_status_code(307)
+                        .with_header(location),
+                );
+                return;
+            }
+            None => {}
+        }
         let (_, form) = parse_query(&format!("?{body}"));
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return respond(req, 400, r#"{"error":"unsupported_grant_type"}"#.into());

@@ -19,7 +19,7 @@
 //! Tokens are cached until a minute before `expires_in` (half of it for short-lived
 //! tokens). The client secret goes only into the token request body.
 
-use super::config::HaloConfig;
+use super::config::{HaloConfig, redact_url};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -216,6 +216,9 @@ pub fn encode(s: &str) -> String {
 /// A client for one tenant.
 pub struct Client {
     http: reqwest::blocking::Client,
+    /// For the token request: follows no redirect, so the secret goes to the token
+    /// endpoint named and nowhere else.
+    auth_http: reqwest::blocking::Client,
     cfg: HaloConfig,
     opts: ClientOptions,
     limiter: Limiter,
@@ -243,13 +246,21 @@ enum Attempt<T> {
 impl Client {
     /// A client for `cfg`.
     pub fn new(cfg: HaloConfig, opts: ClientOptions) -> Result<Client, HttpError> {
-        let http = reqwest::blocking::Client::builder()
-            .timeout(opts.timeout)
-            .user_agent(concat!("halo-billing/", env!("CARGO_PKG_VERSION")))
+        let builder = || {
+            reqwest::blocking::Client::builder()
+                .timeout(opts.timeout)
+                .user_agent(concat!("halo-billing/", env!("CARGO_PKG_VERSION")))
+        };
+        let http = builder()
+            .build()
+            .map_err(|e| HttpError::Setup(e.to_string()))?;
+        let auth_http = builder()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| HttpError::Setup(e.to_string()))?;
         Ok(Client {
             http,
+            auth_http,
             limiter: Limiter {
                 budget: opts.budget,
                 window: opts.rate_window,
@@ -267,6 +278,58 @@ impl Client {
     pub fn on_wait(mut self, notify: impl Fn(&str) + Send + Sync + 'static) -> Client {
         self.notify = Box::new(notify);
         self
+    }
+
+    /// What must never be shown: the client secret (as given and as sent, form-encoded).
+    fn secrets(&self) -> Vec<String> {
+        let s = self.cfg.client_secret.value.expose();
+        let mut v = vec![s.to_string(), encode(s)];
+        v.retain(|x| x.len() >= 3);
+        v.sort_by_key(|x| std::cmp::Reverse(x.len()));
+        v.dedup();
+        v
+    }
+
+    /// `text` with every appearance of the secret replaced by `[secret]` (a server that
+    /// echoes the token request quotes it).
+    fn scrub(&self, text: &str) -> String {
+        self.secrets()
+            .iter()
+            .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[secret]"))
+    }
+
+    /// `e` with the secret scrubbed from everything it says.
+    fn scrub_error(&self, e: HttpError) -> HttpError {
+        let s = |t: String| self.scrub(&t);
+        match e {
+            HttpError::Auth { url, message } => HttpError::Auth {
+                url: s(url),
+                message: s(message),
+            },
+            HttpError::Status { url, status, body } => HttpError::Status {
+                url: s(url),
+                status,
+                body: s(body),
+            },
+            HttpError::GaveUp {
+                url,
+                attempts,
+                last,
+            } => HttpError::GaveUp {
+                url: s(url),
+                attempts,
+                last: s(last),
+            },
+            HttpError::Refused { url, reason } => HttpError::Refused {
+                url: s(url),
+                reason: s(reason),
+            },
+            HttpError::Interrupted { url, last } => HttpError::Interrupted {
+                url: s(url),
+                last: s(last),
+            },
+            HttpError::Setup(m) => HttpError::Setup(s(m)),
+        }
     }
 
     fn token_url(&self) -> String {
@@ -349,6 +412,20 @@ impl Client {
                 wait: retry_after,
                 rate_limited: false,
             },
+            // Only the token request gets here (the data client follows redirects):
+            // the secret is not sent on to another address.
+            300..=399 => Attempt::Fail(HttpError::Refused {
+                url: url.to_string(),
+                reason: format!(
+                    "HTTP {status}, a redirect to `{}`: the client secret is not sent on to another address; \
+                     set HALO_AUTH_URL to the address that answers the token request itself",
+                    resp.headers()
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .map(redact_url)
+                        .unwrap_or_default()
+                ),
+            }),
             _ => {
                 let body = resp.text().unwrap_or_default();
                 Attempt::Fail(HttpError::Status {
@@ -360,9 +437,22 @@ impl Client {
         }
     }
 
+    /// Sends a request built by `build` with the retry policy ([`Client::send_raw`]);
+    /// whatever it fails with is scrubbed of the secret first.
+    fn send<T>(
+        &self,
+        url: &str,
+        with_token: bool,
+        build: &dyn Fn(Option<&str>) -> reqwest::blocking::RequestBuilder,
+        check: &Check<'_, T>,
+    ) -> Result<(Vec<u8>, T), HttpError> {
+        self.send_raw(url, with_token, build, check)
+            .map_err(|e| self.scrub_error(e))
+    }
+
     /// Sends a request built by `build` with the retry policy. `token` is `None` for the
     /// token request itself.
-    fn send<T>(
+    fn send_raw<T>(
         &self,
         url: &str,
         with_token: bool,
@@ -439,13 +529,13 @@ impl Client {
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             if backoff >= NOTIFY_AFTER {
-                (self.notify)(&format!(
+                (self.notify)(&self.scrub(&format!(
                     "waiting {} s before retry {} of {} ({}): {why}",
                     backoff.as_secs(),
                     attempt + 1,
                     self.opts.max_retries,
                     url.split('?').next().unwrap_or(url)
-                ));
+                )));
             }
             if !crate::interrupt::sleep(backoff) {
                 return Err(HttpError::Interrupted {
@@ -479,7 +569,7 @@ impl Client {
                 &url,
                 false,
                 &|_| {
-                    self.http
+                    self.auth_http
                         .post(&url)
                         .header("content-type", "application/x-www-form-urlencoded")
                         .header("accept", "application/json")

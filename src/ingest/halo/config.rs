@@ -161,12 +161,25 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `url` with anything between `://` and an `@` of its authority (a user name and
+/// password) replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
+    }
+}
+
 /// Checks a base URL: https anywhere, plain http only on loopback. Returns it without a
 /// trailing slash.
 pub fn check_url(what: &'static str, s: &Setting<String>) -> Result<String, ConfigError> {
     let err = |reason: &str| ConfigError::Url {
         what,
-        url: s.value.clone(),
+        url: redact_url(&s.value),
         origin: s.source.clone(),
         reason: reason.into(),
     };
@@ -175,6 +188,12 @@ pub fn check_url(what: &'static str, s: &Setting<String>) -> Result<String, Conf
         .split_once("://")
         .ok_or_else(|| err("not a URL (expected https://TENANT.halopsa.com)"))?;
     let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(err(
+            "carries a user name or password before `@`, which would be sent and shown with every request; \
+             give the credentials as HALO_CLIENT_ID and HALO_CLIENT_SECRET instead",
+        ));
+    }
     let host = match authority.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
         _ => authority,
@@ -192,6 +211,36 @@ pub fn check_url(what: &'static str, s: &Setting<String>) -> Result<String, Conf
     }
 }
 
+/// A config file holding the secret must be readable by its owner alone, as ssh wants
+/// of a private key: one that other users can read is refused, with the fix.
+#[cfg(unix)]
+fn private_enough(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::File {
+            path: path.to_path_buf(),
+            reason: format!(
+                "it holds the client secret and other users can read or change it (mode {:04o}); run `chmod 600 {}`",
+                mode & 0o7777,
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private_enough(_: &Path) -> Result<(), ConfigError> {
+    Ok(())
+}
+
 impl HaloConfig {
     /// Assembles the settings: environment first, then `file` (if it exists; a named
     /// file that does not exist is an error).
@@ -207,6 +256,9 @@ impl HaloConfig {
                     // toml's message quotes the offending line, which could be the secret.
                     reason: format!("not valid settings: {}", e.message()),
                 })?;
+                if fs.client_secret.is_some() {
+                    private_enough(p)?;
+                }
                 (fs, Some(p.to_path_buf()))
             }
             _ => (FileSettings::default(), None),
