@@ -51,6 +51,10 @@ pub struct CompleteWindow {
 const FRAME_ROWS: usize = 20_000;
 /// Input bytes read and parsed in parallel at a time.
 const BATCH_BYTES: u64 = 16 << 20;
+/// Files read and parsed in parallel at a time, and files' columns sent to the staging
+/// thread together at most: each file's columns hold room for a page of rows, so many
+/// tiny files must not pile up (20,000 one-record files once took 1.8 GB).
+const BATCH_FILES: usize = 256;
 
 fn unreadable(label: String, e: std::io::Error) -> FileResult {
     FileResult {
@@ -157,7 +161,9 @@ fn feed(
         }
         let mut end = start;
         let mut bytes = 0;
-        while end < files.len() && (end == start || bytes + sizes[end] <= BATCH_BYTES) {
+        while end < files.len()
+            && (end == start || (bytes + sizes[end] <= BATCH_BYTES && end - start < BATCH_FILES))
+        {
             bytes += sizes[end];
             end += 1;
         }
@@ -179,7 +185,7 @@ fn feed(
             }
             rows += p.columns.len();
             frame.push(p.columns);
-            if rows >= FRAME_ROWS {
+            if rows >= FRAME_ROWS || frame.len() >= BATCH_FILES {
                 rows = 0;
                 if to_stage.send(std::mem::take(&mut frame)).is_err() {
                     return stopped();

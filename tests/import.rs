@@ -265,3 +265,142 @@ fn files_and_gzip_over_the_size_limit_are_refused_with_the_limit_named() {
     );
     assert!(err.contains("HALO_BILLING_MAX_INPUT_BYTES"), "{err}");
 }
+
+/// Runs the binary with `args` and `vars` under `/usr/bin/time`; returns the exit code,
+/// standard error and the peak resident memory in KB. Killed after `limit`.
+fn measured(
+    env: &Env,
+    args: &[&str],
+    vars: &[(&str, &str)],
+    limit: std::time::Duration,
+) -> (Option<i32>, String, u64) {
+    let mut child = std::process::Command::new("/usr/bin/time")
+        .args(["-f", "peak-kb %M"])
+        .arg(env!("CARGO_BIN_EXE_halo-billing"))
+        .args(args)
+        .current_dir(env.dir.path())
+        .env("HALO_BILLING_STORE", env.store())
+        .envs(vars.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let kb = err
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-kb "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (out.status.code(), err, kb)
+}
+
+#[test]
+fn the_input_limit_is_read_with_its_unit_and_refused_when_it_does_not_parse_or_exceeds_the_machine()
+{
+    let env = Env::new();
+    let page = env.write("page.ndjson", &ndjson_lines(40).join("\n"));
+    for (value, says) in [
+        ("abc", "`abc` is not a size"),
+        ("-1", "`-1` is not a size"),
+        ("0", "0 would refuse every file"),
+        ("900TB", "more than this machine can hold"),
+    ] {
+        let r = env.run_with_env(
+            &["import", page.to_str().unwrap()],
+            &[("HALO_BILLING_MAX_INPUT_BYTES", value)],
+        );
+        assert_eq!(r.code, 2, "{value}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{value}: {}", r.stderr);
+    }
+    // A unit counts: 1kb is 1,000 bytes, and the page is larger.
+    let r = env.run_with_env(
+        &["import", page.to_str().unwrap()],
+        &[("HALO_BILLING_MAX_INPUT_BYTES", "1kb")],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("more than 1000 bytes"), "{}", r.stderr);
+    env.run_with_env(
+        &["import", page.to_str().unwrap()],
+        &[("HALO_BILLING_MAX_INPUT_BYTES", "1MiB")],
+    )
+    .ok();
+}
+
+#[test]
+fn an_endless_input_is_cut_at_the_limit() {
+    let env = Env::new();
+    let (code, err, kb) = measured(
+        &env,
+        &["import", "/dev/zero"],
+        &[("HALO_BILLING_MAX_INPUT_BYTES", "50MB")],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("the file holds more than 50000000 bytes"),
+        "{err}"
+    );
+    assert!(kb < 400_000, "peak {kb} KB");
+}
+
+#[test]
+fn a_gzip_bomb_is_not_unpacked_past_its_ratio() {
+    use std::io::{Read, Write};
+    let env = Env::new();
+    // 400 MB of spaces in about 400 KB (a thousand times smaller).
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let mut zeros = std::io::repeat(b' ').take(400 << 20);
+    std::io::copy(&mut zeros, &mut gz).unwrap();
+    gz.flush().unwrap();
+    let bomb = env.path("bomb.json.gz");
+    std::fs::write(&bomb, gz.finish().unwrap()).unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 1 << 20);
+    let (code, err, kb) = measured(
+        &env,
+        &["import", bomb.to_str().unwrap(), bomb.to_str().unwrap()],
+        &[],
+        std::time::Duration::from_secs(120),
+    );
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("a gzip bomb is not unpacked further"), "{err}");
+    assert!(kb < 400_000, "peak {kb} KB: each bomb stopped at 64 MiB");
+}
+
+#[test]
+fn many_tiny_files_take_memory_that_does_not_grow_with_their_number() {
+    let env = Env::new();
+    let dir = env.path("tiny");
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..12_000 {
+        std::fs::write(
+            dir.join(format!("{i:05}.json")),
+            format!(
+                "{{\"id\":1,\"ticket_id\":{},\"datetime\":\"2026-10-05T10:00:00Z\",\"timetaken\":1}}",
+                i + 1
+            ),
+        )
+        .unwrap();
+    }
+    let (code, err, kb) = measured(
+        &env,
+        &["import", dir.to_str().unwrap()],
+        &[],
+        std::time::Duration::from_secs(300),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(kb < 350_000, "peak {kb} KB for 12,000 one-record files");
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert_eq!(
+        column_sum(&rows, "actions"),
+        rust_decimal::Decimal::from(12_000)
+    );
+}

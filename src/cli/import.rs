@@ -195,6 +195,7 @@ fn held_deletions(out: &ImportOutcome) -> String {
 /// Runs `import`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let store_path = args.store.path();
+    ingest::max_input_bytes().map_err(Error::Usage)?;
     let found = ingest::discover(&args.paths)?;
     if let Some(r) = &args.rejects {
         let target = crate::fsutil::resolved(r);

@@ -197,6 +197,7 @@ pub fn sources_help(named: Option<PathBuf>) -> String {
 /// Runs `sync`.
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let period = args.period.resolve("UTC")?;
+    crate::ingest::max_input_bytes().map_err(Error::Usage)?;
     let named = args.config.is_some();
     let file = args.config.clone().or_else(default_config_file);
     let cfg = HaloConfig::load(file.as_deref(), named)?;

@@ -114,15 +114,75 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered, IngestError> {
 /// The most bytes one input file may hold, and the most its gzip may unpack to, unless
 /// `HALO_BILLING_MAX_INPUT_BYTES` says otherwise: a file is read whole, so a larger one
 /// (or a gzip bomb) is refused with a message rather than exhausting memory. Split
-/// larger exports into several files (folders are read whole).
+/// larger exports into several files (folders are read whole). Never more than
+/// [`machine_cap`].
 pub const MAX_INPUT_BYTES: u64 = 4 << 30;
 
-/// The limit in force ([`MAX_INPUT_BYTES`] or the environment's).
-pub fn max_input_bytes() -> u64 {
-    std::env::var("HALO_BILLING_MAX_INPUT_BYTES")
+/// A gzip file may unpack to at most this many times its own size (JSON compresses
+/// 5 to 30 times; a gzip bomb thousands of times), and always to 64 MiB.
+pub const MAX_GZIP_RATIO: u64 = 200;
+
+/// The most one input file may take in memory on this machine: its memory shared by
+/// the parsing workers, each of which holds one file at a time (and the rest of the
+/// import beside them).
+pub fn machine_cap() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(MAX_INPUT_BYTES)
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(16 << 30);
+    total / (crate::threads::count() as u64 + 2)
+}
+
+/// A size like `100000000`, `100MB`, `64 MiB`, `2g` (decimal units k, m, g, t, and
+/// binary ki, mi, gi, ti; a trailing `b` optional, any case).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad =
+        || format!("`{s}` is not a size: give bytes, or a number with a unit like 500MB, 2GiB");
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let per: u64 = match unit.trim().to_ascii_lowercase().trim_end_matches('b') {
+        "" => 1,
+        "k" => 1_000,
+        "m" => 1_000_000,
+        "g" => 1_000_000_000,
+        "t" => 1_000_000_000_000,
+        "ki" => 1 << 10,
+        "mi" => 1 << 20,
+        "gi" => 1 << 30,
+        "ti" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(per).ok_or_else(bad)
+}
+
+/// The limit in force: `HALO_BILLING_MAX_INPUT_BYTES` when set (with its unit; refused
+/// when it does not parse or asks for more than [`machine_cap`]), else
+/// [`MAX_INPUT_BYTES`] or the machine's cap, whichever is smaller.
+pub fn max_input_bytes() -> Result<u64, String> {
+    let cap = machine_cap();
+    match std::env::var("HALO_BILLING_MAX_INPUT_BYTES") {
+        Ok(v) if !v.trim().is_empty() => {
+            let n = parse_size(&v).map_err(|e| format!("HALO_BILLING_MAX_INPUT_BYTES: {e}"))?;
+            if n == 0 {
+                return Err("HALO_BILLING_MAX_INPUT_BYTES: 0 would refuse every file".into());
+            }
+            if n > cap {
+                return Err(format!(
+                    "HALO_BILLING_MAX_INPUT_BYTES: {v} is more than this machine can hold for each of its parsing workers \
+                     ({cap} bytes: its memory over the worker count and two); split the input into smaller files"
+                ));
+            }
+            Ok(n)
+        }
+        _ => Ok(MAX_INPUT_BYTES.min(cap)),
+    }
 }
 
 /// Reads a file whole into `out` (cleared first), decompressing gzip (recognised by its
@@ -131,7 +191,8 @@ pub fn max_input_bytes() -> u64 {
 /// page faults on every one of its pages.
 pub fn read_input_into(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
     out.clear();
-    let limit = max_input_bytes();
+    // Checked at the command's start (`import`, `sync`); the default if it is not valid.
+    let limit = max_input_bytes().unwrap_or(MAX_INPUT_BYTES.min(machine_cap()));
     let too_big = |what: &str| {
         std::io::Error::other(format!(
             "{what} more than {limit} bytes, the most one input file may hold \
@@ -144,15 +205,30 @@ pub fn read_input_into(path: &Path, out: &mut Vec<u8>) -> std::io::Result<()> {
         return Err(too_big("the file holds"));
     }
     out.reserve(len as usize);
-    file.read_to_end(out)?;
+    // What the file's size said is not trusted (a device or a FIFO says 0).
+    (&mut file).take(limit.saturating_add(1)).read_to_end(out)?;
+    if out.len() as u64 > limit {
+        return Err(too_big("the file holds"));
+    }
     if out.starts_with(&[0x1f, 0x8b]) {
         let packed = std::mem::take(out);
+        let unpacked_limit = limit.min(
+            (packed.len() as u64)
+                .saturating_mul(MAX_GZIP_RATIO)
+                .max(64 << 20),
+        );
         out.reserve(packed.len().saturating_mul(6).min(1 << 30));
         MultiGzDecoder::new(&packed[..])
-            .take(limit.saturating_add(1))
+            .take(unpacked_limit.saturating_add(1))
             .read_to_end(out)?;
-        if out.len() as u64 > limit {
-            return Err(too_big("its gzip unpacks to"));
+        if out.len() as u64 > unpacked_limit {
+            out.clear();
+            out.shrink_to(0);
+            return Err(std::io::Error::other(format!(
+                "its gzip unpacks to more than {unpacked_limit} bytes ({MAX_GZIP_RATIO} times its own {} bytes, or \
+                 HALO_BILLING_MAX_INPUT_BYTES): a gzip bomb is not unpacked further",
+                packed.len()
+            )));
         }
     }
     Ok(())
