@@ -58,6 +58,9 @@ pub struct Job {
     /// jobs file). Default `out/{period}/{name}`.
     #[serde(default)]
     pub out: Option<String>,
+    /// Allow `out` outside the jobs file's folder (an absolute path, or one with `..`).
+    #[serde(default)]
+    pub out_anywhere: bool,
     /// Reports exit 5 when the store does not cover the period (default true: a
     /// scheduled job must not send incomplete figures without saying so).
     #[serde(default = "yes")]

@@ -545,3 +545,41 @@ fn a_job_without_a_zone_runs_in_the_stores() {
         by_hand
     );
 }
+
+#[test]
+fn a_jobs_out_outside_its_folder_or_a_report_named_like_an_option_is_refused() {
+    let env = Env::new();
+    env.generated("1000", "58");
+    for (job, says) in [
+        (
+            "out = \"../escape/{name}\"",
+            "out `../escape/{name}` leaves the jobs file's folder",
+        ),
+        (
+            "out = \"/tmp/anywhere/{name}\"",
+            "out `/tmp/anywhere/{name}` leaves the jobs file's folder",
+        ),
+        ("out = \"store/{name}\"", "is inside the store"),
+        ("reports = [\"--help\"]", "there is no report `--help`"),
+    ] {
+        let text = if job.starts_with("reports") {
+            format!("[[job]]\nname = \"j\"\nperiod = \"2026-10\"\n{job}\n")
+        } else {
+            format!(
+                "[[job]]\nname = \"j\"\nperiod = \"2026-10\"\nreports = [\"contracts\"]\n{job}\n"
+            )
+        };
+        env.write("jobs.toml", &text);
+        let r = env
+            .run(["jobs", "run", "--all", "--jobs", "jobs.toml"])
+            .expect_code(2);
+        assert!(r.stderr.contains(says), "{job}: {}", r.stderr);
+        assert!(!env.path("../escape").exists() && !env.store().join("j").exists());
+    }
+    // Said explicitly, a folder elsewhere is allowed.
+    env.write(
+        "jobs.toml",
+        "[[job]]\nname = \"j\"\nperiod = \"2026-10\"\nreports = [\"contracts\"]\nout = \"../elsewhere-j\"\nout_anywhere = true\n",
+    );
+    env.run(["jobs", "list", "--jobs", "jobs.toml"]).ok();
+}

@@ -181,3 +181,121 @@ fn an_output_inside_the_store_or_over_an_input_is_refused_before_anything_runs()
     .expect_code(3);
     assert!(env.store().join("rejects/mine.ndjson").is_file());
 }
+
+#[test]
+fn a_70000_character_key_or_reference_is_shortened_in_tables_never_a_panic() {
+    let env = Env::new();
+    let long = "N".repeat(70_000);
+    let page = format!(
+        "{{\"id\":1,\"ticket_id\":1,\"datetime\":\"2026-10-05T10:00:00Z\",\"timetaken\":1,\"actionchargehours\":1,\"actionchargeamount\":10,\"action_contract_id\":7,\"action_contract_ref\":\"{long}\",\"actioninvoicenumber\":\"{long}\",\"invoice_id\":3}}\n"
+    );
+    let p = env.write("long.ndjson", &page);
+    env.import(&[&p]).ok();
+    for args in [
+        vec![
+            "report", "invoices", "--period", "2026-10", "--format", "table",
+        ],
+        vec![
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "table",
+        ],
+        vec![
+            "report", "invoices", "--period", "2026-10", "--format", "table", "--wide",
+        ],
+        vec![
+            "report", "actions", "--period", "2026-10", "--format", "table",
+        ],
+    ] {
+        let r = env.run(&args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        if !args.contains(&"--wide") {
+            assert!(
+                r.stdout.lines().all(|l| l.chars().count() < 400),
+                "{args:?}"
+            );
+            assert!(r.stdout.contains('…'), "{args:?}: shortened");
+        }
+    }
+    // CSV keeps the value whole.
+    let csv = env
+        .run(["report", "invoices", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    assert!(csv.contains(&long));
+}
+
+#[test]
+fn text_from_halo_never_controls_the_terminal_and_stays_exact_in_csv() {
+    let env = Env::new();
+    // ESC (colours), BEL, a right-to-left override, in a reference and a note.
+    let page = "{\"id\":1,\"ticket_id\":1,\"datetime\":\"2026-10-05T10:00:00Z\",\"timetaken\":1,\"actionchargehours\":1,\"actionchargeamount\":10,\"action_contract_id\":7,\"action_contract_ref\":\"Acme \\u001b[31mred\\u0007\\u202eevil\",\"note\":\"hi\\u001b[2J\"}\n";
+    let bad = "{\"id\":2,\"ticket_id\":1,\"datetime\":\"\\u001b[31mnot a date\"}\n";
+    let p = env.write("ctl.ndjson", &format!("{page}{bad}"));
+    let r = env.import(&[&p]).expect_code(3);
+    assert!(
+        !r.stderr.contains('\u{1b}'),
+        "raw ESC in a refusal: {:?}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("\\u{1b}"), "{}", r.stderr);
+    for args in [
+        vec![
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "table",
+            "--wide",
+        ],
+        vec![
+            "report", "actions", "--period", "2026-10", "--format", "table",
+        ],
+        vec![
+            "report",
+            "contracts",
+            "--period",
+            "2026-10",
+            "--format",
+            "html",
+        ],
+    ] {
+        let r = env.run(&args).ok();
+        for c in ['\u{1b}', '\u{7}', '\u{202e}'] {
+            assert!(!r.stdout.contains(c), "{args:?}: raw {c:?}");
+        }
+        assert!(r.stdout.contains("\\u{1b}"), "{args:?}: {}", r.stdout);
+    }
+    let csv = env
+        .run(["report", "contracts", "--period", "2026-10"])
+        .ok()
+        .stdout;
+    assert!(
+        csv.contains("Acme \u{1b}[31mred\u{7}\u{202e}evil"),
+        "exact in CSV"
+    );
+    // The mapping template reads back as TOML.
+    env.run(["export", "--init-mapping", "m.toml", "--period", "2026-10"])
+        .ok();
+    let r = env.run([
+        "export",
+        "xero",
+        "--period",
+        "2026-10",
+        "--mapping",
+        "m.toml",
+        "--out",
+        "x.csv",
+        "--allow-gaps",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("customer is still FILL-IN"),
+        "parsed: {}",
+        r.stderr
+    );
+}

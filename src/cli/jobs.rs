@@ -251,7 +251,25 @@ fn check(file: &JobsFile, base: &Path, c: &Common) -> Result<Vec<String>, Error>
                 }
             }
         }
+        let outside = Path::new(template).is_absolute()
+            || Path::new(template)
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        if outside && !j.out_anywhere {
+            say(format!(
+                "out `{template}` leaves the jobs file's folder; a job writes below it unless it says \
+                 `out_anywhere = true`"
+            ));
+        }
         let out = base.join(jobs::fill_out(template, "2026-01", &j.name));
+        if let Ok(store) = std::fs::canonicalize(c.store.path())
+            && crate::fsutil::resolved(&out).starts_with(&store)
+        {
+            say(format!(
+                "out `{template}` is inside the store `{}`, whose files are its own",
+                c.store.path().display()
+            ));
+        }
         let mut at = out.as_path();
         loop {
             if at.exists() {

@@ -645,7 +645,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         ));
     }
     for c in &report.conflicts {
-        progress.note(c);
+        progress.note(&crate::report::safe::shown(c));
     }
     let layout = layout(&args)?;
     let line = report::format::coverage_line(&report);

@@ -258,7 +258,7 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
             if reference.is_empty() {
                 "no reference".to_string()
             } else {
-                reference.replace(['\n', '\r'], " ")
+                crate::report::safe::shown(reference).into_owned()
             }
         ));
     }

@@ -238,10 +238,11 @@ pub struct Invalid {
     pub problems: Vec<String>,
 }
 
-/// Text for an accounting cell: each run of line breaks and tabs (with the spaces around
-/// it) becomes one space; leading and trailing space goes.
+/// Text for an accounting cell: each run of control characters (line breaks, tabs, ESC,
+/// bidirectional overrides; with the spaces around it) becomes one space; leading and
+/// trailing space goes.
 pub fn one_line(s: &str) -> String {
-    s.split(['\n', '\r', '\t'])
+    s.split(crate::report::safe::is_control)
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()

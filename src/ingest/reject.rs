@@ -36,7 +36,7 @@ impl std::fmt::Display for Reject {
             (None, Some(i)) => write!(f, " (id {i})")?,
             (None, None) => {}
         }
-        write!(f, ": {}", self.reason)
+        write!(f, ": {}", crate::report::safe::shown(&self.reason))
     }
 }
 

@@ -459,6 +459,23 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `v` padded with spaces to `w` characters, on the right (`right`: on the left, for
+/// figures). Padded by hand: a width given to `format!` panics past 65,535.
+pub(crate) fn pad(v: &str, w: usize, right: bool) -> String {
+    let fill = w.saturating_sub(v.chars().count());
+    let spaces = " ".repeat(fill);
+    if right {
+        format!("{spaces}{v}")
+    } else {
+        format!("{v}{spaces}")
+    }
+}
+
+/// The widest a key shown in a table fitted to the terminal may be; longer keys (a
+/// 70,000-character invoice number) are shortened with an ellipsis. `--wide` shows them
+/// whole.
+const KEY_WIDTH: usize = 40;
+
 /// Shortens `s` to `w` characters with an ellipsis.
 fn shorten(s: &str, w: usize) -> String {
     if s.chars().count() <= w {
@@ -501,6 +518,14 @@ fn write_table(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Resu
             short_label(full[c]).to_string()
         }
     };
+    for r in all.iter_mut() {
+        for c in [0, 1] {
+            r[c] = super::safe::shown(&r[c]).into_owned();
+        }
+        if !opts.wide {
+            r[0] = shorten(&r[0], KEY_WIDTH);
+        }
+    }
     let width_of = |c: usize| -> usize {
         all.iter()
             .chain([&total_all])
@@ -559,13 +584,7 @@ fn write_table(report: &Report, opts: &Options, out: &mut dyn Write) -> io::Resu
         let parts: Vec<String> = r
             .iter()
             .enumerate()
-            .map(|(c, v)| {
-                if keep[c] < 2 {
-                    format!("{v:<w$}", w = widths[c])
-                } else {
-                    format!("{v:>w$}", w = widths[c])
-                }
-            })
+            .map(|(c, v)| pad(v, widths[c], keep[c] >= 2))
             .collect();
         writeln!(out, "{}", parts.join("  ").trim_end())
     };

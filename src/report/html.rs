@@ -85,6 +85,7 @@ pub fn pack_page(
 }
 
 fn esc(s: &str) -> String {
+    let s = super::safe::shown(s);
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

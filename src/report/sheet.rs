@@ -121,10 +121,13 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
             out,
         ),
         Format::Table => {
-            // Text is shortened to 28 characters; figures never.
+            // Text is shortened to 28 characters, and anything to 40 (a number-like key
+            // of 70,000 digits); figures are never that long.
             let short = |v: &str, kind: Cell| -> String {
-                if kind == Cell::Text && v.chars().count() > 28 {
-                    let mut s: String = v.chars().take(27).collect();
+                let v = &*super::safe::shown(v);
+                let max = if kind == Cell::Text { 28 } else { 40 };
+                if v.chars().count() > max {
+                    let mut s: String = v.chars().take(max - 1).collect();
                     s.push('…');
                     s
                 } else {
@@ -159,9 +162,9 @@ pub fn write(sheet: &Sheet, format: Format, opts: &Options, out: &mut dyn Write)
                 r.iter()
                     .enumerate()
                     .map(|(c, v)| match sheet.columns[c].1 {
-                        _ if total && c == 0 => format!("{v:<w$}", w = widths[c]),
-                        Cell::Text => format!("{v:<w$}", w = widths[c]),
-                        Cell::Number => format!("{v:>w$}", w = widths[c]),
+                        _ if total && c == 0 => super::format::pad(v, widths[c], false),
+                        Cell::Text => super::format::pad(v, widths[c], false),
+                        Cell::Number => super::format::pad(v, widths[c], true),
                     })
                     .collect::<Vec<_>>()
                     .join("  ")

@@ -507,7 +507,19 @@ impl Store {
         self.verify_read(file, Some((offset, len)))?;
         let path = self.root.join(&file.path);
         let reader = ParquetReader::new(open(&path)?);
-        self.finish_read(&path, reader, columns, (offset, len))
+        let df = self.finish_read(&path, reader, columns, (offset, len))?;
+        // Rows the manifest does not promise are an error, never a report of them.
+        let want = (file.rows as usize).saturating_sub(offset).min(len);
+        if df.height() != want && file.rows > 0 {
+            return Err(StoreError::Schema {
+                path,
+                reason: format!(
+                    "{} row(s) decoded where the manifest records {want} from row {offset}",
+                    df.height()
+                ),
+            });
+        }
+        Ok(df)
     }
 
     /// Reads `columns` of the rows `(offset, len)` through `reader` (of `path`), checked
