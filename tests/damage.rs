@@ -428,3 +428,23 @@ fn a_store_damaged_at_random_never_gives_a_wrong_figure_nor_panics() {
     }
     assert!(refused > 40, "the damage was seen: {refused}");
 }
+
+#[test]
+fn rebuild_sets_aside_a_file_of_a_commit_that_never_finished() {
+    let env = Env::new();
+    env.generated("3000", "98");
+    let want = run_all(&env);
+    // A crashed writer's file: a copy of October's under a later generation's name.
+    let file = october(&env);
+    let leftover = file.with_file_name("part-g000099-0000.parquet");
+    std::fs::copy(&file, &leftover).unwrap();
+    let r = env.run(["status", "--rebuild-manifest"]).ok();
+    assert!(
+        r.stderr
+            .contains("part-g000099-0000.parquet: written by a commit that never finished"),
+        "{}",
+        r.stderr
+    );
+    assert!(!leftover.exists());
+    assert_eq!(run_all(&env), want, "the committed state, not the leftover");
+}

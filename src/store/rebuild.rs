@@ -4,7 +4,9 @@
 //!
 //! - A file the old manifest names with a checksum is sound when it matches it; any
 //!   other file when it reads whole, has the store's columns, and holds only rows of
-//!   the month its folder names (`year=0/month=0`: rows without a date).
+//!   the month its folder names (`year=0/month=0`: rows without a date), unless a
+//!   readable old manifest says it was written by a commit that never finished (a later
+//!   generation than its own).
 //! - An action found in several sound files (a crashed commit's new files beside the
 //!   old ones) keeps the copy of the newest generation; a file whose every row lost is
 //!   set aside, one with some losers is written again without them.
@@ -107,7 +109,12 @@ impl Store {
         root: &Path,
         progress: &crate::progress::Progress,
     ) -> Result<Rebuilt, StoreError> {
-        let old = Manifest::load(&root.join(manifest::FILE_NAME)).ok();
+        // The old manifest, when there is one and it reads (a missing one is no state).
+        let mpath = root.join(manifest::FILE_NAME);
+        let old = mpath
+            .exists()
+            .then(|| Manifest::load(&mpath).ok())
+            .flatten();
         let named: FxHashMap<String, FileEntry> = old
             .iter()
             .flat_map(|m| m.files.iter().chain(&m.tombstones))
@@ -121,11 +128,22 @@ impl Store {
         let bar = progress.bar(found.len() as u64, "checking the store's files");
         let mut done = Rebuilt::default();
         let mut sound: Vec<(Found, DataFrame)> = Vec::new();
+        // Leftovers of an unfinished commit: set aside, but their months lost nothing.
+        let mut leftovers: Vec<String> = Vec::new();
         for f in found {
             let path = root.join(&f.rel);
-            let checked = match named.get(&f.rel) {
-                Some(e) => store.verify_file(e).map_err(|e| e.to_string()),
-                None => Ok(()),
+            let checked = match (named.get(&f.rel), &old) {
+                (Some(e), _) => store.verify_file(e).map_err(|e| e.to_string()),
+                // Written by a commit that never switched the manifest: not the store's
+                // state (the next writer would remove it), kept aside all the same.
+                (None, Some(m)) if f.generation > m.generation => {
+                    leftovers.push(f.rel.clone());
+                    Err(format!(
+                        "written by a commit that never finished (generation {}, the manifest's {})",
+                        f.generation, m.generation
+                    ))
+                }
+                (None, _) => Ok(()),
             };
             match checked.and_then(|()| sound_rows(&path, f.month, f.tombstone)) {
                 Ok(df) => sound.push((f, df)),
@@ -218,7 +236,7 @@ impl Store {
         let mut lost: Vec<Month> = done
             .set_aside
             .iter()
-            .filter(|(r, _)| r.starts_with("actions/"))
+            .filter(|(r, _)| r.starts_with("actions/") && !leftovers.contains(r))
             .filter_map(|(r, _)| Path::new(r).parent().and_then(super::month_of_folder))
             .chain(old.iter().flat_map(|m| {
                 m.files
