@@ -222,6 +222,27 @@ pub fn lock_file_name() -> &'static str {
     lock::LOCK_FILE
 }
 
+/// Every file under the store's data folders (`actions/` and `tombstones/`), whatever
+/// the manifest says of it.
+pub(crate) fn data_folder_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.join("actions"), root.join("tombstones")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => out.push(e.path()),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The month of a partition folder `.../year=2026/month=10`, if it is one.
 pub fn month_of_folder(dir: &Path) -> Option<Month> {
     let m = dir
@@ -360,29 +381,17 @@ impl Store {
             .map(|f| self.root.join(&f.path))
             .chain(self.manifest.retired.iter().map(|r| self.root.join(r)))
             .collect();
-        let mut out = Vec::new();
-        let mut stack = vec![self.root.join("actions"), self.root.join("tombstones")];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let p = e.path();
-                match e.file_type() {
-                    Ok(t) if t.is_dir() => stack.push(p),
-                    Ok(t) if t.is_file() && !named.contains(&p) => {
-                        let generation = p
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(manifest::generation_of);
-                        out.push((p, generation));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out.sort();
-        out
+        data_folder_files(&self.root)
+            .into_iter()
+            .filter(|p| !named.contains(p))
+            .map(|p| {
+                let generation = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(manifest::generation_of);
+                (p, generation)
+            })
+            .collect()
     }
 
     /// Data files the store holds whose manifest does not name them and that no crashed

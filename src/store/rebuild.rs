@@ -45,39 +45,30 @@ struct Found {
     tombstone: bool,
 }
 
-/// Every `.parquet` file under `actions/` and `tombstones/`, store-relative.
+/// Every `.parquet` file under `actions/` and `tombstones/`, store-relative, in
+/// generation order.
 fn found_files(root: &Path) -> Vec<Found> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.join("actions"), root.join("tombstones")];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push(p),
-                Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "parquet") => {
-                    let rel = p
-                        .strip_prefix(root)
-                        .expect("under the root")
-                        .to_string_lossy()
-                        .replace('\\', "/");
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                    out.push(Found {
-                        tombstone: rel.starts_with("tombstones/"),
-                        month: p
-                            .parent()
-                            .and_then(super::month_of_folder)
-                            .unwrap_or((0, 0)),
-                        generation: manifest::generation_of(name).unwrap_or(0),
-                        rel,
-                    });
-                }
-                _ => {}
+    let mut out: Vec<Found> = super::data_folder_files(root)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| {
+            let rel = p
+                .strip_prefix(root)
+                .expect("under the root")
+                .to_string_lossy()
+                .replace('\\', "/");
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            Found {
+                tombstone: rel.starts_with("tombstones/"),
+                month: p
+                    .parent()
+                    .and_then(super::month_of_folder)
+                    .unwrap_or((0, 0)),
+                generation: manifest::generation_of(name).unwrap_or(0),
+                rel,
             }
-        }
-    }
+        })
+        .collect();
     out.sort_by(|a, b| (a.generation, &a.rel).cmp(&(b.generation, &b.rel)));
     out
 }
