@@ -12,6 +12,7 @@ pub mod cli;
 pub mod error;
 pub mod exact;
 pub mod export;
+pub mod fold;
 pub mod frame;
 pub mod fsutil;
 pub mod generate;

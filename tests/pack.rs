@@ -351,7 +351,7 @@ fn the_demo_shows_the_contracts_table_and_a_month_end_summary_and_writes_every_r
     let env = Env::new();
     let r = env.run(["-q", "demo"]).ok();
     assert!(
-        r.stdout.contains("Contracts, period 2026-10"),
+        r.stdout.contains("Totals per contract, 2026-10 (UTC)"),
         "{}",
         r.stdout
     );

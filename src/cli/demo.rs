@@ -8,7 +8,9 @@ use crate::ingest::halo::client::{Client, ClientOptions};
 use crate::ingest::halo::config::{HaloConfig, Secret, Setting, Source};
 use crate::period::Period;
 use crate::progress::Progress;
-use crate::report::{self, ReportKind, format::Format};
+use crate::report::catalog::{self, Builtin, Request};
+use crate::report::render::{self, Format};
+use crate::report::{self, sheet::Sheet};
 use crate::simulate::{SimOptions, Simulator};
 use crate::sync::{self, SyncOptions};
 use std::path::PathBuf;
@@ -151,49 +153,49 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     progress.note(&super::import::describe(&store_path, &summary.import));
     // The month-end pack: the contracts table on screen, every report as CSV.
     let written = |name: &str| args.out.join(format!("{name}-{}.csv", args.period));
-    let mut files = Vec::new();
-    for (kind, name) in [
-        (ReportKind::Contracts, "contracts"),
-        (ReportKind::Invoices, "invoices"),
-    ] {
-        let (_, rep) = report::build_current(&store_path, kind, &period)?;
-        if kind == ReportKind::Contracts {
-            write_output(None, |w| {
-                report::format::write(&rep, Format::Table, w)?;
-                writeln!(w)
-            })?;
-        }
-        let csv = written(name);
-        write_output(Some(&csv), |w| report::format::write(&rep, Format::Csv, w))?;
-        files.push(csv);
-    }
     let store = crate::store::Store::open(&store_path)?;
     let balances_file = args.out.join("prepay-balances.csv");
     write_output(Some(&balances_file), |w| {
         w.write_all(DEMO_BALANCES.as_bytes())
     })?;
     let balances = report::prepay::read_balances(&balances_file, &period)?;
-    let sheets = [
-        ("unbilled", report::pack::unbilled(&store, &period)?),
-        ("agents", report::pack::agents(&store, &period)?),
-        ("leakage", report::pack::leakage(&store, &period, false)?),
-        (
-            "prepay",
-            report::prepay::prepay(&store, &period, Some(&balances), 200)?,
-        ),
-    ];
-    let layout = report::format::Options::default();
-    for (name, sheet) in &sheets {
-        let csv = written(name);
+    let req = Request {
+        balances: Some(&balances),
+        ..Request::new(&period)
+    };
+    let layout = render::Options {
+        width: super::report::terminal_width(),
+        ..render::Options::default()
+    };
+    let mut files = Vec::new();
+    let mut sheets = Vec::new();
+    for which in [
+        Builtin::Contracts,
+        Builtin::Invoices,
+        Builtin::Unbilled,
+        Builtin::Agents,
+        Builtin::Leakage,
+        Builtin::Prepay,
+    ] {
+        let sheet = catalog::build(&store, &store_path, which, &req)?;
+        if which == Builtin::Contracts {
+            write_output(None, |w| {
+                render::write(&sheet, Format::Table, &layout, w)?;
+                writeln!(w)
+            })?;
+        }
+        let csv = written(&sheet.report);
         write_output(Some(&csv), |w| {
-            report::sheet::write(sheet, Format::Csv, &layout, w)
+            render::write(&sheet, Format::Csv, &layout, w)
         })?;
         files.push(csv);
+        sheets.push(sheet);
     }
     let page = args.out.join(format!("pack-{}.html", args.period));
-    let pack = report::html::month_end(&store, &store_path, &period, Some(&balances), 200)?;
+    let pack = catalog::pack(&store, &store_path, &req)?;
     let title = format!("Month-end pack, {} (demo data)", period.label);
-    write_output(Some(&page), |w| report::html::pack_page(&title, &pack, w))?;
+    let all: Vec<&Sheet> = pack.iter().collect();
+    write_output(Some(&page), |w| render::html::page(&title, &all, w))?;
     files.push(page);
     write_output(None, |w| {
         writeln!(w, "{}\n", month_end_summary(&sheets, &period))?;
@@ -208,14 +210,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
 const DEMO_BALANCES: &str = include_str!("../../reports/prepay-balances.example.csv");
 
 /// Unbilled amount and its oldest age, leakage count, blocks low or overdrawn.
-fn month_end_summary(sheets: &[(&str, report::sheet::Sheet)], period: &Period) -> String {
-    let get = |name: &str| &sheets.iter().find(|s| s.0 == name).expect("a sheet").1;
-    let col = |s: &report::sheet::Sheet, name: &str| {
-        s.columns
-            .iter()
-            .position(|c| c.0 == name)
-            .expect("a column")
-    };
+fn month_end_summary(sheets: &[Sheet], period: &Period) -> String {
+    let get = |name: &str| sheets.iter().find(|s| s.report == name).expect("a sheet");
+    let col = |s: &Sheet, name: &str| s.position(name).expect("a column");
     let unbilled = get("unbilled");
     let total = unbilled.total.clone().unwrap_or_default();
     let amount = total

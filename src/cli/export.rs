@@ -440,7 +440,7 @@ fn init_mapping(
         )));
     }
     // contract -> (references, not yet invoiced, invoiced), in cents
-    let mut contracts: BTreeMap<Option<i64>, (crate::report::pack::Counts, i64, i64)> =
+    let mut contracts: BTreeMap<Option<i64>, (crate::fold::base::Counts, i64, i64)> =
         BTreeMap::new();
     for r in rows {
         let chargeable = r.unbilled();
@@ -449,7 +449,7 @@ fn init_mapping(
             continue;
         }
         let e = contracts.entry(r.contract).or_default();
-        crate::report::pack::count(&mut e.0, Some(&r.contract_ref));
+        crate::fold::base::count(&mut e.0, Some(&r.contract_ref));
         if chargeable {
             e.1 += r.amount_cents;
         } else {
@@ -460,7 +460,7 @@ fn init_mapping(
         .into_iter()
         .map(|(c, (r, u, i))| {
             let reference = if c.is_some() {
-                crate::report::pack::most_common(&r)
+                crate::fold::base::most_common(&r)
             } else {
                 String::new()
             };
@@ -538,8 +538,8 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let _lock = StoreLock::acquire(&root)?;
     let store = Store::open(&root)?;
     // Never on half a history: a gap in the period writes nothing unless allowed.
-    let gaps = crate::report::coverage_gaps(&store, &period)?;
-    let coverage = crate::report::format::coverage_text(&gaps);
+    let gaps = crate::report::coverage::gaps(&store, period.from_ns, period.to_ns)?;
+    let coverage = crate::report::coverage::text(&gaps);
     if !gaps.is_empty() {
         if !args.allow_gaps {
             return Err(Error::Incomplete(format!(

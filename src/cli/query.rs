@@ -1,10 +1,11 @@
 //! `halo-billing query`: SQL over the store.
 
-use super::{StoreArg, write_output};
+use super::StoreArg;
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::report::format::{Format, Options};
-use crate::report::sql::{QueryError, query};
+use crate::report::catalog::{self, Request};
+use crate::report::render::{Format, Options};
+use crate::report::sql::QueryError;
 use crate::store::Store;
 use std::path::PathBuf;
 
@@ -16,7 +17,11 @@ use std::path::PathBuf;
 /// and so on. Keep figures in those columns through SQL (SUM of an integer is exact;
 /// `/` and AVG give floating point). Result columns named *_cents, *_ms and *_e4 are
 /// shown as exact decimals (money 2, hours 4, mileage 4 decimals) and renamed *_amount,
-/// *_hours and plain; --raw keeps the integers.
+/// *_hours and plain; --raw keeps the integers. Floating-point results are written at
+/// full precision in every format. --to alone means every action before that date.
+///
+/// The result is a report like any other: the same CSV, JSON (reports/README.md), table
+/// and HTML, with the period's coverage.
 ///
 /// Examples:
 ///   halo-billing query --period 2026-10 "SELECT action_contract_id, SUM(actionchargeamount_cents) AS charged_cents FROM actions GROUP BY 1 ORDER BY 1"
@@ -42,15 +47,18 @@ pub struct Args {
     /// Keep *_cents, *_ms and *_e4 columns as integers.
     #[arg(long)]
     raw: bool,
+    /// Table: every column, whole, however wide (else fitted to the terminal).
+    #[arg(long)]
+    wide: bool,
     #[command(flatten)]
     store: StoreArg,
 }
 
 /// Runs `query`.
-pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
+pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let period = args
         .period
-        .resolve(&args.store.zone(args.timezone.as_deref())?)?;
+        .resolve_open_start(&args.store.zone(args.timezone.as_deref())?)?;
     let sql = if args.sql.trim_end().ends_with(".sql") {
         std::fs::read_to_string(&args.sql).map_err(|source| Error::Input {
             path: PathBuf::from(&args.sql),
@@ -63,11 +71,25 @@ pub fn run(args: Args, _progress: &Progress) -> Result<(), Error> {
     args.store
         .refuse_inside(args.out.as_deref(), "--out", None)?;
     let store = Store::open(&root)?;
-    let sheet = query(&store, &period, &sql, args.raw).map_err(|e| match e {
+    let req = Request {
+        raw: args.raw,
+        ..Request::new(&period)
+    };
+    let sheet = catalog::query(&store, &req, &sql).map_err(|e| match e {
         QueryError::Report(r) => Error::Report(r),
         other => Error::Usage(other.to_string()),
     })?;
-    write_output(args.out.as_deref(), |w| {
-        crate::report::sheet::write(&sheet, args.format, &Options::default(), w)
-    })
+    let layout = Options {
+        width: super::report::terminal_width(),
+        wide: args.wide,
+        ..Options::default()
+    };
+    super::report::deliver(
+        &sheet,
+        args.format,
+        &layout,
+        args.out.as_deref(),
+        false,
+        progress,
+    )
 }

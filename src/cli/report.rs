@@ -1,14 +1,24 @@
-//! `halo-billing report`: a period's totals per contract or per invoice.
+//! `halo-billing report`: parses the arguments, picks the report from the catalog
+//! ([`crate::report::catalog`]) and hands its sheet to a renderer.
 
 use super::{StoreArg, write_output};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::report::{self, ReportKind, adjust::By, format::Format, html::Chart};
+use crate::report::catalog::{self, Builtin, Request};
+use crate::report::render::{self, Format};
+use crate::report::sheet::Sheet;
+use crate::report::{self, adjust::By};
 use crate::store::Store;
 use std::path::PathBuf;
 
-/// Report a period's hours and amounts per contract or per invoice, or the adjustments of
-/// a closed period.
+/// Report a period's figures: per contract, invoice, agent or prepaid block, unbilled
+/// work, possible leakage, the actions behind a line, a closed period's adjustments, or
+/// a report defined by files.
+///
+/// Every report leaves in one shape and is written by one renderer per format: CSV (the
+/// columns below are a contract), JSON (one schema for every report, see
+/// reports/README.md: period, closes, coverage, typed columns, rows, totals, notes),
+/// a table fitted to the terminal (--wide: every column) or an HTML page.
 ///
 /// A closed period (see `halo-billing close`) is reported from its frozen copy: the same
 /// bytes every time. `report adjustments --period P [--by action|contract|invoice]` lists
@@ -138,7 +148,7 @@ pub struct Args {
 }
 
 /// The layout options, checked together.
-fn layout(args: &Args) -> Result<report::format::Options, Error> {
+fn layout(args: &Args) -> Result<render::Options, Error> {
     let delimiter = match args.delimiter.as_str() {
         "," => b',',
         ";" => b';',
@@ -162,7 +172,18 @@ fn layout(args: &Args) -> Result<report::format::Options, Error> {
     if args.wide && args.format != Format::Table {
         return Err(Error::Usage("--wide applies to --format table".into()));
     }
-    let width = std::env::var("COLUMNS")
+    Ok(render::Options {
+        wide: args.wide,
+        width: terminal_width(),
+        totals: args.totals,
+        delimiter,
+        decimal_comma: args.decimal_comma,
+    })
+}
+
+/// The width a table fits: COLUMNS, else the terminal's, else 120.
+pub(crate) fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse().ok())
         .or_else(|| {
@@ -170,18 +191,11 @@ fn layout(args: &Args) -> Result<report::format::Options, Error> {
                 .size_checked()
                 .map(|(_, w)| w as usize)
         })
-        .unwrap_or(120);
-    Ok(report::format::Options {
-        wide: args.wide,
-        width,
-        totals: args.totals,
-        delimiter,
-        decimal_comma: args.decimal_comma,
-    })
+        .unwrap_or(120)
 }
 
 /// The drill-down filter from --contract, --invoice, --agent and --unbilled.
-fn drill_filter(args: &Args) -> Result<report::pack::Filter, Error> {
+fn drill_filter(args: &Args) -> Result<report::actions::Filter, Error> {
     let id = |flag: &str, v: &str| -> Result<Option<i64>, Error> {
         if v.eq_ignore_ascii_case("none") {
             return Ok(None);
@@ -191,7 +205,7 @@ fn drill_filter(args: &Args) -> Result<report::pack::Filter, Error> {
             .map(Some)
             .map_err(|_| Error::Usage(format!("{flag} `{v}` is not a whole number (or `none`)")))
     };
-    Ok(report::pack::Filter {
+    Ok(report::actions::Filter {
         contract: args
             .contract
             .as_deref()
@@ -217,34 +231,6 @@ enum Engine {
     Rayon,
     /// The report's SQL twin, through polars SQL.
     Sql,
-}
-
-/// The reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Which {
-    /// Totals per contract.
-    Contracts,
-    /// Totals per invoice.
-    Invoices,
-    /// What changed after a period was closed (see --by).
-    Adjustments,
-    /// Chargeable work not yet invoiced, per contract, with its age (--to DATE alone:
-    /// everything before that date).
-    Unbilled,
-    /// Per agent: hours, amounts, billable share and effective rate.
-    Agents,
-    /// The actions behind a line of another report (--contract, --invoice, --agent,
-    /// --unbilled; --raw for integer units).
-    Actions,
-    /// Actions that may leak revenue, with the reason (--by contract: counts per
-    /// contract and reason).
-    Leakage,
-    /// Prepaid blocks per contract and month: drawn, running totals; with --balances,
-    /// purchased, remaining and a status (ok, low, overdrawn).
-    Prepay,
-    /// The month-end pack on one page (--format html): contracts, invoices, unbilled,
-    /// prepay, agents and leakage, with charts.
-    Pack,
 }
 
 /// The reports defined by files: built in, then the user's folder.
@@ -279,9 +265,9 @@ pub(crate) fn report_names(reports_dir: Option<PathBuf>) -> Result<Vec<String>, 
     use clap::ValueEnum;
     let dir = reports_dir.or_else(|| std::env::var_os("HALO_BILLING_REPORTS").map(PathBuf::from));
     let defs = reports_of(dir.as_ref())?;
-    Ok(Which::value_variants()
+    Ok(Builtin::value_variants()
         .iter()
-        .filter_map(|w| w.to_possible_value().map(|v| v.get_name().to_string()))
+        .map(|w| w.name())
         .chain(
             defs.iter()
                 .filter(|d| d.twin_of.is_none())
@@ -296,7 +282,7 @@ fn list(args: &Args) -> Result<(), Error> {
     let defs = file_reports(args)?;
     write_output(None, |out| {
         writeln!(out, "Built-in reports (exact, parallel):")?;
-        for w in Which::value_variants() {
+        for w in Builtin::value_variants() {
             let v = w.to_possible_value().expect("no hidden variants");
             let twin = defs
                 .iter()
@@ -327,241 +313,80 @@ fn list(args: &Args) -> Result<(), Error> {
     })
 }
 
-/// Runs a report defined by files.
-fn run_file(args: &Args, def: &report::defs::ReportDef) -> Result<(), Error> {
-    if args.by.is_some()
-        || args.balances.is_some()
-        || args.contract.is_some()
-        || args.invoice.is_some()
-        || args.agent.is_some()
-        || args.unbilled
-    {
-        return Err(Error::Usage(format!(
-            "report `{}` is defined by files: it takes the period options, --param NAME=VALUE, --raw and the output options",
-            def.name
-        )));
-    }
-    let values = def.param_values(&args.params).map_err(Error::Usage)?;
-    let period = args
-        .period
-        .resolve(&args.store.zone(args.timezone.as_deref())?)?;
-    let layout = layout(args)?;
-    let root = args.store.existing()?;
-    args.store
-        .refuse_inside(args.out.as_deref(), "--out", None)?;
-    let store = Store::open(&root)?;
-    if store.manifest().files.is_empty() {
-        return Err(Error::EmptyStore(root));
-    }
-    let sheet = report::sql::run_report(
-        &store,
-        &period,
-        def,
-        &values,
-        args.raw,
-        args.engine == Engine::Sql,
-    )
-    .map_err(|e| match e {
-        report::sql::QueryError::Report(r) => Error::Report(r),
-        other => Error::Usage(other.to_string()),
-    })?;
-    write_sheet(
-        args,
-        sheet,
-        (&store, &period),
-        &layout,
-        (&def.name, Chart::None),
-        None,
-    )
+/// What `report NAME` names: a built-in report, or one defined by files (a built-in
+/// report's SQL twin with --engine sql).
+enum Named {
+    Builtin(Builtin),
+    Defined(Box<report::defs::ReportDef>),
 }
 
-/// Writes a sheet with its coverage line: a gap stops it before anything is written
-/// with --strict (exit 5), else is said on standard error. `balances` (prepay): each
-/// block's history since its purchase counts too.
-fn write_sheet(
-    args: &Args,
-    mut sheet: report::sheet::Sheet,
-    (store, period): (&Store, &crate::period::Period),
-    layout: &report::format::Options,
-    (id, chart): (&str, Chart),
-    balances: Option<&[report::prepay::Balance]>,
-) -> Result<(), Error> {
-    let (gaps, line) = coverage(store, period, balances)?;
-    strict_gate(args, &gaps, &line)?;
-    sheet.notes.push(line.clone());
-    write_output(args.out.as_deref(), |w| {
-        if args.format == Format::Html {
-            let section = report::html::Section {
-                id,
-                sheet: &sheet,
-                chart,
-            };
-            report::html::page(&sheet.title, &[section], w)
-        } else {
-            report::sheet::write(&sheet, args.format, layout, w)
-        }
-    })?;
-    say_gaps(&gaps, &line);
-    Ok(())
-}
-
-/// `report pack`: the month's reports in one HTML page.
-fn pack(
-    args: &Args,
-    store: &Store,
-    root: &std::path::Path,
-    period: &crate::period::Period,
-) -> Result<(), Error> {
-    if args.format != Format::Html {
-        return Err(Error::Usage(
-            "`report pack` writes one HTML page: add --format html (and --out FILE.html)".into(),
-        ));
-    }
-    let balances = match &args.balances {
-        Some(f) => Some(report::prepay::read_balances(f, period)?),
-        None => None,
-    };
-    let (gaps, line) = coverage(store, period, balances.as_deref())?;
-    strict_gate(args, &gaps, &line)?;
-    let sheets = report::html::month_end(
-        store,
-        root,
-        period,
-        balances.as_deref(),
-        args.low_below as i64,
-    )?;
-    let title = format!(
-        "Month-end pack, {} ({}); {line}",
-        period.label,
-        period.timezone.name()
-    );
-    write_output(args.out.as_deref(), |w| {
-        report::html::pack_page(&title, &sheets, w)
-    })?;
-    say_gaps(&gaps, &line);
-    Ok(())
-}
-
-/// What of the time the figures depend on the store does not cover, and the coverage
-/// line: the period, and with prepay balances every block's history since its purchase
-/// (a balance counts every draw since then).
-pub(crate) fn coverage(
-    store: &Store,
-    period: &crate::period::Period,
-    balances: Option<&[report::prepay::Balance]>,
-) -> Result<(Vec<(i64, i64)>, String), Error> {
-    let first_purchase = balances
-        .into_iter()
-        .flatten()
-        .filter(|b| b.at_ns < period.to_ns)
-        .map(|b| b.at_ns)
-        .min();
-    let from = first_purchase.map_or(period.from_ns, |f| f.min(period.from_ns));
-    let gaps = report::coverage_gaps_from(store, from, period.to_ns)?;
-    let mut line = report::format::coverage_text(&gaps);
-    if from < period.from_ns {
-        line.push_str(&format!(
-            " (prepaid blocks' balances count every draw since the block was bought, so these figures depend on the store's history from {}, the first purchase in the balances file)",
-            crate::model::datetime::format_datetime(from)
-        ));
-    }
-    Ok((gaps, line))
-}
-
-/// With --strict, a coverage gap stops the report before anything is written (exit 5).
-fn strict_gate(args: &Args, gaps: &[(i64, i64)], line: &str) -> Result<(), Error> {
-    if args.strict && !gaps.is_empty() {
-        return Err(Error::Incomplete(format!(
-            "{line}; nothing was written (--strict)"
-        )));
-    }
-    Ok(())
-}
-
-/// A coverage gap (without --strict): said on standard error, even with --quiet.
-fn say_gaps(gaps: &[(i64, i64)], line: &str) {
-    if !gaps.is_empty() {
-        eprintln!("halo-billing: {line}");
-    }
-}
-
-/// Runs `report`.
-pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
+/// Finds the report `args` names.
+fn named(args: &Args) -> Result<Named, Error> {
     use clap::ValueEnum;
-    if args.list {
-        return list(&args);
-    }
     let name = args.name.clone().unwrap_or_default();
-    let builtin = Which::from_str(&name, true).ok();
-    let def = match builtin {
-        Some(w) if args.engine == Engine::Sql => {
-            let v = w.to_possible_value().expect("no hidden variants");
-            let found = file_reports(&args)?
-                .into_iter()
-                .find(|d| d.twin_of.as_deref() == Some(v.get_name()));
-            Some(found.ok_or_else(|| {
+    match Builtin::from_str(&name, true).ok() {
+        Some(w) if args.engine == Engine::Sql => file_reports(args)?
+            .into_iter()
+            .find(|d| d.twin_of.as_deref() == Some(w.name().as_str()))
+            .map(|d| Named::Defined(Box::new(d)))
+            .ok_or_else(|| {
                 Error::Usage(format!(
                     "`report {}` has no SQL twin; --engine sql applies to contracts and invoices",
-                    v.get_name()
+                    w.name()
                 ))
-            })?)
-        }
-        Some(_) => None,
+            }),
+        Some(w) => Ok(Named::Builtin(w)),
         None => {
-            let defs = file_reports(&args)?;
             let names = report_names(args.reports_dir.clone())?;
-            Some(
-                defs.into_iter()
-                    .find(|d| d.name == name && d.twin_of.is_none())
-                    .ok_or_else(|| {
-                        Error::Usage(format!(
-                            "there is no report `{name}`; the reports are: {} (see `report --list`)",
-                            names.join(", ")
-                        ))
-                    })?,
-            )
+            file_reports(args)?
+                .into_iter()
+                .find(|d| d.name == name && d.twin_of.is_none())
+                .map(|d| Named::Defined(Box::new(d)))
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "there is no report `{name}`; the reports are: {} (see `report --list`)",
+                        names.join(", ")
+                    ))
+                })
         }
-    };
-    if let Some(def) = def {
-        return run_file(&args, &def);
     }
+}
+
+/// The options `args` gives that the report `named` does not take: refused before
+/// anything runs.
+fn check_options(args: &Args, named: &Named) -> Result<(), Error> {
+    let filters =
+        args.contract.is_some() || args.invoice.is_some() || args.agent.is_some() || args.unbilled;
+    let drill = filters || args.raw;
+    let which = match named {
+        Named::Defined(def) => {
+            if args.by.is_some() || args.balances.is_some() || filters {
+                return Err(Error::Usage(format!(
+                    "report `{}` is defined by files: it takes the period options, --param NAME=VALUE, --raw and the output options",
+                    def.name
+                )));
+            }
+            return Ok(());
+        }
+        Named::Builtin(w) => *w,
+    };
     if !args.params.is_empty() {
         return Err(Error::Usage(
             "--param applies to reports defined by files (see `report --list`)".into(),
         ));
     }
-    let kind = builtin.expect("a built-in report");
-    let period = if kind == Which::Unbilled {
-        args.period
-            .resolve_open_start(&args.store.zone(args.timezone.as_deref())?)?
-    } else {
-        args.period
-            .resolve(&args.store.zone(args.timezone.as_deref())?)?
-    };
-    let drill = args.contract.is_some()
-        || args.invoice.is_some()
-        || args.agent.is_some()
-        || args.unbilled
-        || args.raw;
-    if args.balances.is_some() && !matches!(kind, Which::Prepay | Which::Pack) {
+    if args.balances.is_some() && !matches!(which, Builtin::Prepay | Builtin::Pack) {
         return Err(Error::Usage("--balances applies to `report prepay`".into()));
     }
-    if drill && kind != Which::Actions {
+    if drill && which != Builtin::Actions {
         return Err(Error::Usage(
             "--contract, --invoice, --agent, --unbilled and --raw apply to `report actions` (the drill-down)".into(),
         ));
     }
-    let root = args.store.existing()?;
-    args.store
-        .refuse_inside(args.out.as_deref(), "--out", None)?;
-    let store = Store::open(&root)?;
-    if store.manifest().files.is_empty() {
-        return Err(Error::EmptyStore(root));
-    }
-    match (kind, args.by) {
-        (_, None) | (Which::Adjustments, _) => {}
-        (Which::Leakage, Some(By::Action | By::Contract)) => {}
-        (Which::Leakage, Some(_)) => {
+    match (which, args.by) {
+        (_, None) | (Builtin::Adjustments, _) => {}
+        (Builtin::Leakage, Some(By::Action | By::Contract)) => {}
+        (Builtin::Leakage, Some(_)) => {
             return Err(Error::Usage(
                 "`report leakage` takes --by action (the default) or --by contract".into(),
             ));
@@ -572,95 +397,152 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             ));
         }
     }
-    if kind == Which::Pack {
-        return pack(&args, &store, &root, &period);
+    if which == Builtin::Pack && args.format != Format::Html {
+        return Err(Error::Usage(
+            "`report pack` writes one HTML page: add --format html (and --out FILE.html)".into(),
+        ));
     }
-    if matches!(
-        kind,
-        Which::Unbilled | Which::Agents | Which::Actions | Which::Leakage | Which::Prepay
-    ) {
-        let layout = layout(&args)?;
-        let balances = match (&args.balances, kind) {
-            (Some(f), Which::Prepay) => Some(report::prepay::read_balances(f, &period)?),
-            _ => None,
-        };
-        let sheet = match kind {
-            Which::Unbilled => report::pack::unbilled(&store, &period)?,
-            Which::Agents => report::pack::agents(&store, &period)?,
-            Which::Prepay => {
-                report::prepay::prepay(&store, &period, balances.as_deref(), args.low_below as i64)?
-            }
-            Which::Leakage => {
-                report::pack::leakage(&store, &period, args.by == Some(By::Contract))?
-            }
-            _ => report::pack::actions(&store, &period, &drill_filter(&args)?, args.raw)?,
-        };
-        let (id, chart) = match kind {
-            Which::Unbilled => ("unbilled", Chart::UnbilledByAge),
-            Which::Agents => ("agents", Chart::BillableShare),
-            Which::Prepay => ("prepay", Chart::PrepayBurnDown),
-            Which::Leakage => ("leakage", Chart::None),
-            _ => ("actions", Chart::None),
-        };
-        return write_sheet(
-            &args,
-            sheet,
-            (&store, &period),
-            &layout,
-            (id, chart),
-            balances.as_deref(),
-        );
+    Ok(())
+}
+
+/// Writes `sheet` in `format` to `out` (standard output when none) and says on standard
+/// error what a reader of it must know: closes its figures come from, undated actions,
+/// its warnings, how many rows went to a file, and (even with --quiet) a coverage gap.
+/// With `strict`, a gap stops it before anything is written (exit 5).
+pub(crate) fn deliver(
+    sheet: &Sheet,
+    format: Format,
+    layout: &render::Options,
+    out: Option<&std::path::Path>,
+    strict: bool,
+    progress: &Progress,
+) -> Result<(), Error> {
+    let scope = &sheet.scope;
+    if strict && !scope.gaps.is_empty() {
+        return Err(Error::Incomplete(format!(
+            "{}; nothing was written (--strict)",
+            scope.coverage
+        )));
     }
-    let kind = match kind {
-        Which::Contracts => ReportKind::Contracts,
-        Which::Invoices => ReportKind::Invoices,
-        Which::Unbilled
-        | Which::Agents
-        | Which::Actions
-        | Which::Leakage
-        | Which::Prepay
-        | Which::Pack => {
-            unreachable!("handled above")
-        }
-        Which::Adjustments => {
-            let grid = report::adjust::adjustments(&store, &period, args.by.unwrap_or(By::Action))?;
-            let layout = layout(&args)?;
-            progress.note(&grid.title);
-            return write_output(args.out.as_deref(), |w| {
-                report::format::write_grid(&grid, args.format, &layout, w)
-            });
-        }
-    };
-    let (_, report) = report::build_current(&root, kind, &period)?;
-    for c in &report.closed {
+    for c in &scope.closes {
+        // The adjustments report is the one whose figures are not the close's: it compares
+        // the store of today with that close.
+        let what = if sheet.report == "adjustments" {
+            "these figures are what changed in the store since that close"
+        } else {
+            "its figures are from the close; see `report adjustments` for later changes"
+        };
         progress.note(&format!(
-            "period {} ({}) is closed (since {}, {} actions, sha256 {}): its figures are from the close; see `report adjustments` for later changes",
+            "period {} ({}) is closed (since {}, {} actions, sha256 {}): {what}",
             c.period, c.timezone, c.closed_at, c.actions, c.sha256
         ));
     }
-    if report.undated > 0 {
+    if scope.undated > 0 {
         progress.note(&format!(
             "{} action(s) in the store have no usable datetime, so they belong to no period and are in no report",
-            report.undated
+            scope.undated
         ));
     }
-    for c in &report.conflicts {
-        progress.note(&crate::report::safe::shown(c));
+    for w in &sheet.warnings {
+        progress.note(&report::safe::shown(w));
     }
-    let layout = layout(&args)?;
-    let line = report::format::coverage_line(&report);
-    strict_gate(&args, &report.gaps, &line)?;
-    write_output(args.out.as_deref(), |w| {
-        report::format::write_with(&report, args.format, &layout, w)
-    })?;
-    if let Some(out) = &args.out {
+    write_output(out, |w| render::write(sheet, format, layout, w))?;
+    if let Some(out) = out {
         progress.note(&format!(
-            "wrote {} rows to `{}`",
-            report.rows.len(),
+            "wrote {} row(s) to `{}`",
+            sheet.rows.len(),
             out.display()
         ));
     }
     // Said even with --quiet: figures with a hole in them must not go out unnoticed.
-    say_gaps(&report.gaps, &line);
+    if !scope.gaps.is_empty() {
+        eprintln!("halo-billing: {}", scope.coverage);
+    }
     Ok(())
+}
+
+/// `report pack`: the month's reports in one HTML page.
+fn pack(args: &Args, store: &Store, root: &std::path::Path, req: &Request) -> Result<(), Error> {
+    let sheets = catalog::pack(store, root, req)?;
+    // The page's coverage is the prepay section's: the period, and with balances every
+    // block's history since its purchase.
+    let prepay = sheets
+        .iter()
+        .find(|s| s.report == "prepay")
+        .expect("the pack has a prepay section");
+    let (gaps, line) = (&prepay.scope.gaps, &prepay.scope.coverage);
+    if args.strict && !gaps.is_empty() {
+        return Err(Error::Incomplete(format!(
+            "{line}; nothing was written (--strict)"
+        )));
+    }
+    let title = format!(
+        "Month-end pack, {} ({}); {line}",
+        req.period.label,
+        req.period.timezone.name()
+    );
+    let all: Vec<&Sheet> = sheets.iter().collect();
+    write_output(args.out.as_deref(), |w| render::html::page(&title, &all, w))?;
+    if !gaps.is_empty() {
+        eprintln!("halo-billing: {line}");
+    }
+    Ok(())
+}
+
+/// Runs `report`.
+pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
+    if args.list {
+        return list(&args);
+    }
+    let named = named(&args)?;
+    check_options(&args, &named)?;
+    let layout = layout(&args)?;
+    let zone = args.store.zone(args.timezone.as_deref())?;
+    let period = match named {
+        Named::Builtin(Builtin::Unbilled) => args.period.resolve_open_start(&zone)?,
+        _ => args.period.resolve(&zone)?,
+    };
+    let values = match &named {
+        Named::Defined(def) => def.param_values(&args.params).map_err(Error::Usage)?,
+        Named::Builtin(_) => Vec::new(),
+    };
+    let root = args.store.existing()?;
+    args.store
+        .refuse_inside(args.out.as_deref(), "--out", None)?;
+    let store = Store::open(&root)?;
+    if store.manifest().files.is_empty() {
+        return Err(Error::EmptyStore(root));
+    }
+    let balances = match &args.balances {
+        Some(f) => Some(report::prepay::read_balances(f, &period)?),
+        None => None,
+    };
+    let req = Request {
+        period: &period,
+        by: args.by,
+        filter: drill_filter(&args)?,
+        raw: args.raw,
+        balances: balances.as_deref(),
+        low_below_per_mille: args.low_below as i64,
+    };
+    let sheet = match &named {
+        Named::Builtin(Builtin::Pack) => return pack(&args, &store, &root, &req),
+        Named::Builtin(which) => catalog::build(&store, &root, *which, &req)?,
+        Named::Defined(def) => {
+            catalog::defined(&store, def, &values, &req, args.engine == Engine::Sql).map_err(
+                |e| match e {
+                    report::sql::QueryError::Report(r) => Error::Report(r),
+                    other => Error::Usage(other.to_string()),
+                },
+            )?
+        }
+    };
+    deliver(
+        &sheet,
+        args.format,
+        &layout,
+        args.out.as_deref(),
+        args.strict,
+        progress,
+    )
 }

@@ -12,8 +12,9 @@ pub mod plan;
 pub mod write;
 
 use crate::exact;
+use crate::fold::base as pack;
 use crate::period::Period;
-use crate::report::{ReportError, pack};
+use crate::report::ReportError;
 use mapping::{DateFormat, Entry, InvoicePer, Lines, Mapping};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -36,7 +37,11 @@ impl Work {
     pub fn absorb(&mut self, o: &Work) -> Result<(), ReportError> {
         self.actions += o.actions;
         pack::add(&mut self.hours_ms, o.hours_ms, "chargeable_hours")?;
-        pack::add(&mut self.amount_cents, o.amount_cents, "chargeable_amount")
+        Ok(pack::add(
+            &mut self.amount_cents,
+            o.amount_cents,
+            "chargeable_amount",
+        )?)
     }
 
     /// The sum of `parts`.
@@ -51,7 +56,11 @@ impl Work {
     fn add(&mut self, hours: i64, amount: i64) -> Result<(), ReportError> {
         self.actions += 1;
         pack::add(&mut self.hours_ms, hours, "chargeable_hours")?;
-        pack::add(&mut self.amount_cents, amount, "chargeable_amount")
+        Ok(pack::add(
+            &mut self.amount_cents,
+            amount,
+            "chargeable_amount",
+        )?)
     }
 }
 

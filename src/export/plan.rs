@@ -269,8 +269,8 @@ fn held_anywhere(
     let (parts, _) = crate::report::select::parts(store, &all)?;
     let cols = [crate::frame::col::TICKET_ID, crate::frame::col::ID];
     crate::report::select::for_each_frame(store, &parts, &cols, |df| {
-        let t = crate::report::select::ints(df, cols[0])?;
-        let i = crate::report::select::ints(df, cols[1])?;
+        let t = crate::fold::base::ints(df, cols[0])?;
+        let i = crate::fold::base::ints(df, cols[1])?;
         for (t, i) in t.iter().zip(&i) {
             let k = (t.unwrap_or_default(), i.unwrap_or_default());
             if wanted.contains(&k) {
@@ -331,13 +331,13 @@ pub fn sales(
 ) -> Result<SalesPlan, ReportError> {
     let docs = export_of_documents(store, "sales")?;
     let mut plan = SalesPlan::default();
-    let mut refs: HashMap<Option<i64>, crate::report::pack::Counts> = HashMap::new();
+    let mut refs: HashMap<Option<i64>, crate::fold::base::Counts> = HashMap::new();
     let mut seen = HashSet::new();
     let empty = Billed::default();
     for r in rows {
         seen.insert(r.key);
         let b = billed.get(&r.key);
-        crate::report::pack::count(refs.entry(r.contract).or_default(), Some(&r.contract_ref));
+        crate::fold::base::count(refs.entry(r.contract).or_default(), Some(&r.contract_ref));
         if r.unbilled() {
             plan.unbilled_total += r.amount_cents;
         } else if r.invoiced {
@@ -363,7 +363,7 @@ pub fn sales(
     plan.refs = refs
         .iter()
         .filter(|(c, _)| c.is_some())
-        .map(|(c, r)| (*c, crate::report::pack::most_common(r)))
+        .map(|(c, r)| (*c, crate::fold::base::most_common(r)))
         .collect();
     for (cid, w) in plan.unbilled.iter_mut() {
         w.reference = plan.refs.get(cid).cloned().unwrap_or_default();
@@ -409,8 +409,8 @@ fn weigh_sales(
                     .entry(cell)
                     .or_default();
                 w.actions += 1;
-                crate::report::pack::add(&mut w.hours_ms, dh, "chargeable_hours")?;
-                crate::report::pack::add(&mut w.amount_cents, da, "chargeable_amount")?;
+                crate::fold::base::add(&mut w.hours_ms, dh, "chargeable_hours")?;
+                crate::fold::base::add(&mut w.amount_cents, da, "chargeable_amount")?;
             }
             None => {
                 plan.unbilled
@@ -467,7 +467,7 @@ pub fn bookings(
         (d.year(), d.month())
     };
     let mut plan = BookingPlan::default();
-    let mut refs: HashMap<Option<i64>, crate::report::pack::Counts> = HashMap::new();
+    let mut refs: HashMap<Option<i64>, crate::fold::base::Counts> = HashMap::new();
     let mut seen = HashSet::new();
     let empty = Billed::default();
     for r in rows {
@@ -475,7 +475,7 @@ pub fn bookings(
         let now = match (&r.invoice_number, r.datetime) {
             (Some(n), Some(t)) if r.invoiced && r.amount_cents != 0 => {
                 plan.issued_total += r.amount_cents;
-                crate::report::pack::count(
+                crate::fold::base::count(
                     refs.entry(r.contract).or_default(),
                     Some(&r.contract_ref),
                 );
@@ -508,7 +508,7 @@ pub fn bookings(
             (
                 c,
                 if c.is_some() {
-                    crate::report::pack::most_common(&r)
+                    crate::fold::base::most_common(&r)
                 } else {
                     String::new()
                 },
@@ -566,8 +566,8 @@ fn weigh_booking(
         };
         let w = target.entry(k).or_default();
         w.actions += 1;
-        crate::report::pack::add(&mut w.hours_ms, dh, "chargeable_hours")?;
-        crate::report::pack::add(&mut w.amount_cents, da, "chargeable_amount")?;
+        crate::fold::base::add(&mut w.hours_ms, dh, "chargeable_hours")?;
+        crate::fold::base::add(&mut w.amount_cents, da, "chargeable_amount")?;
         plan.contributions.push(Contribution {
             share: who.share((c, None), dh, da),
             corrects: was_booked.then(|| invoice.clone()),

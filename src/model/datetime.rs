@@ -167,6 +167,40 @@ pub fn format_datetime(nanos: i64) -> String {
         .to_string()
 }
 
+/// The fraction digits a date-time column needs so that every one of `nanos` is written
+/// exactly with the same precision: 0, 3, 6 or 9 (the most any of them needs).
+pub fn column_digits(nanos: impl IntoIterator<Item = i64>) -> usize {
+    nanos
+        .into_iter()
+        .map(|n| match n.rem_euclid(1_000_000_000) {
+            0 => 0,
+            f if f % 1_000_000 == 0 => 3,
+            f if f % 1_000 == 0 => 6,
+            _ => 9,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// [`format_datetime`] with at least `digits` fraction digits (0, 3, 6 or 9; see
+/// [`column_digits`]): every cell of a column the same shape.
+pub fn format_datetime_digits(nanos: i64, digits: usize) -> String {
+    let s = format_datetime(nanos);
+    let body = &s[..s.len() - 1];
+    let have = body.find('.').map_or(0, |dot| body.len() - dot - 1);
+    if have >= digits {
+        return s;
+    }
+    let mut out = String::with_capacity(body.len() + 1 + digits + 1);
+    out.push_str(body);
+    if have == 0 {
+        out.push('.');
+    }
+    out.extend(std::iter::repeat_n('0', digits - have));
+    out.push('Z');
+    out
+}
+
 /// The proleptic Gregorian (year, month, day) of `days` since 1970-01-01 (`days >= 0`),
 /// by counting 400-year eras from 0000-03-01 (months from March, so that the leap day
 /// ends a year).
@@ -305,6 +339,31 @@ mod tests {
         assert_eq!(
             f("1969-12-31T23:59:59.000000001Z"),
             "1969-12-31T23:59:59.000000001Z"
+        );
+    }
+
+    #[test]
+    fn a_column_of_date_times_is_written_with_one_precision() {
+        let ns = [
+            1_790_000_000_000_000_000i64,
+            1_790_000_000_926_080_700,
+            1_790_000_000_500_000_000,
+        ];
+        let d = column_digits(ns);
+        assert_eq!(d, 9);
+        let shown: Vec<String> = ns.iter().map(|n| format_datetime_digits(*n, d)).collect();
+        assert_eq!(
+            shown,
+            [
+                "2026-09-21T14:13:20.000000000Z",
+                "2026-09-21T14:13:20.926080700Z",
+                "2026-09-21T14:13:20.500000000Z"
+            ]
+        );
+        assert_eq!(column_digits([1_790_000_000_000_000_000i64]), 0);
+        assert_eq!(
+            format_datetime_digits(1_790_000_000_500_000_000, 0),
+            "2026-09-21T14:13:20.500Z"
         );
     }
 }

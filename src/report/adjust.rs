@@ -10,12 +10,12 @@
 // Measures are parallel arrays indexed by measure number (as in `aggregate`).
 #![allow(clippy::needless_range_loop)]
 
-use super::ReportError;
-use super::format::{Grid, GridRow};
+use super::error::ReportError;
+use super::sheet::{Column, Kind, Scope, Sheet};
 use crate::aggregate::{MEASURE_NAMES, MEASURES};
 use crate::frame::col;
 use crate::period::Period;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use polars::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 
@@ -81,11 +81,20 @@ fn side(df: &DataFrame) -> PolarsResult<Side> {
     })
 }
 
-/// The adjustments of a closed period, as a grid for [`super::format::write_grid`].
+/// One row of deltas: its key cells, the actions delta and the measures' deltas in their
+/// integer units.
+#[derive(Debug, Clone, Default)]
+struct GridRow {
+    keys: Vec<String>,
+    actions: i64,
+    sums: [i64; MEASURES],
+}
+
+/// The adjustments of a closed period.
 ///
 /// Compares the live store with the frozen copy of the period's latest close, in force
 /// or reopened (so the history of a reopened close stays available).
-pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Grid, ReportError> {
+pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Sheet, ReportError> {
     let tz = period.timezone.name();
     let closed = store
         .closed_periods()?
@@ -93,13 +102,10 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Grid, Repor
         .rev()
         .find(|c| c.period == period.label && c.timezone == tz)
         .ok_or_else(|| {
-            ReportError::Store(StoreError::Manifest {
-                path: store.root().join("closed.json"),
-                reason: format!(
-                    "period {} ({tz}) has never been closed; `halo-billing close --period {}` first",
-                    period.label, period.label
-                ),
-            })
+            ReportError::NotClosed(format!(
+                "period {} ({tz}) has never been closed, so nothing has changed since a close: adjustments are what changed in the store after `halo-billing close --period {} --timezone {tz}` froze the period's figures (`halo-billing status` lists the closes)",
+                period.label, period.label
+            ))
         })?;
     store.verify_close(&closed)?;
     let frozen_path = store.root().join(&closed.file);
@@ -132,20 +138,29 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Grid, Repor
         By::Action => action_rows(&changes, &old, &new)?,
         By::Contract | By::Invoice => group_rows(by, &changes, &old, &new)?,
     };
-    let keys = match by {
+    let keys: Vec<Column> = match by {
         By::Action => vec![
-            "change",
-            "ticket_id",
-            "id",
-            "contract_id",
-            "contract_ref",
-            "invoice_number",
-            "invoice_id",
+            Column::new("change", Kind::Text).key(),
+            Column::new("ticket_id", Kind::Id).key(),
+            Column::new("id", Kind::Id).key(),
+            Column::new("contract_id", Kind::Id),
+            Column::new("contract_ref", Kind::Text),
+            Column::new("invoice_number", Kind::Text),
+            Column::new("invoice_id", Kind::Id),
         ],
-        By::Contract => vec!["contract_id", "contract_ref"],
-        By::Invoice => vec!["invoice_number", "invoice_id"],
+        By::Contract => vec![
+            Column::new("contract_id", Kind::Id).key(),
+            Column::new("contract_ref", Kind::Text),
+        ],
+        By::Invoice => vec![
+            Column::new("invoice_number", Kind::Text).key(),
+            Column::new("invoice_id", Kind::Id),
+        ],
     };
-    let mut total = GridRow::default();
+    let mut total = GridRow {
+        keys: vec![String::new(); keys.len()],
+        ..GridRow::default()
+    };
     for r in &rows {
         total.actions += r.actions;
         for m in 0..MEASURES {
@@ -158,23 +173,43 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Grid, Repor
         None => "closed".to_string(),
         Some(at) => format!("reopened {at}"),
     };
-    Ok(Grid {
-        title: format!(
-            "Adjustments of {} ({tz}) since its close of {} ({state}, sha256 {}), by {}",
-            closed.period,
-            closed.closed_at,
-            closed.sha256,
-            match by {
-                By::Action => "action",
-                By::Contract => "contract",
-                By::Invoice => "invoice",
-            }
-        ),
-        keys,
-        text_keys: vec!["contract_ref", "invoice_number"],
-        rows,
-        total,
-    })
+    let title = format!(
+        "Adjustments of {} ({tz}) since its close of {} ({state}, sha256 {}), by {}",
+        closed.period,
+        closed.closed_at,
+        closed.sha256,
+        match by {
+            By::Action => "action",
+            By::Contract => "contract",
+            By::Invoice => "invoice",
+        }
+    );
+    let cells = |r: &GridRow| -> Vec<String> {
+        let mut v = r.keys.clone();
+        v.push(r.actions.to_string());
+        v.extend(super::measures::shown(&r.sums));
+        v
+    };
+    let mut columns = keys;
+    columns.push(Column::new("actions", Kind::Count));
+    columns.extend(super::measures::columns(false));
+    let mut sheet = Sheet::new(
+        "adjustments",
+        title,
+        columns,
+        Scope::new(period, vec![closed]),
+    );
+    sheet.rows = rows.iter().map(cells).collect();
+    sheet.total = Some(cells(&total));
+    if rows.is_empty() {
+        sheet.notes.push("(no changes since the close)".into());
+    }
+    sheet.blank_key = match by {
+        By::Action => None,
+        By::Contract => Some("(no contract)"),
+        By::Invoice => Some("(not invoiced)"),
+    };
+    Ok(sheet)
 }
 
 /// One row per new, changed or deleted action; an action moved to another contract is a

@@ -2,9 +2,9 @@
 //! what the store holds now: the basis of every export (work already exported is left
 //! out, changed work is corrected) and of `report unbilled`'s `exported_amount`.
 
-use super::ReportError;
-use super::pack;
+use super::error::ReportError;
 use super::select;
+use crate::fold::base;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::Store;
@@ -60,17 +60,17 @@ pub fn action_rows(store: &Store, period: &Period) -> Result<Vec<ActionRow>, Rep
     ];
     let mut out = Vec::new();
     select::for_each_frame(store, &parts, &cols, |df| {
-        let tid = select::ints(df, col::TICKET_ID)?;
-        let id = select::ints(df, col::ID)?;
-        let hash = select::ints(df, col::CONTENT_HASH)?;
-        let cid = select::ints(df, col::CONTRACT_ID)?;
-        let cref = select::texts(df, col::CONTRACT_REF)?;
-        let inum = select::texts(df, col::INVOICE_NUMBER)?;
-        let iid = select::ints(df, col::INVOICE_ID)?;
-        let rate = select::ints(df, "chargerate")?;
-        let h = select::units(df, "actionchargehours_ms")?;
-        let a = select::units(df, "actionchargeamount_cents")?;
-        let dt = select::datetimes(df)?;
+        let tid = base::ints(df, col::TICKET_ID)?;
+        let id = base::ints(df, col::ID)?;
+        let hash = base::ints(df, col::CONTENT_HASH)?;
+        let cid = base::ints(df, col::CONTRACT_ID)?;
+        let cref = base::texts(df, col::CONTRACT_REF)?;
+        let inum = base::texts(df, col::INVOICE_NUMBER)?;
+        let iid = base::ints(df, col::INVOICE_ID)?;
+        let rate = base::ints(df, "chargerate")?;
+        let h = base::units(df, "actionchargehours_ms")?;
+        let a = base::units(df, "actionchargeamount_cents")?;
+        let dt = base::datetimes(df)?;
         out.reserve(df.height());
         for i in 0..df.height() {
             out.push(ActionRow {
@@ -80,7 +80,7 @@ pub fn action_rows(store: &Store, period: &Period) -> Result<Vec<ActionRow>, Rep
                 contract: cid[i],
                 contract_ref: cref[i].unwrap_or_default().to_string(),
                 invoice_number: inum[i].filter(|n| !n.trim().is_empty()).map(str::to_string),
-                invoiced: pack::invoiced(inum[i], iid[i]),
+                invoiced: base::invoiced(inum[i], iid[i]),
                 charge_rate: rate[i],
                 hours_ms: h[i],
                 amount_cents: a[i],
@@ -183,19 +183,19 @@ pub fn exported_by_contract(
     ];
     let mut out: BTreeMap<Option<i64>, i64> = BTreeMap::new();
     select::for_each_frame(store, &parts, &cols, |df| {
-        let tid = select::ints(df, col::TICKET_ID)?;
-        let id = select::ints(df, col::ID)?;
-        let cid = select::ints(df, col::CONTRACT_ID)?;
-        let inum = select::texts(df, col::INVOICE_NUMBER)?;
-        let iid = select::ints(df, col::INVOICE_ID)?;
-        let h = select::units(df, "actionchargehours_ms")?;
-        let a = select::units(df, "actionchargeamount_cents")?;
+        let tid = base::ints(df, col::TICKET_ID)?;
+        let id = base::ints(df, col::ID)?;
+        let cid = base::ints(df, col::CONTRACT_ID)?;
+        let inum = base::texts(df, col::INVOICE_NUMBER)?;
+        let iid = base::ints(df, col::INVOICE_ID)?;
+        let h = base::units(df, "actionchargehours_ms")?;
+        let a = base::units(df, "actionchargeamount_cents")?;
         for i in 0..df.height() {
             let key = (tid[i].unwrap_or_default(), id[i].unwrap_or_default());
             let Some(b) = billed.get(&key) else {
                 continue;
             };
-            if pack::invoiced(inum[i], iid[i]) || (h[i] <= 0 && a[i] <= 0) {
+            if base::invoiced(inum[i], iid[i]) || (h[i] <= 0 && a[i] <= 0) {
                 continue; // not unbilled work now
             }
             let on_contract: i64 = b
@@ -205,7 +205,7 @@ pub fn exported_by_contract(
                 .map(|l| l.amount_cents)
                 .sum();
             if on_contract != 0 {
-                pack::add(
+                base::add(
                     out.entry(cid[i]).or_default(),
                     on_contract,
                     "exported_amount",

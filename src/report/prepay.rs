@@ -15,19 +15,18 @@
 //! A contract without any line in the balances file shows its draws with the balance
 //! columns empty.
 
-use super::ReportError;
-use super::pack::{add, count, most_common};
+use super::error::ReportError;
+use super::footers;
 use super::select;
-use super::sheet::{Cell, Sheet};
-use super::totals;
+use super::sheet::{Chart, Column, Kind, Scope, Sheet};
 use crate::aggregate::Overflow;
 use crate::exact;
-use crate::frame::col;
+use crate::fold::base::{add, most_common};
+use crate::fold::prepay::{self as fold, Drawn, DrawnList};
 use crate::period::Period;
 use crate::store::Store;
 use chrono::{Datelike, TimeZone};
-use polars::prelude::DataFrame;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// One line of the balances file.
@@ -113,96 +112,17 @@ pub fn read_balances(path: &Path, period: &Period) -> Result<Vec<Balance>, Repor
     Ok(out)
 }
 
-/// A contract's prepay drawn per local month: (hours in ms, amount in cents).
-type Draws = BTreeMap<(i32, u32), (i64, i64)>;
-
-/// Prepay drawn per contract and month, and the contracts' references.
-#[derive(Default)]
-struct Drawn {
-    by: BTreeMap<i64, Draws>,
-    refs: HashMap<i64, super::pack::Counts>,
-}
-
-/// [`Drawn`] as a list (a footer holds it so): (contract, its months' draws, references).
-type DrawnList = Vec<(i64, Vec<((i32, u32), (i64, i64))>, super::pack::Counts)>;
-
-impl Drawn {
-    fn into_list(self) -> DrawnList {
-        let Drawn { by, mut refs } = self;
-        by.into_iter()
-            .map(|(c, d)| {
-                (
-                    c,
-                    d.into_iter().collect(),
-                    refs.remove(&c).unwrap_or_default(),
-                )
-            })
-            .collect()
-    }
-
-    fn merge(&mut self, list: DrawnList) -> Result<(), ReportError> {
-        for (c, months, r) in list {
-            let by = self.by.entry(c).or_default();
-            for (mo, (h, a)) in months {
-                let m = by.entry(mo).or_default();
-                add(&mut m.0, h, "prepay_hours")?;
-                add(&mut m.1, a, "prepay_amount")?;
-            }
-            super::pack::merge_counts(self.refs.entry(c).or_default(), r);
-        }
-        Ok(())
-    }
-}
-
-/// The footer key of a file's prepay draws ([`super::totals`]).
-const FOOTER: &str = "halo-billing.prepay.v1";
-
-const COLUMNS: [&str; 4] = [
-    col::CONTRACT_ID,
-    col::CONTRACT_REF,
-    "actionprepayhours_ms",
-    "actionprepayamount_cents",
-];
-
-/// Adds a frame's prepay draws (rows with a contract and prepay hours or amount) to `d`,
-/// by the month `local_month` gives each row's datetime.
-fn fold(
-    d: &mut Drawn,
-    df: &DataFrame,
-    local_month: &impl Fn(i64) -> (i32, u32),
-) -> Result<(), ReportError> {
-    let cid = select::ints(df, col::CONTRACT_ID)?;
-    let cref = select::texts(df, col::CONTRACT_REF)?;
-    let h = select::units(df, "actionprepayhours_ms")?;
-    let a = select::units(df, "actionprepayamount_cents")?;
-    let dt = select::datetimes(df)?;
-    for i in 0..df.height() {
-        let (Some(c), Some(t)) = (cid[i], dt[i]) else {
-            continue;
-        };
-        if h[i] == 0 && a[i] == 0 {
-            continue;
-        }
-        let m =
-            d.by.entry(c)
-                .or_default()
-                .entry(local_month(t))
-                .or_default();
-        add(&mut m.0, h[i], "prepay_hours")?;
-        add(&mut m.1, a[i], "prepay_amount")?;
-        count(d.refs.entry(c).or_default(), cref[i]);
-    }
-    Ok(())
-}
-
-/// The footer entry of a partition frame's prepay draws, by UTC month.
-pub(crate) fn footer(df: &DataFrame) -> Result<(String, String), ReportError> {
-    let mut d = Drawn::default();
-    fold(&mut d, df, &|ns| {
-        let t = chrono::Utc.timestamp_nanos(ns);
-        (t.year(), t.month())
-    })?;
-    Ok(totals::encode(FOOTER, df.height(), &d.into_list()))
+/// The first purchase in `balances` before the end of `period`, when it is before the
+/// period: the figures then depend on the store's history from it (a balance counts
+/// every draw since the block was bought).
+pub fn first_purchase(balances: Option<&[Balance]>, period: &Period) -> Option<i64> {
+    balances
+        .into_iter()
+        .flatten()
+        .filter(|b| b.at_ns < period.to_ns)
+        .map(|b| b.at_ns)
+        .min()
+        .filter(|&f| f < period.from_ns)
 }
 
 /// `report prepay` (see the module doc). `low_below` is in per mille of the purchased
@@ -227,11 +147,11 @@ pub fn prepay(
         from_ns: read_from,
         ..period.clone()
     };
-    let (parts, _) = select::parts(store, &reading)?;
+    let (parts, closes) = select::parts(store, &reading)?;
     let states = select::fold_parts(
         store,
         &parts,
-        &COLUMNS,
+        &fold::COLUMNS,
         |d: &mut Drawn, p| {
             // A file's summary is by its UTC month: it applies when that is also the
             // local month of all its rows (a zone at UTC+0 on both edges).
@@ -239,13 +159,13 @@ pub fn prepay(
             if local_month(mf) != p.file.month() || local_month(mt - 1) != p.file.month() {
                 return Ok(false);
             }
-            let Some(list) = totals::of_whole_part::<DrawnList>(store, p, FOOTER)? else {
+            let Some(list) = footers::of_whole_part::<DrawnList>(store, p, fold::FOOTER)? else {
                 return Ok(false);
             };
             d.merge(list)?;
             Ok(true)
         },
-        |d, df| fold(d, df, &local_month),
+        |d, df| Ok(fold::fold(d, df, &local_month)?),
     )?;
     let mut all = Drawn::default();
     for s in states {
@@ -348,13 +268,13 @@ pub fn prepay(
         }
     }
     let mut columns = vec![
-        ("contract_id", Cell::Number),
-        ("contract_ref", Cell::Text),
-        ("month", Cell::Text),
-        ("prepay_hours", Cell::Number),
-        ("prepay_amount", Cell::Number),
-        ("running_hours", Cell::Number),
-        ("running_amount", Cell::Number),
+        Column::new("contract_id", Kind::Id).key(),
+        Column::new("contract_ref", Kind::Text),
+        Column::new("month", Kind::Text).key(),
+        Column::new("prepay_hours", Kind::Hours),
+        Column::new("prepay_amount", Kind::Money),
+        Column::new("running_hours", Kind::Hours),
+        Column::new("running_amount", Kind::Money),
     ];
     let mut t = vec![
         String::new(),
@@ -367,32 +287,38 @@ pub fn prepay(
     ];
     if balances.is_some() {
         columns.extend([
-            ("purchased_hours", Cell::Number),
-            ("purchased_amount", Cell::Number),
-            ("remaining_hours", Cell::Number),
-            ("remaining_amount", Cell::Number),
-            ("status", Cell::Text),
+            Column::new("purchased_hours", Kind::Hours),
+            Column::new("purchased_amount", Kind::Money),
+            Column::new("remaining_hours", Kind::Hours),
+            Column::new("remaining_amount", Kind::Money),
+            Column::new("status", Kind::Text),
         ]);
         t.extend(std::iter::repeat_n(String::new(), 5));
     }
-    Ok(Sheet {
-        title: format!(
-            "Prepaid blocks, {} ({}){}",
-            period.label,
-            period.timezone.name(),
-            if balances.is_some() {
-                format!(
-                    "; low below {}.{}% of the hours purchased",
-                    low_below_per_mille / 10,
-                    low_below_per_mille % 10
-                )
-            } else {
-                String::new()
-            }
-        ),
-        columns,
-        rows,
-        total: Some(t),
-        notes: vec![format!("({})", exact::HOURS_NOTE)],
-    })
+    let title = format!(
+        "Prepaid blocks, {} ({}){}",
+        period.label,
+        period.timezone.name(),
+        if balances.is_some() {
+            format!(
+                "; low below {}.{}% of the hours purchased",
+                low_below_per_mille / 10,
+                low_below_per_mille % 10
+            )
+        } else {
+            String::new()
+        }
+    );
+    // The closes of the period itself (those before it, read for the balances, are not
+    // what the figures are of).
+    let closes = closes
+        .into_iter()
+        .filter(|c| c.from_ns < period.to_ns && period.from_ns < c.to_ns)
+        .collect();
+    let mut sheet = Sheet::new("prepay", title, columns, Scope::new(period, closes));
+    sheet.rows = rows;
+    sheet.total = Some(t);
+    sheet.notes = vec![format!("({})", exact::HOURS_NOTE)];
+    sheet.chart = Chart::PrepayBurnDown;
+    Ok(sheet)
 }

@@ -1,6 +1,6 @@
 //! `report charge-rates` computed on the reader threads: the built-in report defined by
 //! `queries/charge-rates.sql`, folded exactly as that query says, with each partition
-//! file's groups in its footer ([`super::totals`]) so that whole months are not read.
+//! file's groups in its footer ([`crate::fold::rates`]) so that whole months are not read.
 //!
 //! The SQL file stays the report's definition: `--engine sql` runs it through polars,
 //! DuckDB runs it in `benches/` and `queries/`, and the tests compare this fold with it
@@ -16,193 +16,50 @@
 //!   above 0: its chargeable amount is then invoiced, else unbilled;
 //! - null figures add nothing.
 
-use super::ReportError;
-use super::pack::add;
+use super::error::ReportError;
+use super::footers;
 use super::select;
-use super::totals;
-use crate::frame::col;
+use crate::fold::rates::{self as fold, Entry, Rates};
 use crate::period::Period;
-use crate::store::Store;
+use crate::store::{ClosedPeriod, Store};
 use polars::prelude::*;
-use rustc_hash::FxHashMap;
 
 /// The report's name: the built-in file report this module computes.
 pub const NAME: &str = "charge-rates";
 
-/// The footer key of a file's charge-rate groups ([`super::totals`]).
-const FOOTER: &str = "halo-billing.charge-rates.v1";
-
-const CHARGE_RATE: &str = "chargerate";
-const CHARGE_H: &str = "actionchargehours_ms";
-const CHARGE_A: &str = "actionchargeamount_cents";
-
-/// The stored columns the fold reads.
-const COLUMNS: [&str; 7] = [
-    col::CONTRACT_ID,
-    col::CONTRACT_REF,
-    CHARGE_RATE,
-    CHARGE_H,
-    CHARGE_A,
-    col::INVOICE_NUMBER,
-    col::INVOICE_ID,
-];
-
-/// One group's figures.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct Rate {
-    /// The greatest reference of the group's rows (none: no row had one).
-    contract_ref: Option<String>,
-    actions: i64,
-    hours: i64,
-    amount: i64,
-    invoiced: i64,
-    unbilled: i64,
-}
-
-impl Rate {
-    /// Keeps `r` as the reference when it is greater than the one held.
-    fn see_ref(&mut self, r: Option<&str>) {
-        if let Some(r) = r
-            && self.contract_ref.as_deref().is_none_or(|held| r > held)
-        {
-            self.contract_ref = Some(r.to_string());
-        }
-    }
-
-    fn merge(&mut self, o: Rate) -> Result<(), ReportError> {
-        self.see_ref(o.contract_ref.as_deref());
-        add(&mut self.actions, o.actions, "actions")?;
-        add(&mut self.hours, o.hours, "chargeable_hours")?;
-        add(&mut self.amount, o.amount, "chargeable_amount")?;
-        add(&mut self.invoiced, o.invoiced, "invoiced_amount")?;
-        add(&mut self.unbilled, o.unbilled, "unbilled_amount")
-    }
-}
-
-/// Groups by (contract, charge rate).
-type Rates = FxHashMap<(Option<i64>, Option<i64>), Rate>;
-
-/// A group as the footer holds it: `[contract, rate, reference, actions, [hours, amount,
-/// invoiced, unbilled]]`.
-type Entry = (Option<i64>, Option<i64>, Option<String>, i64, [i64; 4]);
-
-/// Adds the rows of `df` to `groups`; with `contract`, only the rows of that contract id.
-fn fold(groups: &mut Rates, df: &DataFrame, contract: Option<i64>) -> Result<(), ReportError> {
-    let id = select::int_col(df, col::CONTRACT_ID)?;
-    let rate = select::int_col(df, CHARGE_RATE)?;
-    let hours = select::int_col(df, CHARGE_H)?;
-    let amount = select::int_col(df, CHARGE_A)?;
-    let invoice_id = select::int_col(df, col::INVOICE_ID)?;
-    let refs = select::text_col(df, col::CONTRACT_REF)?;
-    let number = select::text_col(df, col::INVOICE_NUMBER)?;
-    let rows = id
-        .iter()
-        .zip(rate.iter())
-        .zip(hours.iter().zip(amount.iter()))
-        .zip(invoice_id.iter().zip(number.iter()))
-        .zip(refs.iter());
-    for ((((id, rate), (h, a)), (inv_id, inv_no)), r) in rows {
-        if !(h.is_some_and(|h| h > 0) || a.is_some_and(|a| a > 0)) {
-            continue;
-        }
-        if contract.is_some_and(|c| id != Some(c)) {
-            continue;
-        }
-        let id = id.filter(|&c| c != 0);
-        let g = groups.entry((id, rate)).or_default();
-        g.see_ref(id.and(r));
-        let a = a.unwrap_or(0);
-        add(&mut g.actions, 1, "actions")?;
-        add(&mut g.hours, h.unwrap_or(0), "chargeable_hours")?;
-        add(&mut g.amount, a, "chargeable_amount")?;
-        if inv_no.is_some() || inv_id.is_some_and(|i| i > 0) {
-            add(&mut g.invoiced, a, "invoiced_amount")?;
-        } else {
-            add(&mut g.unbilled, a, "unbilled_amount")?;
-        }
-    }
-    Ok(())
-}
-
-/// Adds `more` (another thread's groups, or a footer's) into `into`.
-fn merge(into: &mut Rates, more: Rates) -> Result<(), ReportError> {
-    for (k, r) in more {
-        match into.get_mut(&k) {
-            Some(g) => g.merge(r)?,
-            None => {
-                into.insert(k, r);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The footer entry of a partition frame: the groups of all its rows, in key order.
-pub(crate) fn footer(df: &DataFrame) -> Result<(String, String), ReportError> {
-    let mut groups = Rates::default();
-    fold(&mut groups, df, None)?;
-    let mut list: Vec<Entry> = groups
-        .into_iter()
-        .map(|((c, rate), g)| {
-            let sums = [g.hours, g.amount, g.invoiced, g.unbilled];
-            (c, rate, g.contract_ref, g.actions, sums)
-        })
-        .collect();
-    list.sort_unstable();
-    Ok(totals::encode(FOOTER, df.height(), &list))
-}
-
-/// A footer's groups, those of `contract` only when given.
-fn from_entries(list: Vec<Entry>, contract: Option<i64>) -> Rates {
-    list.into_iter()
-        .filter(|e| contract.is_none() || e.0 == contract)
-        .map(|(c, rate, contract_ref, actions, s)| {
-            let r = Rate {
-                contract_ref,
-                actions,
-                hours: s[0],
-                amount: s[1],
-                invoiced: s[2],
-                unbilled: s[3],
-            };
-            ((c, rate), r)
-        })
-        .collect()
-}
-
 /// The report's result for `period`: the columns `reports/charge-rates.toml` declares,
 /// in integer units, one row per group (unsorted: the caller sorts as the definition
-/// says). `contract`: the parameter.
+/// says), and the closes whose frozen copies it read. `contract`: the parameter.
 pub fn frame(
     store: &Store,
     period: &Period,
     contract: Option<i64>,
-) -> Result<DataFrame, ReportError> {
-    let (parts, _) = select::parts(store, period)?;
+) -> Result<(DataFrame, Vec<ClosedPeriod>), ReportError> {
+    let (parts, closes) = select::parts(store, period)?;
     // A footer's groups serve a contract parameter by their contract, except 0: its rows
     // are in the group without a contract, with those of no contract id at all.
     let footers_serve = contract != Some(0);
     let states = select::fold_parts(
         store,
         &parts,
-        &COLUMNS,
+        &fold::COLUMNS,
         |groups: &mut Rates, p| {
             if !footers_serve {
                 return Ok(false);
             }
-            let Some(list) = totals::of_whole_part::<Vec<Entry>>(store, p, FOOTER)? else {
+            let Some(list) = footers::of_whole_part::<Vec<Entry>>(store, p, fold::FOOTER)? else {
                 return Ok(false);
             };
-            merge(groups, from_entries(list, contract))?;
+            fold::merge(groups, fold::from_entries(list, contract))?;
             Ok(true)
         },
-        |groups, df| fold(groups, df, contract),
+        |groups, df| Ok(fold::fold(groups, df, contract)?),
     )?;
     let mut groups = Rates::default();
     for s in states {
-        merge(&mut groups, s)?;
+        fold::merge(&mut groups, s)?;
     }
-    to_frame(groups)
+    Ok((to_frame(groups)?, closes))
 }
 
 /// Groups as the report's result frame.
@@ -241,6 +98,7 @@ fn to_frame(groups: Rates) -> Result<DataFrame, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::col;
 
     /// Rows covering every rule of the query: contract null / 0 / 7 / 8, references
     /// null or several, rates null or set, invoice number null / empty / set, invoice id
@@ -322,9 +180,9 @@ mod tests {
         df!(
             col::CONTRACT_ID => pick(|r| r.0),
             col::CONTRACT_REF => text(|r| r.1),
-            CHARGE_RATE => pick(|r| r.2),
-            CHARGE_H => pick(|r| r.3),
-            CHARGE_A => pick(|r| r.4),
+            fold::CHARGE_RATE => pick(|r| r.2),
+            fold::CHARGE_H => pick(|r| r.3),
+            fold::CHARGE_A => pick(|r| r.4),
             col::INVOICE_NUMBER => text(|r| r.5),
             col::INVOICE_ID => pick(|r| r.6),
         )
@@ -353,7 +211,7 @@ mod tests {
         let sql = include_str!("../../queries/charge-rates.sql");
         for contract in [None, Some(7), Some(0), Some(9)] {
             let params = df!("contract" => [contract]).unwrap();
-            let want = super::super::sql::run_sql(
+            let want = crate::report::sql::run_sql(
                 edge_rows().lazy(),
                 sql,
                 vec![("params", params)],
@@ -361,7 +219,7 @@ mod tests {
             )
             .unwrap();
             let mut groups = Rates::default();
-            fold(&mut groups, &edge_rows(), contract).unwrap();
+            fold::fold(&mut groups, &edge_rows(), contract).unwrap();
             let got = sorted(to_frame(groups).unwrap());
             assert!(
                 got.equals_missing(&sorted(want.clone())),
@@ -370,43 +228,11 @@ mod tests {
             if contract == Some(0) {
                 continue; // footers do not serve contract 0 (see `frame`)
             }
-            let (_, json) = footer(&edge_rows()).unwrap();
+            let (_, json) = fold::footer(&edge_rows()).unwrap();
             let entries: serde_json::Value = serde_json::from_str(&json).unwrap();
             let list: Vec<Entry> = serde_json::from_value(entries["state"].clone()).unwrap();
-            let via = sorted(to_frame(from_entries(list, contract)).unwrap());
+            let via = sorted(to_frame(fold::from_entries(list, contract)).unwrap());
             assert!(via.equals_missing(&got), "footer, contract {contract:?}");
         }
-    }
-
-    /// Merging keeps the greater reference and adds the figures; an overflow is an
-    /// error naming the column.
-    #[test]
-    fn merging_keeps_the_greater_reference_and_refuses_an_overflow() {
-        let mut a = Rate {
-            contract_ref: Some("B".into()),
-            actions: 1,
-            amount: i64::MAX,
-            ..Default::default()
-        };
-        let b = Rate {
-            contract_ref: Some("C".into()),
-            actions: 2,
-            ..Default::default()
-        };
-        a.merge(b).unwrap();
-        assert_eq!((a.contract_ref.as_deref(), a.actions), (Some("C"), 3));
-        a.merge(Rate {
-            contract_ref: None,
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(a.contract_ref.as_deref(), Some("C"));
-        let e = a
-            .merge(Rate {
-                amount: 1,
-                ..Default::default()
-            })
-            .unwrap_err();
-        assert!(e.to_string().contains("chargeable_amount"), "{e}");
     }
 }

@@ -2,11 +2,12 @@
 //! periods' frozen copies) and which UTC range of each make up a period, and reading the
 //! columns a report needs from them, rows outside the range left out.
 //!
-//! Closed periods hold for every way of asking (see [`super::build`]): a period equal to
+//! Closed periods hold for every way of asking (see [`super::contracts::build`]): a period equal to
 //! a close reads its frozen copy; closes inside the period contribute their copies and
 //! the live store the rest; a period cutting through a close is refused.
 
-use super::ReportError;
+use super::error::ReportError;
+use crate::fold::base::datetimes;
 use crate::frame::col;
 use crate::period::Period;
 use crate::store::{ClosedPeriod, FileEntry, Store, month_bounds};
@@ -34,7 +35,7 @@ pub fn parts(
         .find(|c| c.from_ns < period.from_ns || c.to_ns > period.to_ns)
     {
         let zone = store.timezone().ok().flatten();
-        return Err(ReportError::CutsClosed(super::cut_message(
+        return Err(ReportError::CutsClosed(cut_message(
             period,
             c,
             zone.as_deref(),
@@ -182,7 +183,7 @@ pub fn frame_where(
 
 /// [`fold_frames`] where a part may be taken from its file's footer instead:
 /// `from_footer` adds the part to the state and says `true` when the file's footer holds
-/// what the fold needs (see [`super::totals`]), or says `false`, and the part's rows are
+/// what the fold needs (see [`super::footers`]), or says `false`, and the part's rows are
 /// read and folded.
 pub fn fold_parts<S: Default + Send>(
     store: &Store,
@@ -298,76 +299,48 @@ fn in_range(p: &Part, df: DataFrame) -> Result<DataFrame, ReportError> {
         })
 }
 
-fn bad(column: &'static str) -> impl FnOnce(PolarsError) -> ReportError {
-    move |source| ReportError::Column { column, source }
-}
-
-/// A whole-number column itself, for reading a few rows by index (`get(i)`) where
-/// collecting the whole column would cost more than the rows used.
-pub fn int_col<'a>(df: &'a DataFrame, name: &'static str) -> Result<&'a Int64Chunked, ReportError> {
-    df.column(name).and_then(|c| c.i64()).map_err(bad(name))
-}
-
-/// A text column itself, for reading a few rows by index.
-pub fn text_col<'a>(
-    df: &'a DataFrame,
-    name: &'static str,
-) -> Result<&'a StringChunked, ReportError> {
-    df.column(name).and_then(|c| c.str()).map_err(bad(name))
-}
-
-/// A flag column itself, for reading rows by index.
-pub fn flag_col<'a>(
-    df: &'a DataFrame,
-    name: &'static str,
-) -> Result<&'a BooleanChunked, ReportError> {
-    df.column(name).and_then(|c| c.bool()).map_err(bad(name))
-}
-
-/// The `datetime` column's UTC nanoseconds, for reading rows by index.
-pub fn datetime_col(df: &DataFrame) -> Result<&Int64Chunked, ReportError> {
-    df.column(col::DATETIME)
-        .and_then(|c| c.datetime().map(|d| d.physical()))
-        .map_err(bad(col::DATETIME))
-}
-
-/// A whole-number column (nulls as `None`).
-pub fn ints(df: &DataFrame, name: &'static str) -> Result<Vec<Option<i64>>, ReportError> {
-    df.column(name)
-        .and_then(|c| c.i64().map(|a| a.iter().collect()))
-        .map_err(bad(name))
-}
-
-/// A figure column in integer units (nulls as 0), borrowed from the frame when it is one
-/// chunk without nulls (as the store writes them).
-pub fn units<'a>(
-    df: &'a DataFrame,
-    name: &'static str,
-) -> Result<std::borrow::Cow<'a, [i64]>, ReportError> {
-    let ca = df.column(name).and_then(|c| c.i64()).map_err(bad(name))?;
-    if ca.null_count() == 0
-        && let Ok(slice) = ca.cont_slice()
-    {
-        return Ok(std::borrow::Cow::Borrowed(slice));
+/// Says how to ask for a range that cuts through closed period `c`: in the close's zone
+/// when the range was asked for in another (the store's zone named), else whole, around
+/// it or after a reopen.
+fn cut_message(
+    period: &Period,
+    c: &crate::store::ClosedPeriod,
+    store_zone: Option<&str>,
+) -> String {
+    let t = crate::model::datetime::format_datetime;
+    let asked = period.timezone.name();
+    let head = format!(
+        "the range {} ({asked}) cuts through closed period {} ({}, {} .. {}), whose figures are frozen",
+        period.label,
+        c.period,
+        c.timezone,
+        t(c.from_ns),
+        t(c.to_ns)
+    );
+    let reopen = format!(
+        "reopen it first (halo-billing reopen --period {} --timezone {} --reason ...)",
+        c.period, c.timezone
+    );
+    if asked != c.timezone {
+        let range = match period.label.split_once("..") {
+            Some((from, to)) => format!("--from {from} --to {to}"),
+            None => format!("--period {}", period.label),
+        };
+        let whose = match store_zone {
+            Some(z) if z == c.timezone => {
+                " (the store's zone: leaving out --timezone does the same)"
+            }
+            _ => "",
+        };
+        return format!(
+            "{head}. It was closed in {}, and this range was asked for in {asked}: ask in {} instead, \
+             `{range} --timezone {}`{whose}; or {reopen}",
+            c.timezone, c.timezone, c.timezone
+        );
     }
-    Ok(std::borrow::Cow::Owned(
-        ca.iter().map(Option::unwrap_or_default).collect(),
-    ))
-}
-
-/// A text column, borrowed from the frame (no copy per row).
-pub fn texts<'a>(
-    df: &'a DataFrame,
-    name: &'static str,
-) -> Result<Vec<Option<&'a str>>, ReportError> {
-    df.column(name)
-        .and_then(|c| c.str().map(|a| a.iter().collect()))
-        .map_err(bad(name))
-}
-
-/// The `datetime` column (UTC nanoseconds).
-pub fn datetimes(df: &DataFrame) -> Result<Vec<Option<i64>>, ReportError> {
-    df.column(col::DATETIME)
-        .and_then(|c| c.datetime().map(|d| d.physical().iter().collect()))
-        .map_err(bad(col::DATETIME))
+    format!(
+        "{head}; ask for that period whole (--period {} --timezone {}) or for a range that contains it or avoids it, \
+         or {reopen}",
+        c.period, c.timezone
+    )
 }

@@ -4,14 +4,14 @@
 //! columns named `*_cents`, `*_ms` and `*_e4` are shown as exact decimals (money 2,
 //! hours 4, mileage 4 decimals) and renamed `*_amount`, `*_hours` and plain, unless raw.
 
-use super::ReportError;
 use super::defs::{ColumnType, ParamType, ParamValue, ReportDef};
+use super::error::ReportError;
 use super::select;
-use super::sheet::{Cell, Sheet};
+use super::sheet::{Column as SheetColumn, Kind, Scope, Sheet};
 use crate::exact;
 use crate::frame;
 use crate::period::Period;
-use crate::store::Store;
+use crate::store::{ClosedPeriod, Store};
 use polars::prelude::*;
 
 /// Why a query could not run.
@@ -56,16 +56,19 @@ fn columns_used(sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// The period's actions, the given stored columns, as one frame.
-fn actions_frame(store: &Store, period: &Period, names: &[&str]) -> Result<DataFrame, ReportError> {
-    let (parts, _) = select::parts(store, period)?;
+/// The parts' actions, the given stored columns, as one frame.
+fn actions_frame(
+    store: &Store,
+    parts: &[select::Part],
+    names: &[&str],
+) -> Result<DataFrame, ReportError> {
     let schema = frame::schema();
     let bad = |source| ReportError::Column {
         column: "actions",
         source,
     };
     let mut out: Option<DataFrame> = None;
-    select::for_each_frame(store, &parts, names, |df| {
+    select::for_each_frame(store, parts, names, |df| {
         let df = df.select(names.iter().copied()).map_err(bad)?;
         match &mut out {
             None => out = Some(df),
@@ -83,13 +86,6 @@ fn actions_frame(store: &Store, period: &Period, names: &[&str]) -> Result<DataF
     }
 }
 
-/// The period's actions, the given stored columns, as a lazy scan of its files
-/// ([`select::scan_parts`]).
-fn actions_lazy(store: &Store, period: &Period, names: &[&str]) -> Result<LazyFrame, ReportError> {
-    let (parts, _) = select::parts(store, period)?;
-    select::scan_parts(store, &parts, names)
-}
-
 /// Runs `sql` over the period's actions (and the extra tables), collected. `streaming`:
 /// over lazy scans of the files on polars' streaming engine, which reads them a few at
 /// a time (memory that does not grow with the period); polars 0.55 does not run every
@@ -97,30 +93,33 @@ fn actions_lazy(store: &Store, period: &Period, names: &[&str]) -> Result<LazyFr
 /// scans the in-memory one fails `COUNT(*)`), so this is for the built-in reports,
 /// whose queries the tests run. Otherwise the period's columns are collected first and
 /// the query runs in memory.
+///
+/// Returns the result and the closes whose frozen copies it read.
 fn execute(
     store: &Store,
     period: &Period,
     sql: &str,
     tables: Vec<(&str, DataFrame)>,
     streaming: bool,
-) -> Result<DataFrame, QueryError> {
+) -> Result<(DataFrame, Vec<ClosedPeriod>), QueryError> {
     let used = columns_used(sql);
     let names: Vec<&str> = used.iter().map(String::as_str).collect();
+    let (parts, closes) = select::parts(store, period)?;
     let actions = if streaming {
-        actions_lazy(store, period, &names)?
+        select::scan_parts(store, &parts, &names)?
     } else {
-        actions_frame(store, period, &names)?.lazy()
+        actions_frame(store, &parts, &names)?.lazy()
     };
     let engine = if streaming {
         Engine::Streaming
     } else {
         Engine::InMemory
     };
-    run_sql(actions, sql, tables, engine)
+    Ok((run_sql(actions, sql, tables, engine)?, closes))
 }
 
 /// Runs `sql` over the table `actions` and the extra tables on `engine`.
-pub(super) fn run_sql(
+pub(crate) fn run_sql(
     actions: LazyFrame,
     sql: &str,
     tables: Vec<(&str, DataFrame)>,
@@ -168,8 +167,8 @@ fn shorten(message: &str) -> String {
 
 /// Runs `sql` over the period's actions.
 pub fn query(store: &Store, period: &Period, sql: &str, raw: bool) -> Result<Sheet, QueryError> {
-    let result = execute(store, period, sql, Vec::new(), false)?;
-    Ok(to_sheet(&result, period, raw))
+    let (result, closes) = execute(store, period, sql, Vec::new(), false)?;
+    Ok(to_sheet(&result, Scope::new(period, closes), raw))
 }
 
 /// The one-row `params` table of a report's parameter values.
@@ -215,7 +214,7 @@ pub fn run_report(
         sql_path: def.sql_path.clone(),
         message,
     };
-    let result = if has_native(def) && !sql {
+    let (result, closes) = if has_native(def) && !sql {
         let contract = def
             .parameters
             .iter()
@@ -258,7 +257,7 @@ pub fn run_report(
             )
             .map_err(|e| shape(e.to_string()))?
     };
-    let mut columns: Vec<(&'static str, Cell)> = Vec::new();
+    let mut columns: Vec<SheetColumn> = Vec::new();
     let mut rows: Vec<Vec<String>> = vec![Vec::new(); result.height()];
     let mut total: Vec<String> = Vec::new();
     let mut any_total = false;
@@ -282,10 +281,25 @@ pub fn run_report(
             ColumnType::Mileage => Some(exact::format_mileage),
             _ => None,
         };
-        columns.push((
-            leak_name(d.name.clone()),
-            if figure { Cell::Number } else { Cell::Text },
-        ));
+        let kind = match d.kind {
+            ColumnType::Integer if d.name == "id" || d.name.ends_with("_id") => Kind::Id,
+            ColumnType::Integer if d.name == "actions" => Kind::Count,
+            ColumnType::Integer => Kind::Integer,
+            _ if raw && figure => Kind::Integer,
+            ColumnType::Money => Kind::Money,
+            ColumnType::Hours => Kind::Hours,
+            ColumnType::Mileage => Kind::Mileage,
+            ColumnType::Datetime => Kind::DateTime,
+            ColumnType::Text | ColumnType::Boolean => Kind::Text,
+        };
+        // The definition's sort columns say what a row is about: its key.
+        let column = SheetColumn::new(d.name.clone(), kind);
+        columns.push(if def.sort.contains(&d.name) {
+            column.key()
+        } else {
+            column
+        });
+        let digits = datetime_digits(c);
         let mut sum: i64 = 0;
         for (i, row) in rows.iter_mut().enumerate() {
             let v = c.get(i).unwrap_or(AnyValue::Null);
@@ -296,7 +310,7 @@ pub fn run_report(
                     .ok_or_else(|| shape(format!("the total of `{}` overflows 64 bits", d.name)))?;
                 row.push(fmt.map_or_else(|| n.to_string(), |f| f(n)));
             } else {
-                row.push(plain(&v));
+                row.push(plain(&v, digits));
             }
         }
         if figure && d.totalled() {
@@ -313,96 +327,117 @@ pub fn run_report(
     if raw {
         notes.push("(figures in their integer units)".into());
     }
-    Ok(Sheet {
-        title: format!(
-            "{}, {} ({}), {} row(s)",
-            def.title,
-            period.label,
-            period.timezone.name(),
-            result.height()
-        ),
-        columns,
-        rows,
-        total: any_total.then_some(total),
-        notes,
-    })
+    let title = format!(
+        "{}, {} ({}), {} row(s)",
+        def.title,
+        period.label,
+        period.timezone.name(),
+        result.height()
+    );
+    let mut sheet = Sheet::new(&def.name, title, columns, Scope::new(period, closes));
+    sheet.rows = rows;
+    sheet.total = any_total.then_some(total);
+    sheet.notes = notes;
+    Ok(sheet)
 }
 
-/// A column name for a sheet. Sheet column names are `&'static str` (the built-in reports'
-/// headers are literals); the few names of one query's result or one file report live as
-/// long as the process anyway.
-fn leak_name(name: String) -> &'static str {
-    Box::leak(name.into_boxed_str())
+/// The fraction digits of a date-time column ([`crate::model::datetime::column_digits`]):
+/// every cell of it written with one precision.
+fn datetime_digits(c: &Column) -> usize {
+    let Ok(dt) = c.datetime() else {
+        return 0;
+    };
+    let scale = match dt.time_unit() {
+        TimeUnit::Nanoseconds => 1,
+        TimeUnit::Microseconds => 1_000,
+        TimeUnit::Milliseconds => 1_000_000,
+    };
+    crate::model::datetime::column_digits(
+        dt.physical()
+            .iter()
+            .flatten()
+            .map(|t| t.saturating_mul(scale)),
+    )
 }
 
-/// A value that is not a figure, as text (null: empty).
-fn plain(v: &AnyValue) -> String {
+/// A value that is not a figure, as text (null: empty): date-times with `digits`
+/// fraction digits, floating point at full precision (the shortest text that reads back
+/// as the same number, never rounded for display).
+fn plain(v: &AnyValue, digits: usize) -> String {
     match v {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Float64(f) => f.to_string(),
+        AnyValue::Float32(f) => f.to_string(),
         AnyValue::Datetime(t, unit, _) => {
             let ns = match unit {
                 TimeUnit::Nanoseconds => *t,
                 TimeUnit::Microseconds => t.saturating_mul(1_000),
                 TimeUnit::Milliseconds => t.saturating_mul(1_000_000),
             };
-            crate::model::datetime::format_datetime(ns)
+            crate::model::datetime::format_datetime_digits(ns, digits)
         }
         _ => v.to_string(),
     }
 }
 
-/// An integer-unit column: its suffix, how a value is shown, the suffix it is shown with.
-type Unit = (&'static str, fn(i64) -> String, &'static str);
+/// An integer-unit column: its suffix, how a value is shown, the suffix it is shown with,
+/// its kind.
+type Unit = (&'static str, fn(i64) -> String, &'static str, Kind);
 
 /// A result frame as a sheet: integer-unit columns shown as exact decimals unless `raw`.
-fn to_sheet(df: &DataFrame, period: &Period, raw: bool) -> Sheet {
-    let mut columns: Vec<(&'static str, Cell)> = Vec::new();
+fn to_sheet(df: &DataFrame, scope: Scope, raw: bool) -> Sheet {
+    let mut columns: Vec<SheetColumn> = Vec::new();
     let mut rows: Vec<Vec<String>> = vec![Vec::new(); df.height()];
     for c in df.columns() {
         let name = c.name().as_str();
-        let numeric = c.dtype().is_primitive_numeric();
         let unit: Option<Unit> = match () {
             _ if raw || !c.dtype().is_integer() => None,
-            _ if name.ends_with("_cents") => Some(("_cents", exact::format_money, "_amount")),
-            _ if name.ends_with("_ms") => Some(("_ms", exact::format_hours, "_hours")),
-            _ if name.ends_with("_e4") => Some(("_e4", exact::format_mileage, "")),
+            _ if name.ends_with("_cents") => {
+                Some(("_cents", exact::format_money, "_amount", Kind::Money))
+            }
+            _ if name.ends_with("_ms") => Some(("_ms", exact::format_hours, "_hours", Kind::Hours)),
+            _ if name.ends_with("_e4") => Some(("_e4", exact::format_mileage, "", Kind::Mileage)),
             _ => None,
         };
         let shown = match unit {
-            Some((suffix, _, to)) => format!("{}{to}", &name[..name.len() - suffix.len()]),
+            Some((suffix, _, to, _)) => format!("{}{to}", &name[..name.len() - suffix.len()]),
             None => name.to_string(),
         };
-        columns.push((
-            leak_name(shown),
-            if numeric { Cell::Number } else { Cell::Text },
-        ));
+        let dtype = c.dtype();
+        let kind = match unit {
+            Some((_, _, _, k)) => k,
+            None if dtype.is_integer() && (name == "id" || name.ends_with("_id")) => Kind::Id,
+            None if dtype.is_integer() => Kind::Integer,
+            None if dtype.is_primitive_numeric() => Kind::Number,
+            None if matches!(dtype, DataType::Datetime(..)) => Kind::DateTime,
+            None if matches!(dtype, DataType::Date) => Kind::Date,
+            None => Kind::Text,
+        };
+        columns.push(SheetColumn::new(shown, kind));
+        let digits = datetime_digits(c);
         for (i, row) in rows.iter_mut().enumerate() {
             let v = c.get(i).unwrap_or(AnyValue::Null);
             row.push(match unit {
                 _ if v.is_null() => String::new(),
-                Some((_, fmt, _)) => v.extract::<i64>().map(fmt).unwrap_or_default(),
-                None => plain(&v),
+                Some((_, fmt, _, _)) => v.extract::<i64>().map(fmt).unwrap_or_default(),
+                None => plain(&v, digits),
             });
         }
     }
-    Sheet {
-        title: format!(
-            "Query over {} ({}), {} row(s)",
-            period.label,
-            period.timezone.name(),
-            df.height()
-        ),
-        columns,
-        rows,
-        total: None,
-        notes: if raw {
-            vec!["(figures in their integer units)".into()]
-        } else {
-            vec![
-                "(columns *_cents, *_ms and *_e4 shown as exact amounts, hours and mileage)".into(),
-            ]
-        },
-    }
+    let title = format!(
+        "Query over {} ({}), {} row(s)",
+        scope.period.label,
+        scope.period.timezone.name(),
+        df.height()
+    );
+    let mut sheet = Sheet::new("query", title, columns, scope);
+    sheet.rows = rows;
+    sheet.notes = if raw {
+        vec!["(figures in their integer units)".into()]
+    } else {
+        vec!["(columns *_cents, *_ms and *_e4 shown as exact amounts, hours and mileage)".into()]
+    };
+    sheet
 }

@@ -304,12 +304,12 @@ pub(super) fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<Written, 
 }
 
 /// Writes a partition file: [`write_parquet`] with the frame's group totals in the footer
-/// (see [`crate::report::totals`]), so that reports of whole months need not decode it.
+/// (see [`crate::fold`]), so that reports of whole months need not decode it.
 pub(super) fn write_partition(path: &Path, df: &mut DataFrame) -> Result<Written, StoreError> {
     // The totals read each column as one contiguous piece; a frame read from a file of
     // several row groups (a migration's) comes in one piece per group.
     df.rechunk_mut_par();
-    let mut footer = crate::report::totals::footer(df).map_err(|e| StoreError::Totals {
+    let mut footer = crate::fold::footer::entries(df).map_err(|e| StoreError::Totals {
         path: path.to_path_buf(),
         reason: format!("cannot be computed: {e}"),
     })?;

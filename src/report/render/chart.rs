@@ -1,191 +1,13 @@
-//! One self-contained HTML page of reports (`--format html`, `report pack`): each
-//! report's table with the very cells its CSV has (text HTML-escaped instead of
-//! formula-neutralised), and an SVG chart (plotters' SVG backend) where people would
-//! rather look than read. No script, no style sheet or font from the network: the file
-//! opens anywhere, offline.
-//!
-//! Chart geometry is floating point (pixels); every figure a reader is given to read is
-//! the table's exact text, and chart labels show those texts too.
+//! The charts of a page: SVG drawn by plotters' SVG backend from a sheet's cells. Chart
+//! geometry is floating point (pixels); every figure a reader is given to read is the
+//! table's exact text, and chart labels show those texts too.
 
-use super::sheet::{Cell, Sheet};
+use crate::report::sheet::{Chart, Sheet};
 use plotters::prelude::*;
-use std::io::{self, Write};
-
-/// Which chart a section gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Chart {
-    /// Hours per contract, split into chargeable, non-chargeable and prepay (contracts).
-    HoursPerContract,
-    /// The unbilled amount by age (unbilled).
-    UnbilledByAge,
-    /// Prepaid hours drawn over the months, per block (prepay): running totals, or the
-    /// remaining hours when the report has balances.
-    PrepayBurnDown,
-    /// Billable share per agent (agents).
-    BillableShare,
-    /// Table only.
-    None,
-}
-
-/// One report on the page.
-pub struct Section<'a> {
-    /// A short id (the report's name): the section's and the table's `id`.
-    pub id: &'a str,
-    /// The report.
-    pub sheet: &'a Sheet,
-    /// Its chart.
-    pub chart: Chart,
-}
-
-/// The month-end pack's reports, in page order: contracts, invoices, unbilled, prepay
-/// (with `balances` when given), agents, leakage per contract, each with its chart.
-pub fn month_end(
-    store: &crate::store::Store,
-    root: &std::path::Path,
-    period: &crate::period::Period,
-    balances: Option<&[super::prepay::Balance]>,
-    low_below_percent: i64,
-) -> Result<Vec<(&'static str, Sheet, Chart)>, super::ReportError> {
-    use super::{ReportKind, build_current, format::to_sheet, pack, prepay};
-    let (_, contracts) = build_current(root, ReportKind::Contracts, period)?;
-    let (_, invoices) = build_current(root, ReportKind::Invoices, period)?;
-    Ok(vec![
-        ("contracts", to_sheet(&contracts), Chart::HoursPerContract),
-        ("invoices", to_sheet(&invoices), Chart::None),
-        (
-            "unbilled",
-            pack::unbilled(store, period)?,
-            Chart::UnbilledByAge,
-        ),
-        (
-            "prepay",
-            prepay::prepay(store, period, balances, low_below_percent)?,
-            Chart::PrepayBurnDown,
-        ),
-        ("agents", pack::agents(store, period)?, Chart::BillableShare),
-        ("leakage", pack::leakage(store, period, true)?, Chart::None),
-    ])
-}
-
-/// Writes the page of [`month_end`]'s reports.
-pub fn pack_page(
-    title: &str,
-    sheets: &[(&'static str, Sheet, Chart)],
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let sections: Vec<Section> = sheets
-        .iter()
-        .map(|(id, sheet, chart)| Section {
-            id,
-            sheet,
-            chart: *chart,
-        })
-        .collect();
-    page(title, &sections, out)
-}
-
-fn esc(s: &str) -> String {
-    let s = super::safe::shown(s);
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem;color:#1d2330}\
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2.5rem}\
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}\
-th,td{border-bottom:1px solid #dde1e8;padding:.25rem .6rem;text-align:left;white-space:nowrap}\
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}\
-tr.total td{font-weight:600;border-top:2px solid #1d2330}\
-p.note{color:#5a6272;font-size:.8rem;margin:.2rem 0}figure{margin:.5rem 0}\
-nav a{margin-right:1rem}div.t{overflow-x:auto}";
-
-/// Writes the page.
-pub fn page(title: &str, sections: &[Section], out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "<!DOCTYPE html>")?;
-    writeln!(out, "<html lang=\"en\"><head><meta charset=\"utf-8\">")?;
-    writeln!(
-        out,
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-    )?;
-    writeln!(
-        out,
-        "<title>{}</title><style>{STYLE}</style></head><body>",
-        esc(title)
-    )?;
-    writeln!(out, "<h1>{}</h1>", esc(title))?;
-    if sections.len() > 1 {
-        let links: Vec<String> = sections
-            .iter()
-            .map(|s| format!("<a href=\"#{0}\">{0}</a>", esc(s.id)))
-            .collect();
-        writeln!(out, "<nav>{}</nav>", links.join(""))?;
-    }
-    for s in sections {
-        writeln!(out, "<section id=\"{}\">", esc(s.id))?;
-        writeln!(out, "<h2>{}</h2>", esc(&s.sheet.title))?;
-        match chart_svg(s.chart, s.sheet) {
-            Ok(Some(svg)) => writeln!(out, "<figure>{svg}</figure>")?,
-            Ok(None) => {}
-            Err(e) => writeln!(out, "<p class=\"note\">(no chart: {})</p>", esc(&e))?,
-        }
-        table(s.id, s.sheet, out)?;
-        for n in &s.sheet.notes {
-            writeln!(out, "<p class=\"note\">{}</p>", esc(n))?;
-        }
-        writeln!(out, "</section>")?;
-    }
-    writeln!(out, "</body></html>")
-}
-
-fn table(id: &str, sheet: &Sheet, out: &mut dyn Write) -> io::Result<()> {
-    let class = |k: &Cell| {
-        if *k == Cell::Number {
-            " class=\"n\""
-        } else {
-            ""
-        }
-    };
-    writeln!(
-        out,
-        "<div class=\"t\"><table id=\"{}-table\"><thead><tr>",
-        esc(id)
-    )?;
-    for (name, kind) in &sheet.columns {
-        write!(out, "<th{}>{}</th>", class(kind), esc(name))?;
-    }
-    writeln!(out, "</tr></thead><tbody>")?;
-    for r in &sheet.rows {
-        write!(out, "<tr>")?;
-        for (v, (_, kind)) in r.iter().zip(&sheet.columns) {
-            write!(out, "<td{}>{}</td>", class(kind), esc(v))?;
-        }
-        writeln!(out, "</tr>")?;
-    }
-    writeln!(out, "</tbody>")?;
-    if let Some(t) = &sheet.total {
-        write!(out, "<tfoot><tr class=\"total\">")?;
-        for (i, (v, (_, kind))) in t.iter().zip(&sheet.columns).enumerate() {
-            let v = if i == 0 { "TOTAL" } else { v.as_str() };
-            write!(out, "<td{}>{}</td>", class(kind), esc(v))?;
-        }
-        writeln!(out, "</tr></tfoot>")?;
-    }
-    writeln!(out, "</table></div>")
-}
 
 /// A column's cells by name.
 fn column<'a>(sheet: &'a Sheet, name: &str) -> Option<Vec<&'a str>> {
-    let i = sheet.columns.iter().position(|(n, _)| *n == name)?;
+    let i = sheet.position(name)?;
     Some(sheet.rows.iter().map(|r| r[i].as_str()).collect())
 }
 
@@ -214,7 +36,9 @@ const COLOURS: [RGBColor; 6] = [
 
 type Drawn = Result<(), Box<dyn std::error::Error>>;
 
-fn chart_svg(chart: Chart, sheet: &Sheet) -> Result<Option<String>, String> {
+/// The SVG of `sheet`'s chart; none for a sheet without one or without rows.
+pub fn svg(sheet: &Sheet) -> Result<Option<String>, String> {
+    let chart = sheet.chart;
     if sheet.rows.is_empty() || chart == Chart::None {
         return Ok(None);
     }
@@ -367,7 +191,7 @@ fn unbilled_by_age(root: &Area, sheet: &Sheet) -> Drawn {
     ];
     // The totals row holds each bucket's exact sum; its text is the bar's label.
     let total = sheet.total.clone().unwrap_or_default();
-    let at = |c: &str| sheet.columns.iter().position(|(n, _)| *n == c);
+    let at = |c: &str| sheet.position(c);
     let values: Vec<(String, f64, String)> = buckets
         .iter()
         .map(|(label, c)| {
