@@ -113,7 +113,7 @@ pub enum Error {
     #[error("at least one job did not end ok (see its outcome above and its run manifest)")]
     JobsFailed(i32),
     /// Records were refused (the valid ones were kept).
-    #[error("{count} input record(s) refused; they are listed in `{}` (re-run with --allow-rejects to accept this)", path.display())]
+    #[error("{count} input record(s) refused, each listed with its reason in `{}`; every other record is in the store. Fix those records and import them again; exit 3 tells a script some were refused (--allow-rejects: exit 0 when the rest were imported)", path.display())]
     Rejected {
         /// How many.
         count: usize,

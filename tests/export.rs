@@ -80,7 +80,8 @@ fn read_csv(path: &Path) -> Vec<Vec<String>> {
 }
 
 #[test]
-fn init_mapping_lists_every_contract_of_the_period_and_never_overwrites() {
+fn init_mapping_lists_every_contract_of_the_period_points_to_a_readme_section_that_exists_and_never_overwrites()
+ {
     let env = Env::new();
     env.generated("2000", "41");
     env.run(["export", "--init-mapping", "m.toml", "--period", "2026-10"])
@@ -98,6 +99,20 @@ fn init_mapping_lists_every_contract_of_the_period_and_never_overwrites() {
         }
     }
     assert!(text.contains("[defaults]"));
+    // The README section the generated file points to exists.
+    let section = text
+        .split("See README.md, \"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .expect("the mapping names a README section");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme
+            .lines()
+            .any(|l| l.starts_with('#') && l.trim_start_matches('#').trim() == section),
+        "README.md has no heading `{section}`"
+    );
     let again = env
         .run(["export", "--init-mapping", "m.toml", "--period", "2026-10"])
         .expect_code(2);

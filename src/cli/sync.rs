@@ -245,11 +245,17 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     rejects
 }
 
-/// The end-of-sync summary.
+/// The end-of-sync summary. Time spent waiting on Halo's rate limit is said only when
+/// there was some.
 pub(crate) fn summary_line(s: &sync::SyncSummary) -> String {
+    let waited = if s.rate_wait.is_zero() {
+        String::new()
+    } else {
+        format!(", {} waiting on the rate limit", readable(s.rate_wait))
+    };
     format!(
         "synced {} window(s): {} fetched, {} resumed from an interrupted run, {} skipped (synced recently); {} page(s), {} detail call(s), \
-         {} split(s); {} action(s) received; {} request(s), {} retr(y/ies), {} rate-limited answer(s), {:.1?} waiting on the rate limit; {:.1?} in all",
+         {} split(s); {} action(s) received; {} request(s), {} retr(y/ies), {} rate-limited answer(s){waited}; {} in all",
         s.windows,
         s.fetched,
         s.resumed,
@@ -261,7 +267,33 @@ pub(crate) fn summary_line(s: &sync::SyncSummary) -> String {
         s.requests,
         s.retries,
         s.rate_limited,
-        s.rate_wait,
-        s.elapsed
+        readable(s.elapsed)
     )
+}
+
+/// A duration as a person reads it: `850 ms`, `12.3 s`, `4 min 05 s`.
+fn readable(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{}.{} s", ms / 1_000, ms % 1_000 / 100)
+    } else {
+        let s = d.as_secs();
+        format!("{} min {:02} s", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_in_ms_seconds_or_minutes_never_ns() {
+        assert_eq!(readable(Duration::from_nanos(3)), "0 ms");
+        assert_eq!(readable(Duration::from_millis(850)), "850 ms");
+        assert_eq!(readable(Duration::from_millis(12_345)), "12.3 s");
+        assert_eq!(readable(Duration::from_secs(245)), "4 min 05 s");
+    }
 }

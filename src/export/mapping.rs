@@ -2,7 +2,7 @@
 //! invoices get. `[defaults]` fills what a `[contracts.ID]` section leaves out;
 //! `[contracts.none]` addresses chargeable work without a contract; `[charge_rates]`
 //! names Halo's charge rates in line descriptions; `[datev]` holds the DATEV header
-//! values. Every key is documented in README.md ("Accounting exports").
+//! values. Every key is documented in README.md ("The mapping file").
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -228,7 +228,7 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
     let mut s = format!(
         "# halo-billing export mapping, written for the contracts of {period}.\n\
          # Fill in every FILL-IN; `[defaults]` applies where a contract's section is silent.\n\
-         # See README.md, \"Accounting exports\", for every key.\n\n\
+         # See README.md, \"The mapping file\", for every key.\n\n\
          [defaults]\n\
          account_code = \"200\"            # Xero AccountCode / QuickBooks income account\n\
          tax_type = \"Tax on Sales\"       # Xero TaxType / QuickBooks tax code\n\
