@@ -18,7 +18,7 @@
 # Two periods are timed: one month (2026-10, ~1/12 of the rows, partition-pruned by
 # both engines) and the whole year (every row). Our grouping reports (contracts,
 # invoices, unbilled, agents, leakage, prepay) take whole months from the summaries in
-# each file's footer (written at import; see src/report/totals.rs) rather than its rows;
+# each file's footer (written at import; see src/fold/footer.rs) rather than its rows;
 # DuckDB reads the rows of the same files.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -112,7 +112,7 @@ fn inside(rel: &str, folder: &str) -> bool {
 }
 
 /// The footer summaries every partition file of a store at this value carries (see
-/// `report/totals.rs`): 1 = contracts, invoices, agents, unbilled, leakage, prepay;
+/// `fold/footer.rs`): 1 = contracts, invoices, agents, unbilled, leakage, prepay;
 /// 2 = those and charge-rates.
 pub const SUMMARIES: u32 = 2;
 

@@ -1,5 +1,5 @@
 //! A sheet as one JSON object, the same schema for every report (documented in
-//! `reports/README.md`, checked by `tests/report_shape.rs`):
+//! `reports/README.md`, checked by `tests/it/report_shape.rs`):
 //!
 //! ```text
 //! {
