@@ -462,7 +462,13 @@ pub(crate) fn deliver(
 }
 
 /// `report pack`: the month's reports in one HTML page.
-fn pack(args: &Args, store: &Store, root: &std::path::Path, req: &Request) -> Result<(), Error> {
+fn pack(
+    args: &Args,
+    store: &Store,
+    root: &std::path::Path,
+    req: &Request,
+    progress: &Progress,
+) -> Result<(), Error> {
     let sheets = catalog::pack(store, root, req)?;
     // The page's coverage is the prepay section's: the period, and with balances every
     // block's history since its purchase.
@@ -483,6 +489,14 @@ fn pack(args: &Args, store: &Store, root: &std::path::Path, req: &Request) -> Re
     );
     let all: Vec<&Sheet> = sheets.iter().collect();
     write_output(args.out.as_deref(), |w| render::html::page(&title, &all, w))?;
+    if let Some(out) = &args.out {
+        let rows: usize = sheets.iter().map(|s| s.rows.len()).sum();
+        progress.note(&format!(
+            "wrote the month-end pack ({} sections, {rows} row(s)) to `{}`",
+            sheets.len(),
+            out.display()
+        ));
+    }
     if !gaps.is_empty() {
         eprintln!("halo-billing: {line}");
     }
@@ -526,7 +540,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         low_below_per_mille: args.low_below as i64,
     };
     let sheet = match &named {
-        Named::Builtin(Builtin::Pack) => return pack(&args, &store, &root, &req),
+        Named::Builtin(Builtin::Pack) => return pack(&args, &store, &root, &req, progress),
         Named::Builtin(which) => catalog::build(&store, &root, *which, &req)?,
         Named::Defined(def) => {
             catalog::defined(&store, def, &values, &req, args.engine == Engine::Sql).map_err(
