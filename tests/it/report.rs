@@ -1,6 +1,6 @@
 //! `report`: exact figures, the CSV contract, periods and time zones, safe output.
 
-mod common;
+use crate::common;
 use common::*;
 
 #[test]

@@ -1,6 +1,6 @@
 //! The month-end pack: `report unbilled`, `report agents`, `report actions` (drill-down).
 
-mod common;
+use crate::common;
 use common::*;
 use rust_decimal::Decimal;
 

@@ -3,7 +3,7 @@
 //! figures. Needs Debian's `chromium` (`.ci/run` installs it when missing; or set
 //! CHROMIUM to a Chromium/Chrome binary).
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::Command;
 

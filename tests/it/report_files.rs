@@ -1,7 +1,7 @@
 //! Reports as files: the SQL twins of contracts and invoices, the built-in file reports,
 //! user reports from a folder, and the errors of a broken one.
 
-mod common;
+use crate::common;
 use common::*;
 
 /// Whole months, ranges cutting them, another time zone: what each engine comparison runs.

@@ -1,6 +1,6 @@
 //! Closing a period: reports frozen byte for byte, late edits as adjustments, reopen.
 
-mod common;
+use crate::common;
 use common::*;
 
 fn report_bytes(env: &Env) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! One report shape: every report's JSON holds to the one schema of `reports/README.md`,
 //! its CSV has the same columns and rows, and its table fits 100 terminal columns.
 
-mod common;
+use crate::common;
 
 use common::{Env, parse_csv};
 use serde_json::value::RawValue;

@@ -1,7 +1,7 @@
 //! The export register: no work is billed (or booked) twice, changed work is corrected,
 //! and no export is written on half a history.
 
-mod common;
+use crate::common;
 use common::*;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! A store that survives damage and mistakes: no figure from a damaged file, nothing
 //! deleted that the store does not own, and a way back when the manifest is gone.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::{Path, PathBuf};
 

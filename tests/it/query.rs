@@ -1,6 +1,6 @@
 //! `query`: SQL over the store, figures exact.
 
-mod common;
+use crate::common;
 use common::*;
 
 const BY_CONTRACT: &str = "SELECT action_contract_id, COUNT(*) AS actions, \

@@ -2,7 +2,7 @@
 //! the test reads the generated JSON itself (rust_decimal, its own dedup and grouping)
 //! and compares every figure of the contracts report.
 
-mod common;
+use crate::common;
 use common::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::value::RawValue;

@@ -1,6 +1,6 @@
 //! `import`: bad input is refused record by record, loudly, and nothing valid is lost.
 
-mod common;
+use crate::common;
 use common::*;
 use std::io::Write;
 

@@ -1,6 +1,6 @@
 //! The store under re-imports, concurrent writers and kills at random instants.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};

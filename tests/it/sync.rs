@@ -1,7 +1,7 @@
 //! `sync` against the simulator over real HTTP, with each fault switched on: the synced
 //! store must equal the generated truth (the same data set imported from files).
 
-mod common;
+use crate::common;
 use common::*;
 use std::process::{Command, Stdio};
 

@@ -2,7 +2,7 @@
 //! instead of its rows, with the same figures; files without them are read row by row;
 //! a summary that does not fit its file is an error naming it.
 
-mod common;
+use crate::common;
 use common::*;
 
 use std::path::{Path, PathBuf};

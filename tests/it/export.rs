@@ -1,6 +1,6 @@
 //! `export`: accounting files that import without edits and reconcile to the cent.
 
-mod common;
+use crate::common;
 use common::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 use std::collections::BTreeMap;

@@ -1,7 +1,7 @@
 //! What the tool says about paths, files, settings and failed stages: the words a user
 //! needs (the path, the fix, the command to run).
 
-mod common;
+use crate::common;
 use common::*;
 
 #[test]

@@ -1,6 +1,6 @@
 //! `jobs`: unattended month-end runs with outputs a scheduler can trust.
 
-mod common;
+use crate::common;
 use common::*;
 use std::path::Path;
 

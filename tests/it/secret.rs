@@ -1,7 +1,7 @@
 //! The secret stays secret: never shown, never saved, never sent anywhere but the token
 //! endpoint named, never read from a file other users can read.
 
-mod common;
+use crate::common;
 use common::*;
 use std::os::unix::fs::PermissionsExt;
 

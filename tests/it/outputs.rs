@@ -1,7 +1,7 @@
 //! Output files written safely: never through a planted symlink, never a device replaced
 //! by a file, never over an input or the store's own files.
 
-mod common;
+use crate::common;
 use common::*;
 use std::os::unix::fs::{FileTypeExt, symlink};
 
