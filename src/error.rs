@@ -166,6 +166,8 @@ impl Error {
     pub fn code(&self) -> i32 {
         match self {
             Error::Usage(_) | Error::Period(_) | Error::Config(_) => EXIT_USAGE,
+            // Adjustments asked of a period never closed: the argument is at fault.
+            Error::Report(crate::report::ReportError::NotClosed(_)) => EXIT_USAGE,
             Error::Rejected { .. } => EXIT_REJECTS,
             Error::DeletionsHeld { .. } => EXIT_DELETIONS_HELD,
             Error::Interrupted { code, .. } => *code,

@@ -337,13 +337,21 @@ fn a_late_edit_after_close_leaves_the_report_identical_and_shows_as_an_adjustmen
 }
 
 #[test]
-fn adjustments_need_a_closed_period() {
+fn adjustments_of_a_period_never_closed_exit_2_saying_so_and_how_to_close_it() {
     let env = Env::new();
     env.import(&[&data("twenty-minutes.ndjson")]).ok();
     let r = env
         .run(["report", "adjustments", "--period", "2026-10"])
-        .expect_code(1);
-    assert!(r.stderr.contains("has never been closed"), "{}", r.stderr);
+        .expect_code(2);
+    assert!(
+        r.stderr
+            .contains("period 2026-10 (UTC) has never been closed")
+            && r.stderr
+                .contains("`halo-billing close --period 2026-10 --timezone UTC`")
+            && !r.stderr.contains("manifest"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
