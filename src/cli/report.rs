@@ -425,9 +425,7 @@ pub(crate) fn deliver(
         )));
     }
     for c in &scope.closes {
-        // The adjustments report is the one whose figures are not the close's: it compares
-        // the store of today with that close.
-        let what = if sheet.report == "adjustments" {
+        let what = if scope.since_close {
             "these figures are what changed in the store since that close"
         } else {
             "its figures are from the close; see `report adjustments` for later changes"

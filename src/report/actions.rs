@@ -195,17 +195,11 @@ pub fn actions(
     let mut t = vec![String::new(); 9];
     t.extend((0..10).map(|k| show(k, total[k])));
     t.push(format!("{} actions", rows.len()));
-    let mut columns = vec![
-        Column::new("ticket_id", Kind::Id).key(),
-        Column::new("id", Kind::Id).key(),
-        Column::new("datetime", Kind::DateTime),
-        Column::new("agent_id", Kind::Id),
-        Column::new("agent", Kind::Text),
-        Column::new("contract_id", Kind::Id),
-        Column::new("contract_ref", Kind::Text),
+    let mut columns = super::measures::action_columns();
+    columns.extend([
         Column::new("invoice_number", Kind::Text),
         Column::new("invoice_id", Kind::Id),
-    ];
+    ]);
     columns.extend(super::measures::columns(raw));
     columns.push(Column::new("note", Kind::Text));
     let title = format!(

@@ -111,10 +111,7 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Sheet, Repo
     let frozen_path = store.root().join(&closed.file);
     let frozen = crate::store::read_parquet_all(&frozen_path)?;
     let live = store.period_actions(closed.from_ns, closed.to_ns)?;
-    let pe = |source| ReportError::Column {
-        column: "period",
-        source,
-    };
+    let pe = |source| ReportError::column("period", source);
     let (old, new) = (side(&frozen).map_err(pe)?, side(&live).map_err(pe)?);
 
     // (change, key, old row, new row), in key order.
@@ -197,7 +194,10 @@ pub fn adjustments(store: &Store, period: &Period, by: By) -> Result<Sheet, Repo
         "adjustments",
         title,
         columns,
-        Scope::new(period, vec![closed]),
+        Scope {
+            since_close: true,
+            ..Scope::new(period, vec![closed])
+        },
     );
     sheet.rows = rows.iter().map(cells).collect();
     sheet.total = Some(cells(&total));
@@ -318,7 +318,7 @@ fn group_rows(
 
 /// A delta that does not fit in 64 bits: an error, never a wrap.
 fn overflow(m: usize) -> ReportError {
-    ReportError::Overflow(crate::aggregate::Overflow {
+    ReportError::from(crate::aggregate::Overflow {
         measure: MEASURE_NAMES[m],
     })
 }

@@ -11,17 +11,9 @@ pub enum ReportError {
     /// Reading the store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A column could not be used.
-    #[error("store column `{column}`: {source}")]
-    Column {
-        /// Column name.
-        column: &'static str,
-        /// polars' error.
-        source: PolarsError,
-    },
-    /// A total overflowed.
+    /// A column could not be used, or a total overflowed (the folds' own error).
     #[error(transparent)]
-    Overflow(#[from] Overflow),
+    Fold(#[from] FoldError),
     /// The range cuts through a closed period.
     #[error("{0}")]
     CutsClosed(String),
@@ -33,12 +25,16 @@ pub enum ReportError {
     Input(String),
 }
 
-impl From<FoldError> for ReportError {
-    fn from(e: FoldError) -> Self {
-        match e {
-            FoldError::Column { column, source } => ReportError::Column { column, source },
-            FoldError::Overflow(o) => ReportError::Overflow(o),
-        }
+impl From<Overflow> for ReportError {
+    fn from(o: Overflow) -> Self {
+        ReportError::Fold(FoldError::Overflow(o))
+    }
+}
+
+impl ReportError {
+    /// A store column that is missing or not of its type.
+    pub fn column(column: &'static str, source: PolarsError) -> Self {
+        ReportError::Fold(FoldError::Column { column, source })
     }
 }
 

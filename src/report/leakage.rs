@@ -116,21 +116,15 @@ pub fn leakage(store: &Store, period: &Period, by_contract: bool) -> Result<Shee
             f.7.as_str(),
         ));
     }
-    let columns = vec![
-        Column::new("ticket_id", Kind::Id).key(),
-        Column::new("id", Kind::Id).key(),
-        Column::new("datetime", Kind::DateTime),
-        Column::new("agent_id", Kind::Id),
-        Column::new("agent", Kind::Text),
-        Column::new("contract_id", Kind::Id),
-        Column::new("contract_ref", Kind::Text),
+    let mut columns = super::measures::action_columns();
+    columns.extend([
         Column::new("time_taken_hours", Kind::Hours),
         Column::new("chargeable_hours", Kind::Hours),
         Column::new("chargeable_amount", Kind::Money),
         Column::new("prepay_hours", Kind::Hours),
         Column::new("prepay_amount", Kind::Money),
         Column::new("reason", Kind::Text),
-    ];
+    ]);
     let mut sheet = Sheet::new("leakage", title, columns, Scope::new(period, closes));
     sheet.rows = rows;
     sheet.total = Some(figure_row(vec![String::new(); 7], &sums, ""));

@@ -55,3 +55,17 @@ pub fn show(m: usize, v: i64) -> String {
 pub fn shown(sums: &[i64; MEASURES]) -> [String; MEASURES] {
     std::array::from_fn(|m| show(m, sums[m]))
 }
+
+/// The columns that say which action a row is and who did it for which contract: the
+/// first seven of every per-action sheet (`actions`, `leakage`).
+pub fn action_columns() -> Vec<Column> {
+    vec![
+        Column::new("ticket_id", Kind::Id).key(),
+        Column::new("id", Kind::Id).key(),
+        Column::new("datetime", Kind::DateTime),
+        Column::new("agent_id", Kind::Id),
+        Column::new("agent", Kind::Text),
+        Column::new("contract_id", Kind::Id),
+        Column::new("contract_ref", Kind::Text),
+    ]
+}

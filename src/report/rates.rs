@@ -89,10 +89,7 @@ fn to_frame(groups: Rates) -> Result<DataFrame, ReportError> {
         Column::new("invoiced_amount".into(), invoiced),
         Column::new("unbilled_amount".into(), unbilled),
     ];
-    DataFrame::new(n, columns).map_err(|source| ReportError::Column {
-        column: "charge-rates",
-        source,
-    })
+    DataFrame::new(n, columns).map_err(|source| ReportError::column("charge-rates", source))
 }
 
 #[cfg(test)]

@@ -123,10 +123,7 @@ pub fn scan_parts(
     parts: &[Part],
     columns: &[&str],
 ) -> Result<LazyFrame, ReportError> {
-    let bad = |source| ReportError::Column {
-        column: "actions",
-        source,
-    };
+    let bad = |source| ReportError::column("actions", source);
     let dtype = crate::frame::schema()
         .get(col::DATETIME)
         .expect("the schema has datetime")
@@ -175,10 +172,7 @@ pub fn frame_where(
         .collect_with_engine(Engine::Streaming)
         // One plan, one sink: a single table.
         .map(|r| r.unwrap_single())
-        .map_err(|source| ReportError::Column {
-            column: "actions",
-            source,
-        })
+        .map_err(|source| ReportError::column("actions", source))
 }
 
 /// [`fold_frames`] where a part may be taken from its file's footer instead:
@@ -293,10 +287,7 @@ fn in_range(p: &Part, df: DataFrame) -> Result<DataFrame, ReportError> {
         .map(|(i, _)| i as IdxSize)
         .collect();
     df.take(&IdxCa::from_vec("".into(), keep))
-        .map_err(|source| ReportError::Column {
-            column: col::DATETIME,
-            source,
-        })
+        .map_err(|source| ReportError::column(col::DATETIME, source))
 }
 
 /// Says how to ask for a range that cuts through closed period `c`: in the close's zone

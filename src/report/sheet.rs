@@ -119,8 +119,12 @@ pub struct Scope {
     /// The period reported (a closed period asked for as itself: the close's label and
     /// zone).
     pub period: Period,
-    /// The closes whose frozen copies the figures come from.
+    /// The closes whose frozen copies the figures come from (with `since_close`: the
+    /// close the figures are measured against).
     pub closes: Vec<ClosedPeriod>,
+    /// The figures are what changed in the store since `closes` (adjustments), not
+    /// figures taken from them.
+    pub since_close: bool,
     /// The parts of the time the figures depend on that the store does not cover.
     pub gaps: Vec<(i64, i64)>,
     /// The coverage said in words (and how to fill the gaps).
@@ -135,6 +139,7 @@ impl Scope {
         Scope {
             period: period.clone(),
             closes,
+            since_close: false,
             gaps: Vec::new(),
             coverage: String::new(),
             undated: 0,

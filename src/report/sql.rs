@@ -63,10 +63,7 @@ fn actions_frame(
     names: &[&str],
 ) -> Result<DataFrame, ReportError> {
     let schema = frame::schema();
-    let bad = |source| ReportError::Column {
-        column: "actions",
-        source,
-    };
+    let bad = |source| ReportError::column("actions", source);
     let mut out: Option<DataFrame> = None;
     select::for_each_frame(store, parts, names, |df| {
         let df = df.select(names.iter().copied()).map_err(bad)?;
