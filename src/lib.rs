@@ -23,6 +23,7 @@ pub mod model;
 pub mod period;
 pub mod pipeline;
 pub mod progress;
+pub mod records;
 pub mod report;
 pub mod simulate;
 pub mod store;

@@ -33,6 +33,9 @@ pub struct ImportOutcome {
     pub unclean_windows: Vec<(i64, i64)>,
     /// The file listing every action whose deletion the guard held back, if any.
     pub held_file: Option<PathBuf>,
+    /// Halo's billing records read (contracts, prepay, invoices and their lines), all
+    /// files together, committed with the actions.
+    pub records: crate::records::Batch,
 }
 
 /// A completed sync window: the file holding every action Halo returned for the UTC
@@ -76,6 +79,7 @@ fn unreadable(label: String, e: std::io::Error) -> FileResult {
 /// columns with their content hashes.
 struct ParsedFile {
     result: FileResult,
+    records: crate::records::Batch,
     columns: ActionColumns,
     dated_range: Option<(i64, i64)>,
 }
@@ -114,9 +118,21 @@ fn parse_file(path: &Path) -> ParsedFile {
         static INPUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     const KEEP_INPUT_BYTES: usize = 64 << 20;
+    let mut records = crate::records::Batch::default();
     let result = INPUT.with_borrow_mut(|bytes| {
         let result = match ingest::read_input_into(path, bytes) {
-            Ok(()) => ingest::parse_document_into(&label, bytes, &mut sink),
+            Ok(()) => match ingest::records::envelope_of(bytes) {
+                // A saved answer of a record endpoint (contracts, prepay, invoices).
+                Some(table) => {
+                    let r = ingest::records::parse(&label, bytes, table);
+                    records = r.batch;
+                    FileResult {
+                        rejects: r.rejects,
+                        ..Default::default()
+                    }
+                }
+                None => ingest::parse_document_into(&label, bytes, &mut sink),
+            },
             Err(e) => unreadable(label, e),
         };
         if bytes.capacity() > KEEP_INPUT_BYTES {
@@ -126,6 +142,7 @@ fn parse_file(path: &Path) -> ParsedFile {
     });
     ParsedFile {
         result,
+        records,
         columns: sink.columns,
         dated_range: sink.dated_range,
     }
@@ -173,6 +190,7 @@ fn feed(
             .collect();
         for (i, p) in parsed.into_iter().enumerate() {
             let r = p.result;
+            out.records.extend(p.records);
             unclean_files[start + i] = !r.rejects.is_empty();
             refused.extend(r.rejects.iter().filter_map(|x| Some((x.ticket_id?, x.id?))));
             out.details_merged += r.details_merged;
@@ -234,6 +252,7 @@ pub fn import_files(
         held_file: None,
         dated_range: None,
         migrated: writer.migrated.clone(),
+        records: crate::records::Batch::default(),
     };
     let mut refused: Vec<(i64, i64)> = Vec::new();
     // Two stages overlap: the rayon workers parse, validate, hash and lay out each
@@ -277,6 +296,7 @@ pub fn import_files(
     out.unclean_windows = unclean.iter().map(|w| (w.from_ns, w.to_ns)).collect();
     let clean: Vec<(i64, i64)> = clean.iter().map(|w| (w.from_ns, w.to_ns)).collect();
     writer.windows_complete(&clean, guard);
+    writer.add_records(out.records.clone());
     out.stats = writer.commit(progress)?;
     if !out.stats.held_actions.is_empty() {
         out.held_file = Some(store.write_held_deletions(&out.stats.held_actions)?);

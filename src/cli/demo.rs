@@ -141,6 +141,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         skip_synced_within: None,
         guard: Default::default(),
         rejects: None,
+        only: None,
     };
     let summary = sync::sync(&client, &store_path, &opts, progress)?;
     sim.stop();

@@ -103,6 +103,26 @@ pub(crate) fn describe(store: &std::path::Path, out: &ImportOutcome) -> String {
         s.files_kept,
         s.bytes_written,
     ));
+    if !s.records.is_empty() {
+        let parts: Vec<String> = s
+            .records
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} read, {} new, {} changed, {} stored",
+                    r.table.replace('_', " "),
+                    r.offered,
+                    r.new,
+                    r.changed,
+                    r.stored_after
+                )
+            })
+            .collect();
+        line.push_str(&format!(
+            "\nhalo-billing: Halo's records: {} (never deleted for being absent from an answer)",
+            parts.join("; ")
+        ));
+    }
     if !s.kept_despite_refusal.is_empty() {
         let keys: Vec<String> = s
             .kept_despite_refusal

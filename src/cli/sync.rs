@@ -29,6 +29,15 @@ use std::time::Duration;
 /// was, and the next run resumes with the windows it already has (--refresh fetches
 /// them again).
 ///
+/// Halo's billing records come too (--only actions leaves them out, --only records
+/// fetches nothing else): every contract, inactive ones included
+/// (GET /api/ClientContract?includeinactive=true), every prepay purchase
+/// (GET /api/ClientPrepay) and the invoices dated in the period's days, with their lines
+/// (GET /api/Invoice?includelines=true&start_date&end_date). They are committed with the
+/// actions in the same step, upserted by id, and never deleted because an answer lacked
+/// them; their pages must add up to the record_count Halo announces. The summary line
+/// says what they cost in requests.
+///
 /// Only a page is a page: an empty body, HTML (a proxy's sign-in page), a JSON error
 /// object or cut-off JSON is retried like a 5xx, then fails the sync naming the window,
 /// the request and the start of the answer; nothing is committed.
@@ -112,6 +121,10 @@ pub struct Args {
     /// Where to write refused records [default: STORE/rejects/import-<time>.ndjson].
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
+    /// Fetch only the time entries (actions) or only the billing records (contracts,
+    /// prepay, the period's invoices) [default: both].
+    #[arg(long, value_enum)]
+    only: Option<sync::Only>,
 }
 
 /// Parses `90s`, `30m`, `6h`, `1d` (a bare number is seconds).
@@ -231,6 +244,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
             accept: args.accept_deletions,
         },
         rejects: args.rejects,
+        only: args.only,
     };
     let s = sync::sync(&client, &store_path, &opts, progress)?;
     progress.note(&summary_line(&s));
@@ -255,7 +269,8 @@ pub(crate) fn summary_line(s: &sync::SyncSummary) -> String {
     };
     format!(
         "synced {} window(s): {} fetched, {} resumed from an interrupted run, {} skipped (synced recently); {} page(s), {} detail call(s), \
-         {} split(s); {} action(s) received; {} request(s), {} retr(y/ies), {} rate-limited answer(s){waited}; {} in all",
+         {} split(s); {} action(s) received; {} record page(s) (contracts, prepay, invoices), {} record(s) received; \
+         {} request(s), {} retr(y/ies), {} rate-limited answer(s){waited}; {} in all",
         s.windows,
         s.fetched,
         s.resumed,
@@ -264,6 +279,8 @@ pub(crate) fn summary_line(s: &sync::SyncSummary) -> String {
         s.detail_calls,
         s.splits,
         s.actions,
+        s.record_pages,
+        s.records,
         s.requests,
         s.retries,
         s.rate_limited,

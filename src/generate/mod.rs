@@ -462,6 +462,19 @@ impl Dataset {
         })
     }
 
+    /// The contracts the actions name: `(id, reference, rate in cents)`.
+    pub fn contracts(&self) -> Vec<(i64, String, i64)> {
+        self.contracts
+            .iter()
+            .map(|c| (c.id, c.reference.clone(), c.rate_cents))
+            .collect()
+    }
+
+    /// The months covered, `(year, month)`, in order.
+    pub fn months(&self) -> Vec<(i32, u32)> {
+        self.months.iter().map(|m| (m.year, m.month)).collect()
+    }
+
     /// Number of actions.
     pub fn len(&self) -> u64 {
         self.actions

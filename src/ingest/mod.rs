@@ -8,6 +8,7 @@
 //! talks HTTP: it fetches the same responses from a live tenant.
 
 pub mod halo;
+pub mod records;
 pub mod reject;
 pub mod split;
 

@@ -11,11 +11,18 @@
 //!   `pageinate=true&page_size&page_no`, silently capped at 100 rows a page; the
 //!   `{"record_count", "page_no", "page_size", "actions"}` wrapper (or a bare array).
 //! - `GET /api/Actions/{id}?ticket_id=..` (full record).
+//! - `GET /api/ClientContract` (`includeinactive`), `GET /api/ClientPrepay`,
+//!   `GET /api/Invoice` (`start_date`, `end_date`: invoice dates, both days included;
+//!   `includelines`): the billing records ([`records`]: made from the actions served,
+//!   with Halo's quirks and a documented set of seeded discrepancies), paged like
+//!   actions, in the `contracts`, `prepay` and `invoices` envelopes.
 //! - `GET /_sim/stats`: counters, for tests.
 //!
 //! The data set also holds actions a sync must not take: e-mail actions (not time
 //! entries) and "Send Invoice by Email" billing actions, which only the `timeentriesonly`
 //! and `excludebilling` filters keep out.
+
+pub mod records;
 
 use crate::generate::{Dataset, Options as GenOptions};
 use std::collections::{HashMap, VecDeque};
@@ -113,6 +120,9 @@ pub struct SimOptions {
     pub misbehave: Option<(Misbehaviour, i64, i64)>,
     /// How the token endpoint misbehaves, if it does.
     pub token_fault: Option<TokenFault>,
+    /// `Some((how, endpoint))`: every request to this record endpoint (`contracts`,
+    /// `prepay` or `invoices`) gets this answer instead of its page.
+    pub misbehave_records: Option<(Misbehaviour, String)>,
 }
 
 /// A token endpoint that misbehaves (for the tests that keep the secret secret).
@@ -146,6 +156,7 @@ impl SimOptions {
             delete_every: None,
             misbehave: None,
             token_fault: None,
+            misbehave_records: None,
         }
     }
 }
@@ -175,6 +186,8 @@ pub struct SimStats {
     pub list_requests: AtomicU64,
     /// `GET /api/Actions/{id}` requests.
     pub detail_requests: AtomicU64,
+    /// Requests to the record endpoints (contracts, prepay, invoices).
+    pub record_requests: AtomicU64,
     /// 401s sent.
     pub unauthorized: AtomicU64,
     /// 429s sent.
@@ -193,6 +206,8 @@ struct State {
     sent: Mutex<VecDeque<Instant>>,
     api_requests: AtomicU64,
     stats: SimStats,
+    /// The billing records, made from the actions on the first request for them.
+    billing: std::sync::OnceLock<records::Billing>,
 }
 
 /// A running simulator.
@@ -383,10 +398,11 @@ impl State {
             let s = &self.stats;
             let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
             let body = format!(
-                r#"{{"token_requests":{},"list_requests":{},"detail_requests":{},"unauthorized":{},"rate_limited":{},"failed":{},"dropped":{}}}"#,
+                r#"{{"token_requests":{},"list_requests":{},"detail_requests":{},"record_requests":{},"unauthorized":{},"rate_limited":{},"failed":{},"dropped":{}}}"#,
                 l(&s.token_requests),
                 l(&s.list_requests),
                 l(&s.detail_requests),
+                l(&s.record_requests),
                 l(&s.unauthorized),
                 l(&s.rate_limited),
                 l(&s.failed),
@@ -395,7 +411,15 @@ impl State {
             return respond(req, 200, body);
         }
         let lower = path.to_ascii_lowercase();
-        if method != Method::Get || !lower.starts_with("/api/actions") {
+        let record_endpoint = match lower.as_str() {
+            "/api/clientcontract" => Some("contracts"),
+            "/api/clientprepay" => Some("prepay"),
+            "/api/invoice" => Some("invoices"),
+            _ => None,
+        };
+        if method != Method::Get
+            || !(lower.starts_with("/api/actions") || record_endpoint.is_some())
+        {
             return respond(
                 req,
                 404,
@@ -448,7 +472,26 @@ impl State {
             };
             return respond(req, status, "Internal Server Error".into());
         }
-        let body = if lower == "/api/actions" {
+        let body = if let Some(endpoint) = record_endpoint {
+            self.stats.record_requests.fetch_add(1, Ordering::Relaxed);
+            let page = self.records_page(endpoint, &params);
+            let how = self
+                .opts
+                .misbehave_records
+                .as_ref()
+                .filter(|(_, e)| e == endpoint)
+                .map(|(h, _)| *h);
+            match how {
+                None => page,
+                Some(h) => match self.misbehaved(req, h, page, endpoint) {
+                    Some((req2, body)) => {
+                        req = req2;
+                        body
+                    }
+                    None => return,
+                },
+            }
+        } else if lower == "/api/actions" {
             self.stats.list_requests.fetch_add(1, Ordering::Relaxed);
             let page = self.list(&params);
             match self.misbehaviour(&params) {
@@ -519,6 +562,102 @@ impl State {
             return;
         }
         respond(req, 200, body)
+    }
+
+    /// A record endpoint's answer replaced by `how` (the HTML page is sent here, and
+    /// `None` returned).
+    fn misbehaved(
+        &self,
+        req: tiny_http::Request,
+        how: Misbehaviour,
+        page: String,
+        envelope: &str,
+    ) -> Option<(tiny_http::Request, String)> {
+        let body = match how {
+            Misbehaviour::Html => {
+                let _ = req.respond(
+                    Response::from_string("<!DOCTYPE html>\n<html><head><title>Sign in - HaloPSA</title></head><body></body></html>\n")
+                        .with_status_code(200)
+                        .with_header(
+                            Header::from_bytes(&b"Content-Type"[..], &b"text/html"[..])
+                                .expect("valid header"),
+                        ),
+                );
+                return None;
+            }
+            Misbehaviour::Empty => String::new(),
+            Misbehaviour::ErrorJson => r#"{"error":"An error has occurred.","ClassName":"System.UnauthorizedAccessException"}"#.into(),
+            Misbehaviour::Nan => page.replacen("\"id\":", "\"id\":NaN,\"was\":", 1),
+            Misbehaviour::EmptyPage => {
+                format!(r#"{{"page_no":1,"page_size":100,"record_count":0,"{envelope}":[]}}"#)
+            }
+        };
+        Some((req, body))
+    }
+
+    /// A page of a record endpoint, paged as `/api/Actions` is (100 rows at most).
+    fn records_page(&self, endpoint: &str, p: &HashMap<String, String>) -> String {
+        let yes = |k: &str| p.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let billing = self.billing.get_or_init(|| {
+            let data = Dataset::new(&self.opts.data).expect("checked at start");
+            records::build(
+                &data,
+                self.actions
+                    .iter()
+                    .filter(|a| a.kind == Kind::TimeEntry)
+                    .map(|a| a.full.as_str()),
+            )
+        });
+        let rows: Vec<&str> = match endpoint {
+            "contracts" => billing
+                .contracts
+                .iter()
+                .filter(|(active, _)| *active || yes("includeinactive"))
+                .map(|(_, r)| r.as_str())
+                .collect(),
+            "prepay" => billing.prepay.iter().map(String::as_str).collect(),
+            _ => billing
+                .invoices
+                .iter()
+                .filter(|(d, _, _)| {
+                    records::day_in(
+                        *d,
+                        p.get("start_date").map(String::as_str),
+                        p.get("end_date").map(String::as_str),
+                    )
+                })
+                .map(|(_, bare, lines)| {
+                    if yes("includelines") {
+                        lines.as_str()
+                    } else {
+                        bare.as_str()
+                    }
+                })
+                .collect(),
+        };
+        let total = rows.len();
+        let (page_no, page_size, rows) = match self.opts.paging {
+            Paging::Ignore => (1, 100, &rows[..total.min(100)]),
+            Paging::Honour if yes("pageinate") => {
+                let size = p
+                    .get("page_size")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(50usize)
+                    .clamp(1, 100);
+                let page = p
+                    .get("page_no")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(1usize)
+                    .max(1);
+                let from = ((page - 1) * size).min(total);
+                (page, size, &rows[from..(from + size).min(total)])
+            }
+            Paging::Honour => (1, total, &rows[..]),
+        };
+        format!(
+            r#"{{"page_no":{page_no},"page_size":{page_size},"record_count":{total},"{endpoint}":[{}]}}"#,
+            rows.join(",")
+        )
     }
 
     /// The misbehaviour for a list request, if its range overlaps the chosen one.
@@ -682,6 +821,7 @@ impl Simulator {
             sent: Mutex::new(VecDeque::new()),
             api_requests: AtomicU64::new(0),
             stats: SimStats::default(),
+            billing: std::sync::OnceLock::new(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..4)

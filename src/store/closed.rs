@@ -46,6 +46,11 @@ pub struct ClosedPeriod {
     /// against `sha256`).
     #[serde(default)]
     pub file_sha256: Option<String>,
+    /// Halo's billing records (contracts, prepay, invoices and their lines) as the store
+    /// held them at the close: a copy of each table's file, checked against its sums
+    /// whenever it is read. Empty for closes made before records were stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<FileEntry>,
     /// When it was reopened, if it was.
     pub reopened_at: Option<String>,
     /// Why it was reopened.
@@ -263,6 +268,31 @@ impl Store {
             });
         }
         let file_sha256 = super::write::write_parquet(&path, &mut df)?.sha256;
+        // The records as they are now, copied beside the frozen actions.
+        let mut records = Vec::new();
+        for f in &self.manifest.records {
+            self.verify_file(f)?;
+            let table = crate::records::Table::of_path(&f.path).map_or("records", |t| t.name());
+            let rel_copy = format!("{}-{table}.parquet", rel.trim_end_matches(".parquet"));
+            let to = self.root.join(&rel_copy);
+            let bytes =
+                std::fs::read(self.root.join(&f.path)).map_err(|source| StoreError::Io {
+                    action: "cannot read",
+                    path: self.root.join(&f.path),
+                    source,
+                })?;
+            fsutil::write_atomic(&to, |w| std::io::Write::write_all(w, &bytes)).map_err(
+                |source| StoreError::Io {
+                    action: "cannot write",
+                    path: to.clone(),
+                    source,
+                },
+            )?;
+            records.push(FileEntry {
+                path: rel_copy,
+                ..f.clone()
+            });
+        }
         let entry = ClosedPeriod {
             period: period.into(),
             timezone: timezone.into(),
@@ -274,6 +304,7 @@ impl Store {
             file: rel,
             file_sha256: Some(file_sha256),
             undated_at_close: self.undated_rows(),
+            records,
             reopened_at: None,
             reopen_reason: None,
         };

@@ -89,6 +89,10 @@ pub struct Manifest {
     /// files of a later generation, never committed), and nothing else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired: Vec<String>,
+    /// Halo's billing records beside the actions: one file per table
+    /// (`records/<table>/part-gNNNNNN.parquet`, see [`crate::records::Table`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<FileEntry>,
 }
 
 /// The generation in a data file's name (`part-g000012-0003.parquet` -> 12), if it has
@@ -128,6 +132,7 @@ impl Default for Manifest {
             hash_scheme: crate::model::canon::HASH_SCHEME.into(),
             summaries: SUMMARIES,
             retired: Vec::new(),
+            records: Vec::new(),
         }
     }
 }
@@ -173,15 +178,26 @@ impl Manifest {
             )
             .map(|f| f.path.as_str())
             .chain(
+                m.records
+                    .iter()
+                    .filter(|f| {
+                        !inside(&f.path, "records")
+                            || crate::records::Table::of_path(&f.path).is_none()
+                    })
+                    .map(|f| f.path.as_str()),
+            )
+            .chain(
                 m.retired
                     .iter()
-                    .filter(|r| !inside(r, "actions") && !inside(r, "tombstones"))
+                    .filter(|r| {
+                        !inside(r, "actions") && !inside(r, "tombstones") && !inside(r, "records")
+                    })
                     .map(String::as_str),
             )
             .next();
         if let Some(p) = outside {
             return Err(bad(format!(
-                "it names `{p}`, which is not a data file inside the store's `actions` or `tombstones` folder: \
+                "it names `{p}`, which is not a data file inside the store's `actions`, `tombstones` or `records` folder: \
                  the manifest was edited or damaged, and nothing is read or removed through it. Restore it from a \
                  backup, or rebuild it from the store's files: `halo-billing status --rebuild-manifest`"
             )));

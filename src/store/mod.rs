@@ -243,6 +243,23 @@ pub(crate) fn data_folder_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every file under `records/<table>/` (Halo's billing records).
+fn records_folder_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for t in crate::records::Table::ALL {
+        if let Ok(entries) = std::fs::read_dir(root.join("records").join(t.name())) {
+            out.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The month of a partition folder `.../year=2026/month=10`, if it is one.
 pub fn month_of_folder(dir: &Path) -> Option<Month> {
     let m = dir
@@ -378,11 +395,13 @@ impl Store {
             .files
             .iter()
             .chain(&self.manifest.tombstones)
+            .chain(&self.manifest.records)
             .map(|f| self.root.join(&f.path))
             .chain(self.manifest.retired.iter().map(|r| self.root.join(r)))
             .collect();
         data_folder_files(&self.root)
             .into_iter()
+            .chain(records_folder_files(&self.root))
             .filter(|p| !named.contains(p))
             .map(|p| {
                 let generation = p
@@ -410,7 +429,13 @@ impl Store {
     /// line per problem (empty: all good).
     pub fn verify(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        for f in self.manifest.files.iter().chain(&self.manifest.tombstones) {
+        for f in self
+            .manifest
+            .files
+            .iter()
+            .chain(&self.manifest.tombstones)
+            .chain(&self.manifest.records)
+        {
             match std::fs::read(self.root.join(&f.path)) {
                 Err(e) => problems.push(format!("{}: {e}", f.path)),
                 Ok(b) if b.len() as u64 != f.bytes => problems.push(format!(
@@ -437,6 +462,59 @@ impl Store {
             ));
         }
         problems
+    }
+
+    /// The stored rows of one table of Halo's billing records (none: empty), the file
+    /// checked against the manifest first.
+    pub fn record_rows(
+        &self,
+        t: crate::records::Table,
+    ) -> Result<Vec<crate::records::Row>, StoreError> {
+        self.record_rows_in(&self.manifest.records, t)
+    }
+
+    fn record_rows_in(
+        &self,
+        entries: &[FileEntry],
+        t: crate::records::Table,
+    ) -> Result<Vec<crate::records::Row>, StoreError> {
+        let Some(f) = entries
+            .iter()
+            .find(|f| crate::records::Table::of_path(&f.path) == Some(t))
+        else {
+            return Ok(Vec::new());
+        };
+        self.verify_file(f)?;
+        let path = self.root.join(&f.path);
+        let df = read_parquet(&path, None)?;
+        crate::records::from_frame(t, &df).map_err(|reason| StoreError::Manifest {
+            path: path.clone(),
+            reason: format!("the {} table {reason}", t.name()),
+        })
+    }
+
+    /// Every table of Halo's billing records the store holds.
+    pub fn records(&self) -> Result<crate::records::Stored, StoreError> {
+        let mut out = crate::records::Stored {
+            committed_at: self.manifest.committed_at.clone(),
+            ..Default::default()
+        };
+        for t in crate::records::Table::ALL {
+            out.tables.insert(t, self.record_rows(t)?);
+        }
+        Ok(out)
+    }
+
+    /// The records frozen with a close (as the store held them when it was made).
+    pub fn records_of_close(&self, c: &ClosedPeriod) -> Result<crate::records::Stored, StoreError> {
+        let mut out = crate::records::Stored {
+            committed_at: Some(c.closed_at.clone()),
+            ..Default::default()
+        };
+        for t in crate::records::Table::ALL {
+            out.tables.insert(t, self.record_rows_in(&c.records, t)?);
+        }
+        Ok(out)
     }
 
     /// Where `sync` keeps windows it fetched but has not committed yet.

@@ -51,6 +51,23 @@ pub struct CommitStats {
     pub files_kept: usize,
     /// Bytes of Parquet written.
     pub bytes_written: u64,
+    /// Halo's billing records, per table this run offered rows of.
+    pub records: Vec<RecordStats>,
+}
+
+/// What a commit did to one table of Halo's billing records.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecordStats {
+    /// The table.
+    pub table: &'static str,
+    /// Rows this run offered.
+    pub offered: usize,
+    /// Rows the store did not have.
+    pub new: usize,
+    /// Stored rows replaced by a different copy.
+    pub changed: usize,
+    /// Rows stored after.
+    pub stored_after: usize,
 }
 
 impl CommitStats {
@@ -269,6 +286,8 @@ pub struct Writer {
     /// Months the store holds files of when this run began: their rows are only ever
     /// spilled plain (see [`Writer::stage`]).
     held: FxHashSet<Month>,
+    /// Halo's billing records this run read, committed with the actions.
+    records: crate::records::Batch,
 }
 
 fn io<'p>(action: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> StoreError + 'p {
@@ -419,7 +438,14 @@ impl Writer {
             open: Default::default(),
             frames: 0,
             mixed: None,
+            records: crate::records::Batch::default(),
         })
+    }
+
+    /// Adds Halo's billing records to this commit (upserted by key, see
+    /// [`crate::records::upsert`]).
+    pub fn add_records(&mut self, batch: crate::records::Batch) {
+        self.records.extend(batch);
     }
 
     /// Declares UTC windows whose every action is in this run's input (a completed sync
@@ -627,7 +653,8 @@ impl Writer {
         let tombs = self.decide_tombstones(&sources, &mut merge, &mut stats);
         let (files, tomb_frames) =
             self.rewrite_changed_months(&sources, &merge.losers, &tombs, &mut stats, progress)?;
-        self.switch_manifest(files, tomb_frames, &mut stats)?;
+        let records = self.write_records(&mut stats)?;
+        self.switch_manifest(files, tomb_frames, records, &mut stats)?;
         Ok(stats)
     }
 
@@ -1021,11 +1048,15 @@ impl Writer {
         &self,
         files: Vec<FileEntry>,
         tomb_frames: Vec<DataFrame>,
+        records: Vec<FileEntry>,
         stats: &mut CommitStats,
     ) -> Result<(), StoreError> {
         let root = &self.store.root;
         stats.stored_after = files.iter().map(|f| f.rows).sum();
-        if stats.files_written == 0 && files == self.store.manifest.files {
+        if stats.files_written == 0
+            && files == self.store.manifest.files
+            && records == self.store.manifest.records
+        {
             return Ok(());
         }
         let mut tombstones = self.store.manifest.tombstones.clone();
@@ -1059,10 +1090,18 @@ impl Writer {
             .files
             .iter()
             .filter(|old| !files.iter().any(|f| f.path == old.path))
+            .chain(
+                self.store
+                    .manifest
+                    .records
+                    .iter()
+                    .filter(|old| !records.iter().any(|f| f.path == old.path)),
+            )
             .map(|old| old.path.clone())
             .collect();
         let manifest = Manifest {
             tombstones,
+            records,
             generation: self.generation,
             committed_at: Some(
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -1077,6 +1116,69 @@ impl Writer {
             let _ = fs::remove_file(root.join(old));
         }
         Ok(())
+    }
+}
+
+impl Writer {
+    /// Step 3b: each table of Halo's billing records this run offered rows of, upserted
+    /// into the stored table and written as a new file when anything changed; the other
+    /// tables' files are kept. Returns the records' entries for the new manifest.
+    fn write_records(&self, stats: &mut CommitStats) -> Result<Vec<FileEntry>, StoreError> {
+        use crate::records::{self, Table};
+        let root = &self.store.root;
+        let mut out = Vec::new();
+        for t in Table::ALL {
+            let kept = self
+                .store
+                .manifest
+                .records
+                .iter()
+                .find(|f| Table::of_path(&f.path) == Some(t))
+                .cloned();
+            let offered = self.records.count(t);
+            let touches = offered > 0
+                || (t == Table::InvoiceLines && !self.records.invoices_with_lines.is_empty());
+            if !touches {
+                out.extend(kept);
+                continue;
+            }
+            let stored = self.store.record_rows(t)?;
+            let (rows, new, changed) = records::upsert(t, &stored, &self.records);
+            stats.records.push(RecordStats {
+                table: t.name(),
+                offered,
+                new,
+                changed,
+                stored_after: rows.len(),
+            });
+            if rows == stored {
+                out.extend(kept);
+                continue;
+            }
+            let rel = format!("records/{}/part-g{:06}.parquet", t.name(), self.generation);
+            let path = root.join(&rel);
+            let dir = path.parent().expect("a records folder").to_path_buf();
+            fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+            let mut df = records::to_frame(t, &rows).map_err(|source| StoreError::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+            let w = write_parquet(&path, &mut df)?;
+            fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
+            stats.bytes_written += w.bytes;
+            out.push(FileEntry {
+                path: rel,
+                year: 0,
+                month: 0,
+                rows: rows.len() as u64,
+                bytes: w.bytes,
+                sha256: w.sha256,
+                tickets: None,
+                xxh3: Some(w.xxh3),
+                ranges: w.ranges,
+            });
+        }
+        Ok(out)
     }
 }
 

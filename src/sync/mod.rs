@@ -14,6 +14,13 @@
 //! - Stored actions that a window no longer returns are tombstoned only when the window
 //!   is clean: read whole, its `record_count` reached, no record in it refused. A refused
 //!   record never displaces the stored copy of its action.
+//! - Halo's billing records come with the actions (unless `--only actions`): every
+//!   contract (`GET /api/ClientContract?includeinactive=true`), every prepay record
+//!   (`GET /api/ClientPrepay`) and the invoices dated in the period's days with their
+//!   lines (`GET /api/Invoice?includelines=true&start_date&end_date`, both days
+//!   included), each endpoint's pages into one pending file, committed with the windows
+//!   in the same commit. Their pages must add up to the `record_count` announced, and
+//!   records are upserted, never deleted for being absent from an answer.
 //! - The [`DeletionGuard`] holds back mass deletion: the rest commits, the deletions do
 //!   not, and the run says so with its own exit code.
 
@@ -50,6 +57,17 @@ pub struct SyncOptions {
     pub guard: DeletionGuard,
     /// Where refused records go (default: the store's rejects folder).
     pub rejects: Option<PathBuf>,
+    /// Fetch only this part (default: actions and records).
+    pub only: Option<Only>,
+}
+
+/// What a sync fetches, when not everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// Time entries only (what sync fetched before it fetched records).
+    Actions,
+    /// Contracts, prepay and the period's invoices only.
+    Records,
 }
 
 /// What a sync did.
@@ -71,6 +89,10 @@ pub struct SyncSummary {
     pub splits: u64,
     /// Distinct actions received.
     pub actions: u64,
+    /// Record endpoint pages fetched (contracts, prepay, invoices).
+    pub record_pages: u64,
+    /// Records received.
+    pub records: u64,
     /// HTTP requests sent.
     pub requests: u64,
     /// Retries.
@@ -224,6 +246,92 @@ fn rate_detail(client: &Client, tot: &Totals, started: Instant) -> String {
     )
 }
 
+/// The record endpoints a sync fetches for `[from, to)`: (path, table, query, pending
+/// file name).
+fn record_requests(
+    opts: &SyncOptions,
+) -> Vec<(
+    &'static str,
+    crate::records::Table,
+    Vec<(&'static str, String)>,
+    String,
+)> {
+    use crate::records::Table;
+    let day = |ns: i64| fetch::halo_time(ns).chars().take(10).collect::<String>();
+    let (from, last) = (day(opts.from_ns), day(opts.to_ns.saturating_sub(1)));
+    vec![
+        (
+            "/ClientContract",
+            Table::Contracts,
+            vec![("includeinactive", "true".to_string())],
+            "records-contracts.json".to_string(),
+        ),
+        (
+            "/ClientPrepay",
+            Table::Prepay,
+            Vec::new(),
+            "records-prepay.json".to_string(),
+        ),
+        (
+            "/Invoice",
+            Table::Invoices,
+            vec![
+                ("includelines", "true".to_string()),
+                ("datesearch", "invoice_date".to_string()),
+                ("start_date", from.clone()),
+                ("end_date", last.clone()),
+            ],
+            format!("records-invoices-{from}_{last}.json"),
+        ),
+    ]
+}
+
+/// Fetches the billing records into pending files (an endpoint whose file an interrupted
+/// run left is not fetched again, unless `--refresh`); returns the files, the pages
+/// fetched and the records received.
+fn fetch_all_records(
+    client: &Client,
+    store: &Store,
+    opts: &SyncOptions,
+    progress: &Progress,
+) -> Result<(Vec<PathBuf>, u64, u64), Error> {
+    let list = record_requests(opts);
+    let bar = progress.bar(list.len() as u64, "fetching contracts, prepay, invoices");
+    let mut files = Vec::new();
+    let (mut pages, mut records) = (0, 0);
+    for (path, table, query, name) in list {
+        if let Some((signal, code)) = crate::interrupt::requested() {
+            bar.fail(&format!("stopped by {signal}"));
+            return Err(Error::Interrupted {
+                signal,
+                code,
+                detail: String::new(),
+            });
+        }
+        let file = store.sync_pending_dir().join(name);
+        if opts.refresh || !file.exists() {
+            let data = match fetch::fetch_records(client, path, table, &query) {
+                Ok(d) => d,
+                Err(e) => {
+                    bar.fail(&e.to_string());
+                    return Err(e.into());
+                }
+            };
+            pages += data.pages;
+            records += data.records;
+            crate::fsutil::write_atomic(&file, |w| std::io::Write::write_all(w, &data.bytes))
+                .map_err(|source| Error::Output {
+                    path: file.clone(),
+                    source,
+                })?;
+        }
+        files.push(file);
+        bar.inc(1);
+    }
+    bar.finish();
+    Ok((files, pages, records))
+}
+
 /// Fetches `[from, to)` window by window into the store. See `halo-billing sync --help`.
 pub fn sync(
     client: &Client,
@@ -244,7 +352,12 @@ pub fn sync(
     let state_path = store.sync_state_path();
     let mut sync_state = state::load_state(&state_path)?;
     let pending_dir = state::prepare_pending(&store)?;
-    let plan = plan(&store, &windows, &sync_state, opts);
+    let mut plan = plan(&store, &windows, &sync_state, opts);
+    if opts.only == Some(Only::Records) {
+        plan.todo.clear();
+        plan.resumed.clear();
+        plan.skipped = 0;
+    }
 
     let totals = fetch_windows(client, &store, &plan.todo, opts.workers, progress, started)
         .map_err(|e| {
@@ -267,14 +380,26 @@ pub fn sync(
             }
         })?;
 
+    let (record_files, record_pages, records) = if opts.only == Some(Only::Actions) {
+        (Vec::new(), 0, 0)
+    } else {
+        fetch_all_records(client, &store, opts, progress).map_err(|e| Error::SyncStopped {
+            cause: Box::new(e),
+            kept: std::fs::read_dir(&pending_dir)
+                .map(|d| d.count())
+                .unwrap_or(0),
+        })?
+    };
+
     // Commit every fetched window of this range in one import.
     let fetched: Vec<(i64, i64)> = plan.todo.iter().chain(&plan.resumed).copied().collect();
     let mut order: Vec<usize> = (0..fetched.len()).collect();
     order.sort_by_key(|&i| window_file(&store, fetched[i].0, fetched[i].1));
-    let files: Vec<PathBuf> = order
+    let mut files: Vec<PathBuf> = order
         .iter()
         .map(|&i| window_file(&store, fetched[i].0, fetched[i].1))
         .collect();
+    files.extend(record_files);
     let complete: Vec<CompleteWindow> = order
         .iter()
         .enumerate()
@@ -310,6 +435,8 @@ pub fn sync(
         detail_calls: totals.detail_calls,
         splits: totals.splits,
         actions: totals.actions,
+        record_pages,
+        records,
         requests: st.requests.load(Ordering::Relaxed),
         retries: st.retries.load(Ordering::Relaxed),
         rate_limited: st.rate_limited.load(Ordering::Relaxed),

@@ -41,6 +41,14 @@ pub enum FetchError {
         /// The failure.
         source: HttpError,
     },
+    /// A record endpoint's pages do not make a whole list.
+    #[error("{what}: {reason}")]
+    Records {
+        /// The endpoint.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// More rows in one second than one page holds, on a server that will not page.
     #[error(
         "window {window}: more than {PAGE_SIZE} actions within one second and the server does not page"
@@ -263,4 +271,86 @@ fn fetch_range(
             fetch_range(client, from + half, to, data, seen, incomplete)
         }
     }
+}
+
+/// One record endpoint's answers, page by page (`contracts`, `prepay`, `invoices`).
+#[derive(Debug, Default)]
+pub struct RecordsData {
+    /// The answers, one after another, each followed by a newline: what `import` reads.
+    pub bytes: Vec<u8>,
+    /// Pages fetched.
+    pub pages: u64,
+    /// Records received.
+    pub records: u64,
+}
+
+/// Fetches every page of a record endpoint (`path`, e.g. `/ClientContract`) whose
+/// answers come in `table`'s envelope, with `query` besides the paging. An answer counts
+/// only when it is JSON with that envelope's list; the pages must add up to the
+/// `record_count` announced (a server that ignores paging, or a short page before the
+/// end, fails the fetch rather than storing part of a list as the whole).
+pub fn fetch_records(
+    client: &Client,
+    path: &str,
+    table: crate::records::Table,
+    query: &[(&str, String)],
+) -> Result<RecordsData, FetchError> {
+    use crate::ingest::records;
+    let name = records::envelope_name(table);
+    let label = format!("{path} ({name})");
+    let mut data = RecordsData::default();
+    let mut announced: Option<u64> = None;
+    let mut first_ids: Option<String> = None;
+    for page_no in 1..=MAX_PAGES {
+        let mut q: Vec<(&str, String)> = query.to_vec();
+        q.extend([
+            ("pageinate", "true".to_string()),
+            ("page_size", PAGE_SIZE.to_string()),
+            ("page_no", page_no.to_string()),
+        ]);
+        let (body, (rows, count, head)) = client
+            .get_checked(path, &q, &|b: &[u8]| {
+                if records::envelope_of(b) != Some(table) {
+                    return Err(format!("the answer is not JSON with a `{name}` list"));
+                }
+                let r = records::parse(&label, b, table);
+                if let Some(w) = r.rejects.iter().find(|r| r.location == "whole file") {
+                    return Err(w.reason.clone());
+                }
+                let head: String = b.iter().take(400).map(|&c| c as char).collect();
+                Ok((r.listed, r.record_count, head))
+            })
+            .map_err(|source| FetchError::Http {
+                window: label.clone(),
+                source,
+            })?;
+        if page_no == 1 {
+            first_ids = Some(head);
+        } else if rows > 0 && first_ids.as_deref() == Some(head.as_str()) {
+            return Err(FetchError::Records {
+                what: label,
+                reason: format!("page {page_no} is page 1 again: the server ignores paging"),
+            });
+        }
+        announced = announced.or(count);
+        data.pages += 1;
+        data.records += rows as u64;
+        data.bytes.extend_from_slice(&body);
+        data.bytes.push(b'\n');
+        if rows < PAGE_SIZE {
+            break;
+        }
+    }
+    if let Some(n) = announced
+        && data.records != n
+    {
+        return Err(FetchError::Records {
+            what: label,
+            reason: format!(
+                "the answers held {} record(s) where record_count announced {n}: the list is not stored as if it were whole",
+                data.records
+            ),
+        });
+    }
+    Ok(data)
 }
