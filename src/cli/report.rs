@@ -34,6 +34,16 @@ use std::path::PathBuf;
 /// invoices: one row per invoice (work not yet invoiced: the row with an empty
 /// invoice_number). Columns: invoice_number,invoice_id,actions, then the same measures.
 ///
+/// audit: Halo's invoices (synced with the actions) against the actions that name them,
+/// one row per invoice dated in the period and per invoice the period's actions name
+/// that Halo never returned. Columns:
+///   invoice_id,invoice_number,customer,invoice_date,status,lines_amount,actions,
+///   actions_amount,difference,finding
+/// finding: ok, lines-differ, voided, missing or exported-and-invoiced (README.md, "The
+/// invoice audit", says what each means and what to do); --findings-only leaves out the
+/// ok rows. An audit that finds is a success (exit 0); `report actions --invoice N` lists
+/// the actions behind a row.
+///
 /// Rows are sorted by key. Hours and mileage have 4 decimals, money 2. Money is the exact
 /// sum of the actions in the row, and every money total the exact sum of its rows; each
 /// hours figure (row or total) is its exact value rounded on its own. Both reports of one
@@ -61,12 +71,13 @@ use std::path::PathBuf;
 ///   halo-billing report --list
 ///   halo-billing report charge-rates --period 2026-10 --param contract=101
 ///   halo-billing report invoices --period 2026-10 --format table
+///   halo-billing report audit --period 2026-10 --findings-only --format table
 ///   halo-billing report contracts --from 2026-10-01 --to 2026-10-16 --timezone Europe/London --out h1.csv
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
     /// Which report: contracts, invoices, adjustments, unbilled, agents, actions, leakage,
-    /// prepay, or a report defined by files (built in, or in --reports-dir); see --list.
+    /// prepay, audit, or a report defined by files (built in, or in --reports-dir); see --list.
     #[arg(value_name = "NAME", required_unless_present = "list")]
     name: Option<String>,
     /// List every report: the built-in ones, the SQL reports compiled in (queries/*.sql
@@ -100,8 +111,9 @@ pub struct Args {
     /// For actions: only this contract's (`none`: actions without a contract).
     #[arg(long, value_name = "ID|none")]
     contract: Option<String>,
-    /// For actions: only this invoice's (`none`: not invoiced).
-    #[arg(long, value_name = "NUMBER|none")]
+    /// For actions: only this invoice's, by its number or its id (`none`: not
+    /// invoiced).
+    #[arg(long, value_name = "NUMBER|ID|none")]
     invoice: Option<String>,
     /// For actions: only this agent's (`none`: actions without an agent).
     #[arg(long, value_name = "ID|none")]
@@ -121,6 +133,9 @@ pub struct Args {
     /// millisecond when summed.
     #[arg(long)]
     raw: bool,
+    /// For audit: only the invoices with a finding (not `ok`).
+    #[arg(long)]
+    findings_only: bool,
     /// Table: every column (by default the table fits the terminal, COLUMNS or 120
     /// characters, with the key, reference, actions and the three hours/amount pairs).
     #[arg(long)]
@@ -383,6 +398,11 @@ fn check_options(args: &Args, named: &Named) -> Result<(), Error> {
             "--contract, --invoice, --agent, --unbilled and --raw apply to `report actions` (the drill-down)".into(),
         ));
     }
+    if args.findings_only && which != Builtin::Audit {
+        return Err(Error::Usage(
+            "--findings-only applies to `report audit`".into(),
+        ));
+    }
     match (which, args.by) {
         (_, None) | (Builtin::Adjustments, _) => {}
         (Builtin::Leakage, Some(By::Action | By::Contract)) => {}
@@ -536,6 +556,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         raw: args.raw,
         balances: balances.as_deref(),
         low_below_per_mille: args.low_below as i64,
+        findings_only: args.findings_only,
     };
     let sheet = match &named {
         Named::Builtin(Builtin::Pack) => return pack(&args, &store, &root, &req, progress),

@@ -34,7 +34,9 @@ type Listed = (i64, i64, i64, Vec<String>, [i64; 10]);
 pub struct Filter {
     /// `Some(None)`: actions without a contract.
     pub contract: Option<Option<i64>>,
-    /// `Some(None)`: actions not invoiced (by number).
+    /// `Some(None)`: actions not invoiced (by number). `Some(Some(n))`: actions whose
+    /// invoice number is `n`, or whose invoice id is `n` when `n` is a whole number (the
+    /// audit's rows name an invoice either way).
     pub invoice: Option<Option<String>>,
     /// `Some(None)`: actions without an agent.
     pub agent: Option<Option<i64>>,
@@ -76,7 +78,12 @@ pub fn actions(
         filter.contract.map(|v| key(col::CONTRACT_ID, v)),
         filter.agent.map(|v| key(WHO_ID, v)),
         match &filter.invoice {
-            Some(Some(n)) => Some(c(col::INVOICE_NUMBER).eq(lit(n.as_str()))),
+            Some(Some(n)) => Some(match n.trim().parse::<i64>() {
+                Ok(v) => c(col::INVOICE_NUMBER)
+                    .eq(lit(n.as_str()))
+                    .or(c(col::INVOICE_ID).eq(lit(v))),
+                Err(_) => c(col::INVOICE_NUMBER).eq(lit(n.as_str())),
+            }),
             _ => None,
         },
         filter
@@ -115,7 +122,16 @@ pub fn actions(
                 continue;
             }
             let inv = inum.get(i).filter(|n| !n.trim().is_empty());
-            let keep = filter.invoice.as_ref().is_none_or(|n| n.as_deref() == inv)
+            let by_id = |n: &str| {
+                n.trim()
+                    .parse::<i64>()
+                    .ok()
+                    .is_some_and(|v| iid.get(i) == Some(v))
+            };
+            let keep = filter
+                .invoice
+                .as_ref()
+                .is_none_or(|n| n.as_deref() == inv || n.as_deref().is_some_and(by_id))
                 && (!filter.unbilled
                     || ((m[4][i] > 0 || m[5][i] > 0) && !invoiced(inum.get(i), iid.get(i))));
             if !keep {

@@ -38,6 +38,11 @@ pub enum Builtin {
     /// Prepaid blocks per contract and month: drawn, running totals; with --balances,
     /// purchased, remaining and a status (ok, low, overdrawn).
     Prepay,
+    /// Halo's invoices against the actions that name them: one row per invoice dated in
+    /// the period (and per invoice its actions name that Halo never returned), with a
+    /// finding: ok, lines-differ, voided, missing, exported-and-invoiced
+    /// (--findings-only).
+    Audit,
     /// The month-end pack on one page (--format html): contracts, invoices, unbilled,
     /// prepay, agents and leakage, with charts.
     Pack,
@@ -69,6 +74,8 @@ pub struct Request<'a> {
     pub balances: Option<&'a [Balance]>,
     /// Prepay: a block is low below this share of its hours, per mille.
     pub low_below_per_mille: i64,
+    /// Audit: leave out the `ok` rows.
+    pub findings_only: bool,
 }
 
 impl<'a> Request<'a> {
@@ -81,6 +88,7 @@ impl<'a> Request<'a> {
             raw: false,
             balances: None,
             low_below_per_mille: 200,
+            findings_only: false,
         }
     }
 }
@@ -118,6 +126,7 @@ pub fn build(
             since = super::prepay::first_purchase(req.balances, period);
             super::prepay::prepay(store, period, req.balances, req.low_below_per_mille)?
         }
+        Builtin::Audit => super::audit::audit(store, period, req.findings_only)?,
         Builtin::Contracts | Builtin::Invoices | Builtin::Pack => {
             unreachable!("contracts and invoices above; the pack is several reports")
         }

@@ -3,7 +3,7 @@
 //!
 //! Layers, each importing only those below it (no two files import each other):
 //! [`catalog`] (every report by name) over the reports ([`contracts`], [`unbilled`],
-//! [`agents`], [`actions`], [`leakage`], [`prepay`], [`adjust`], [`sql`] with [`defs`],
+//! [`agents`], [`actions`], [`leakage`], [`prepay`], [`audit`], [`adjust`], [`sql`] with [`defs`],
 //! [`pack`]) over [`select`] (which files and rows make a period), [`footers`] (fold
 //! states kept in files' footers), [`coverage`], [`billed`] (the export register's view),
 //! and [`sheet`], [`measures`], [`safe`], [`error`]; the folds themselves live below the
@@ -12,6 +12,7 @@
 pub mod actions;
 pub mod adjust;
 pub mod agents;
+pub mod audit;
 pub mod billed;
 pub mod catalog;
 pub mod contracts;
