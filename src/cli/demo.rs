@@ -10,7 +10,7 @@ use crate::period::Period;
 use crate::progress::Progress;
 use crate::report::catalog::{self, Builtin, Request};
 use crate::report::render::{self, Format};
-use crate::report::{self, sheet::Sheet};
+use crate::report::sheet::Sheet;
 use crate::simulate::{SimOptions, Simulator};
 use crate::sync::{self, SyncOptions};
 use std::path::PathBuf;
@@ -19,11 +19,14 @@ use std::time::Duration;
 /// Run the month-end job on built-in demo data: no credentials, no network.
 ///
 /// Starts the Halo simulator on a free loopback port with a year of generated time
-/// entries, syncs one month through the real HTTP client (OAuth, paging, rate limit),
+/// entries, syncs the year of --period through the real HTTP client
+/// (OAuth, paging, rate limit) with Halo's contracts, prepay purchases and the invoices,
 /// prints the contracts report as a table and a month-end summary (unbilled work and its
-/// age, possible leakage, prepaid blocks low or overdrawn), and writes every report
-/// (contracts, invoices, unbilled, agents, leakage, prepay) as CSV to OUT
-/// (./halo-billing-demo/ by default).
+/// age, possible leakage, prepaid blocks low or overdrawn, the invoice audit's
+/// findings), writes every report (contracts, invoices, unbilled, agents, leakage,
+/// prepay, audit) as CSV to OUT (./halo-billing-demo/ by default), and exports the
+/// month's unbilled work for Xero with a mapping of [defaults] only: each contract's
+/// customer comes from Halo.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Folder for the demo's store and CSV reports.
@@ -132,10 +135,15 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         scope: setting("all".into()),
     };
     let client = Client::new(cfg, ClientOptions::default())?;
+    // The whole year: the prepaid blocks' balances count every draw since their purchase
+    // (the simulator dates them at the start of the year), and Halo's balances are of
+    // every draw so far.
+    let year_start = Period::month(&format!("{year}-01"), period.timezone)?;
+    let year_end = Period::month(&format!("{year}-12"), period.timezone)?;
     let opts = SyncOptions {
-        from_ns: period.from_ns,
-        to_ns: period.to_ns,
-        window: Duration::from_secs(86_400),
+        from_ns: year_start.from_ns.min(period.from_ns),
+        to_ns: year_end.to_ns.max(period.to_ns),
+        window: Duration::from_secs(7 * 86_400),
         workers: 2,
         refresh: false,
         skip_synced_within: None,
@@ -155,15 +163,8 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     // The month-end pack: the contracts table on screen, every report as CSV.
     let written = |name: &str| args.out.join(format!("{name}-{}.csv", args.period));
     let store = crate::store::Store::open(&store_path)?;
-    let balances_file = args.out.join("prepay-balances.csv");
-    write_output(Some(&balances_file), |w| {
-        w.write_all(DEMO_BALANCES.as_bytes())
-    })?;
-    let balances = report::prepay::read_balances(&balances_file, &period)?;
-    let req = Request {
-        balances: Some(&balances),
-        ..Request::new(&period)
-    };
+    // Prepaid blocks' purchases and Halo's balances come from Halo's prepay records.
+    let req = Request::new(&period);
     let layout = render::Options {
         width: super::report::terminal_width(),
         ..render::Options::default()
@@ -177,6 +178,7 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         Builtin::Agents,
         Builtin::Leakage,
         Builtin::Prepay,
+        Builtin::Audit,
     ] {
         let sheet = catalog::build(&store, &store_path, which, &req)?;
         if which == Builtin::Contracts {
@@ -198,6 +200,37 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     let all: Vec<&Sheet> = pack.iter().collect();
     write_output(Some(&page), |w| render::html::page(&title, &all, w))?;
     files.push(page);
+    // The month's unbilled work for Xero, with a mapping of [defaults] only.
+    drop(_lock);
+    let mapping = args.out.join("mapping.toml");
+    write_output(Some(&mapping), |w| w.write_all(DEMO_MAPPING.as_bytes()))?;
+    let xero = args.out.join(format!("xero-{}.csv", args.period));
+    #[derive(clap::Parser)]
+    struct Export {
+        #[command(flatten)]
+        args: super::export::Args,
+    }
+    let export = <Export as clap::Parser>::try_parse_from([
+        "export".into(),
+        "xero".into(),
+        "--period".into(),
+        args.period.clone(),
+        "--mapping".into(),
+        mapping.display().to_string(),
+        "--out".into(),
+        xero.display().to_string(),
+        "--store".into(),
+        store_path.display().to_string(),
+    ])
+    .map_err(|e| Error::Usage(format!("the demo's export: {e}")))?;
+    match super::export::run(export.args, progress) {
+        // Work without a contract has no customer in Halo or in the mapping: the export
+        // is written and says what it left out, which is what the demo shows.
+        Ok(()) | Err(Error::LeftOut(_)) => {}
+        Err(e) => return Err(e),
+    }
+    files.push(mapping);
+    files.push(xero);
     write_output(None, |w| {
         writeln!(w, "{}\n", month_end_summary(&sheets, &period))?;
         for f in &files {
@@ -207,8 +240,16 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     })
 }
 
-/// The balances of the demo tenant's prepaid blocks (the generator's `-BLK` contracts).
-const DEMO_BALANCES: &str = include_str!("../../reports/prepay-balances.example.csv");
+/// The demo's export mapping: `[defaults]` only; every customer comes from Halo.
+const DEMO_MAPPING: &str = "# The demo's mapping: [defaults] only. Each contract's customer is Halo's client_name\n\
+# (its contract record); a [contracts.ID] section would override it.\n\
+[defaults]\n\
+account_code = \"200\"\n\
+tax_type = \"Tax on Sales\"\n\
+item = \"Labour\"\n\
+terms_days = 30\n\
+invoice_number = \"HB-{period}-{contract_id}\"\n\
+invoice_date = \"period-end\"\n";
 
 /// Unbilled amount and its oldest age, leakage count, blocks low or overdrawn.
 fn month_end_summary(sheets: &[Sheet], period: &Period) -> String {
@@ -240,14 +281,31 @@ fn month_end_summary(sheets: &[Sheet], period: &Period) -> String {
         })
         .map(|r| format!("contract {} {}", r[0], r[status]))
         .collect();
+    let audit = get("audit");
+    let finding = col(audit, "finding");
+    let mut findings: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &audit.rows {
+        if r[finding] != "ok" {
+            *findings.entry(r[finding].as_str()).or_default() += 1;
+        }
+    }
+    let findings: Vec<String> = findings.iter().map(|(f, n)| format!("{n} {f}")).collect();
     format!(
-        "Month-end summary, {}:\n  unbilled chargeable work: {amount} (oldest {age})\n  possible revenue leakage: {leaks} action(s) (see leakage-{}.csv)\n  prepaid blocks low or overdrawn: {}",
+        "Month-end summary, {}:\n  unbilled chargeable work: {amount} (oldest {age})\n  possible revenue leakage: {leaks} action(s) (see leakage-{}.csv)\n  prepaid blocks low or overdrawn: {}\n  invoice audit: {} of {} invoice(s) with a finding{} (see audit-{}.csv)",
         period.label,
         period.label,
         if flagged.is_empty() {
             "none".to_string()
         } else {
             flagged.join(", ")
-        }
+        },
+        audit.rows.iter().filter(|r| r[finding] != "ok").count(),
+        audit.rows.len(),
+        if findings.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", findings.join(", "))
+        },
+        period.label,
     )
 }

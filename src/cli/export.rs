@@ -431,6 +431,7 @@ fn init_mapping(
     path: &Path,
     rows: &[crate::report::billed::ActionRow],
     period: &crate::period::Period,
+    customers: &BTreeMap<i64, String>,
     progress: &Progress,
 ) -> Result<(), Error> {
     if path.exists() {
@@ -464,15 +465,27 @@ fn init_mapping(
             } else {
                 String::new()
             };
-            (c, reference, exact::format_money(u), exact::format_money(i))
+            let halo = c.and_then(|c| customers.get(&c)).cloned();
+            (
+                c,
+                reference,
+                exact::format_money(u),
+                exact::format_money(i),
+                halo,
+            )
         })
         .collect();
     let text = export::mapping::template(&list, &period.label);
     super::write_output(Some(path), |w| w.write_all(text.as_bytes()))?;
+    let sections = list.iter().filter(|c| c.0.is_some()).count();
+    let from_halo = list
+        .iter()
+        .filter(|c| c.0.is_some() && c.4.is_some())
+        .count();
     progress.note(&format!(
-        "wrote `{}`: {} contract section(s) to fill in (customer = \"FILL-IN\")",
+        "wrote `{}`: {sections} contract section(s), {from_halo} with the customer Halo names, {} to fill in (customer = \"FILL-IN\")",
         path.display(),
-        list.iter().filter(|c| c.0.is_some()).count()
+        sections - from_halo
     ));
     Ok(())
 }
@@ -492,14 +505,17 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         .refuse_inside(args.init_mapping.as_deref(), "--init-mapping", None)?;
     if let Some(path) = &args.init_mapping {
         let rows = crate::report::billed::action_rows(&store, &period)?;
-        return init_mapping(path, &rows, &period, progress);
+        let customers = store.records()?.customers();
+        return init_mapping(path, &rows, &period, &customers, progress);
     }
     let (format, mapping_path, out) = (
         args.format.expect("clap requires it"),
         args.mapping.clone().expect("clap requires it"),
         args.out.clone().expect("clap requires it"),
     );
-    let map = Mapping::read(&mapping_path).map_err(Error::Usage)?;
+    let map = Mapping::read(&mapping_path)
+        .map_err(Error::Usage)?
+        .with_halo_customers(store.records()?.customers());
     let mapping_name = mapping_path.display().to_string();
     if crate::fsutil::is_special(&out) {
         return Err(Error::Usage(format!(

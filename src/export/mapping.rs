@@ -137,6 +137,10 @@ pub struct Mapping {
     /// DATEV header values.
     #[serde(default)]
     pub datev: Datev,
+    /// Each contract's customer as Halo names it (`client_name` of its contract record),
+    /// for contracts whose section names none ([`Mapping::with_halo_customers`]).
+    #[serde(skip)]
+    pub halo_customers: BTreeMap<i64, String>,
 }
 
 /// The mapping key of a contract id (`none` for no contract).
@@ -162,11 +166,33 @@ impl Mapping {
         Ok(m)
     }
 
-    /// The section of `contract` over the defaults; `None` when the contract has no
-    /// section (unmapped).
+    /// The same mapping, taking each contract's customer from Halo (`client_name` of its
+    /// contract record) where its section names none, and mapping a contract without a
+    /// section that Halo names a customer for with the defaults.
+    pub fn with_halo_customers(mut self, customers: BTreeMap<i64, String>) -> Mapping {
+        self.halo_customers = customers;
+        self
+    }
+
+    /// The section of `contract` over the defaults, its customer Halo's where the section
+    /// names none (the section's own customer, then Halo's, then the defaults'); `None`
+    /// when the contract has no section and Halo names no customer for it (unmapped).
     pub fn resolve(&self, contract: Option<i64>) -> Option<Entry> {
-        let c = self.contracts.get(&key(contract))?;
-        Some(self.over_defaults(c))
+        let halo = contract.and_then(|c| self.halo_customers.get(&c));
+        match (self.contracts.get(&key(contract)), halo) {
+            (Some(c), h) => {
+                let mut e = self.over_defaults(c);
+                if let (None, Some(h)) = (&c.customer, h) {
+                    e.customer = Some(h.clone());
+                }
+                Some(e)
+            }
+            (None, Some(h)) => Some(self.over_defaults(&Entry {
+                customer: Some(h.clone()),
+                ..Entry::default()
+            })),
+            (None, None) => None,
+        }
     }
 
     /// For bookings of issued invoices (DATEV), where work without a contract needs
@@ -218,9 +244,9 @@ impl Mapping {
     }
 }
 
-/// A contract for [`template`]: id, reference, and its chargeable amounts not yet
-/// invoiced and invoiced (shown in a comment).
-pub type TemplateContract = (Option<i64>, String, String, String);
+/// A contract for [`template`]: id, reference, its chargeable amounts not yet invoiced
+/// and invoiced (shown in a comment), and its customer as Halo names it, if known.
+pub type TemplateContract = (Option<i64>, String, String, String, Option<String>);
 
 /// A mapping to start from: `[defaults]` with placeholders and one section per contract
 /// of the period; work without a contract is offered as a commented-out section.
@@ -244,7 +270,7 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
          date_format = \"dd/mm/yyyy\"      # or \"mm/dd/yyyy\", \"yyyy-mm-dd\"\n\
          quickbooks_tax = \"vat\"          # or \"us\" (Taxable, TaxRate)\n"
     );
-    for (id, reference, unbilled, invoiced) in contracts {
+    for (id, reference, unbilled, invoiced, halo) in contracts {
         let Some(id) = id else {
             s.push_str(&format!(
                 "\n# Chargeable work without a contract ({unbilled} not yet invoiced in {period}) is left out of Xero and\n\
@@ -253,8 +279,15 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
             ));
             continue;
         };
+        let customer = match halo {
+            Some(name) => format!(
+                "customer = {}   # Halo's client_name for this contract: change it only to override Halo\n",
+                toml_string(name)
+            ),
+            None => "customer = \"FILL-IN\"\n".to_string(),
+        };
         s.push_str(&format!(
-            "\n[contracts.{id}]   # {} ({period}: chargeable {unbilled} not yet invoiced, {invoiced} invoiced)\ncustomer = \"FILL-IN\"\n# email = \"\"\n",
+            "\n[contracts.{id}]   # {} ({period}: chargeable {unbilled} not yet invoiced, {invoiced} invoiced)\n{customer}# email = \"\"\n",
             if reference.is_empty() {
                 "no reference".to_string()
             } else {
@@ -265,9 +298,53 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
     s
 }
 
+/// `s` as a TOML basic string (control characters escaped).
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halo_s_customer_fills_a_contract_the_mapping_names_none_for_and_the_mapping_overrides_it() {
+        let m: Mapping = toml::from_str(
+            "[defaults]\ncustomer = \"Default Ltd\"\n[contracts.1]\ncustomer = \"Mine\"\n[contracts.2]\nemail = \"a@b\"\n",
+        )
+        .unwrap();
+        let m = m.with_halo_customers(
+            [
+                (1, "Halo One".into()),
+                (2, "Halo Two".into()),
+                (3, "Halo Three".into()),
+            ]
+            .into(),
+        );
+        let customer = |c| m.resolve(Some(c)).and_then(|e| e.customer);
+        assert_eq!(customer(1).as_deref(), Some("Mine"));
+        assert_eq!(customer(2).as_deref(), Some("Halo Two"));
+        assert_eq!(
+            customer(3).as_deref(),
+            Some("Halo Three"),
+            "no section: Halo's, over the defaults"
+        );
+        assert_eq!(
+            customer(4),
+            None,
+            "no section and no Halo customer: unmapped"
+        );
+    }
 
     #[test]
     fn the_issue_s_mapping_parses_and_a_contract_inherits_the_defaults() {
@@ -306,16 +383,28 @@ email = "ap@acme.example"
     fn the_template_parses_as_a_mapping() {
         let t = template(
             &[
-                (Some(7), "C-7".into(), "10.00".into(), "0.00".into()),
-                (None, String::new(), "1.00".into(), "2.00".into()),
+                (Some(7), "C-7".into(), "10.00".into(), "0.00".into(), None),
+                (
+                    Some(8),
+                    "C-8".into(),
+                    "5.00".into(),
+                    "0.00".into(),
+                    Some("Quote \" and \\ back\u{7}".into()),
+                ),
+                (None, String::new(), "1.00".into(), "2.00".into(), None),
             ],
             "2026-10",
         );
         let m: Mapping = toml::from_str(&t).unwrap();
         assert_eq!(
             m.contracts.len(),
-            1,
+            2,
             "[contracts.none] is offered commented out"
+        );
+        assert_eq!(
+            m.resolve(Some(8)).unwrap().customer.as_deref(),
+            Some("Quote \" and \\ back\u{7}"),
+            "Halo's customer is written filled in, and reads back exactly"
         );
         assert_eq!(
             m.resolve(Some(7)).unwrap().customer.as_deref(),

@@ -123,8 +123,21 @@ pub fn build(
         Builtin::Actions => super::actions::actions(store, period, &req.filter, req.raw)?,
         Builtin::Leakage => super::leakage::leakage(store, period, req.by == Some(By::Contract))?,
         Builtin::Prepay => {
-            since = super::prepay::first_purchase(req.balances, period);
-            super::prepay::prepay(store, period, req.balances, req.low_below_per_mille)?
+            let halo = match req.balances {
+                Some(_) => None,
+                None => super::prepay::from_halo(store, period)?,
+            };
+            let balances = req
+                .balances
+                .or(halo.as_ref().map(|h| h.purchases.as_slice()));
+            since = super::prepay::first_purchase(balances, period);
+            super::prepay::prepay(
+                store,
+                period,
+                balances,
+                halo.as_ref(),
+                req.low_below_per_mille,
+            )?
         }
         Builtin::Audit => super::audit::audit(store, period, req.findings_only)?,
         Builtin::Contracts | Builtin::Invoices | Builtin::Pack => {

@@ -101,7 +101,7 @@ pub fn fill(store: &Store, sheet: &mut Sheet, since: Option<i64>) -> Result<(), 
     let mut line = text(&gaps);
     if from < period.from_ns {
         line.push_str(&format!(
-            " (prepaid blocks' balances count every draw since the block was bought, so these figures depend on the store's history from {}, the first purchase in the balances file)",
+            " (prepaid blocks' balances count every draw since the block was bought, so these figures depend on the store's history from {}, the first purchase of a block)",
             utc(from)
         ));
     }

@@ -24,11 +24,16 @@ pub fn month_end(
         super::coverage::fill(&current, &mut sheet, None)?;
         sheets.push(sheet);
     }
+    let halo = match balances {
+        Some(_) => None,
+        None => super::prepay::from_halo(store, period)?,
+    };
+    let balances = balances.or(halo.as_ref().map(|h| h.purchases.as_slice()));
     let since = super::prepay::first_purchase(balances, period);
     let mut rest = vec![
         (super::unbilled::unbilled(store, period)?, None),
         (
-            super::prepay::prepay(store, period, balances, low_below_per_mille)?,
+            super::prepay::prepay(store, period, balances, halo.as_ref(), low_below_per_mille)?,
             since,
         ),
         (super::agents::agents(store, period)?, None),

@@ -14,6 +14,11 @@
 //! `--low-below` share of the hours purchased (default 20%, an 80% burn alert), else `ok`.
 //! A contract without any line in the balances file shows its draws with the balance
 //! columns empty.
+//!
+//! Without a balances file, the purchases come from Halo's prepay records when the store
+//! holds them (`sync` fetches them), and each block's last row of the period shows
+//! Halo's own balance beside ours and the difference ([`from_halo`]). A block bought
+//! before the time the store covers is `incomplete`: not every draw on it is known.
 
 use super::error::ReportError;
 use super::footers;
@@ -26,7 +31,7 @@ use crate::fold::prepay::{self as fold, Drawn, DrawnList};
 use crate::period::Period;
 use crate::store::Store;
 use chrono::{Datelike, TimeZone};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// One line of the balances file.
@@ -112,6 +117,112 @@ pub fn read_balances(path: &Path, period: &Period) -> Result<Vec<Balance>, Repor
     Ok(out)
 }
 
+/// The prepay purchases Halo holds (its `GET /api/ClientPrepay` records in the store),
+/// and its own balance of each block contract.
+#[derive(Debug, Clone, Default)]
+pub struct FromHalo {
+    /// The purchases, as balances-file lines.
+    pub purchases: Vec<Balance>,
+    /// Per contract: Halo's remaining balance, `(hours ms, amount cents)`, one of them
+    /// set as `contract_prepayasamount` says.
+    pub remaining: BTreeMap<i64, (Option<i64>, Option<i64>)>,
+    /// When the records were committed.
+    pub synced_at: String,
+    /// Purchases that could not be put on a contract (no `contract_id`, and their
+    /// client has no single prepay contract), said in a warning each.
+    pub unassigned: Vec<String>,
+}
+
+/// Halo's prepay records in the store, if it holds any (`None`: the store has none, so
+/// the report shows draws only unless a balances file is given).
+pub fn from_halo(store: &Store, period: &Period) -> Result<Option<FromHalo>, ReportError> {
+    use crate::records::Table;
+    let records = store.records()?;
+    if !records.has(Table::Prepay) {
+        return Ok(None);
+    }
+    let ct = Table::Contracts;
+    let (cid, cclient, callow, camount, chours, ccents) = (
+        ct.at("id"),
+        ct.at("client_id"),
+        ct.at("allowprepay"),
+        ct.at("contract_prepayasamount"),
+        ct.at("contract_prepaybalance_ms"),
+        ct.at("contract_prepaybalance_cents"),
+    );
+    let mut out = FromHalo {
+        synced_at: records.committed_at.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut prepay_contracts: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for r in records.rows(ct) {
+        let Some(id) = r[cid].int() else { continue };
+        if r[callow].flag() == Some(true) {
+            if let Some(client) = r[cclient].int() {
+                prepay_contracts.entry(client).or_default().push(id);
+            }
+            let as_amount = r[camount].flag() == Some(true);
+            out.remaining.insert(
+                id,
+                if as_amount {
+                    (None, r[ccents].int())
+                } else {
+                    (r[chours].int(), None)
+                },
+            );
+        }
+    }
+    let pt = Table::Prepay;
+    let (pid, pclient, pcontract, pdate, phours, pamount) = (
+        pt.at("id"),
+        pt.at("client_id"),
+        pt.at("contract_id"),
+        pt.at("date"),
+        pt.at("hours_ms"),
+        pt.at("amount_cents"),
+    );
+    for r in records.rows(pt) {
+        let id = r[pid].int().unwrap_or_default();
+        let contract = r[pcontract].int().or_else(|| {
+            match r[pclient]
+                .int()
+                .and_then(|c| prepay_contracts.get(&c))
+                .map(Vec::as_slice)
+            {
+                Some([one]) => Some(*one),
+                _ => None,
+            }
+        });
+        let Some(contract_id) = contract else {
+            out.unassigned.push(format!(
+                "Halo's prepay record {id} names no contract and its client has no single prepay contract: it is not counted in any block"
+            ));
+            continue;
+        };
+        // Halo's date is a calendar day (and time) with no zone: placed in the report's zone.
+        let Some(at_ns) = r[pdate].int().and_then(|ns| {
+            let naive = chrono::DateTime::from_timestamp_nanos(ns).naive_utc();
+            period
+                .timezone
+                .from_local_datetime(&naive)
+                .earliest()
+                .and_then(|t| t.timestamp_nanos_opt())
+        }) else {
+            out.unassigned.push(format!(
+                "Halo's prepay record {id} has no purchase date: it is not counted in any block"
+            ));
+            continue;
+        };
+        out.purchases.push(Balance {
+            contract_id,
+            at_ns,
+            hours_ms: r[phours].int().unwrap_or(0),
+            amount_cents: r[pamount].int().unwrap_or(0),
+        });
+    }
+    Ok(Some(out))
+}
+
 /// The first purchase in `balances` before the end of `period`, when it is before the
 /// period: the figures then depend on the store's history from it (a balance counts
 /// every draw since the block was bought).
@@ -131,6 +242,7 @@ pub fn prepay(
     store: &Store,
     period: &Period,
     balances: Option<&[Balance]>,
+    halo: Option<&FromHalo>,
     low_below_per_mille: i64,
 ) -> Result<Sheet, ReportError> {
     let local_month = |ns: i64| {
@@ -143,8 +255,14 @@ pub fn prepay(
     } else {
         period.from_ns
     };
+    // With Halo's balances (which are as of now), every draw the store holds counts.
     let reading = Period {
         from_ns: read_from,
+        to_ns: if halo.is_some() {
+            i64::MAX
+        } else {
+            period.to_ns
+        },
         ..period.clone()
     };
     let (parts, closes) = select::parts(store, &reading)?;
@@ -198,6 +316,30 @@ pub fn prepay(
     if let Some(b) = balances {
         contracts.extend(b.iter().map(|x| x.contract_id));
     }
+    // A block bought before what the store covers: its draws since then are not all
+    // known, so its balance is not stated as ok, low or overdrawn.
+    let mut incomplete: BTreeMap<i64, bool> = BTreeMap::new();
+    if let Some(b) = balances {
+        let mut first: BTreeMap<i64, i64> = BTreeMap::new();
+        for x in b.iter().filter(|x| x.at_ns < period.to_ns) {
+            let f = first.entry(x.contract_id).or_insert(x.at_ns);
+            *f = (*f).min(x.at_ns);
+        }
+        let mut known: BTreeMap<i64, bool> = BTreeMap::new();
+        for (c, f) in first {
+            let gap = match known.get(&f) {
+                Some(g) => *g,
+                None => {
+                    let g = !super::coverage::gaps(store, f.min(period.from_ns), period.to_ns)?
+                        .is_empty();
+                    known.insert(f, g);
+                    g
+                }
+            };
+            incomplete.insert(c, gap);
+        }
+    }
+    let last_month = *months.last().expect("a period has a month");
     let mut rows = Vec::new();
     let mut total = (0i64, 0i64);
     for c in contracts {
@@ -231,7 +373,10 @@ pub fn prepay(
             if let Some(b) = balances.filter(|b| !b.iter().any(|x| x.contract_id == c)) {
                 // No line for this contract in the balances file: no balance to show.
                 let _ = b;
-                r.extend(std::iter::repeat_n(String::new(), 5));
+                r.extend(std::iter::repeat_n(
+                    String::new(),
+                    if halo.is_some() { 9 } else { 5 },
+                ));
             } else if let Some(b) = balances {
                 let end = month_end(mo);
                 let mut bought = (0i64, 0i64);
@@ -247,7 +392,9 @@ pub fn prepay(
                         measure: "remaining_amount",
                     })?,
                 );
-                let status = if left.0 < 0 || left.1 < 0 {
+                let status = if incomplete.get(&c) == Some(&true) {
+                    "incomplete"
+                } else if left.0 < 0 || left.1 < 0 {
                     "overdrawn"
                 } else if i128::from(left.0) * 1000
                     < i128::from(bought.0) * i128::from(low_below_per_mille)
@@ -263,6 +410,33 @@ pub fn prepay(
                     exact::format_money(left.1),
                     status.to_string(),
                 ]);
+                if let Some(h) = halo {
+                    let theirs = h.remaining.get(&c).copied().unwrap_or((None, None));
+                    let shown = mo == last_month && theirs != (None, None);
+                    // Ours as Halo's is: every purchase and every draw the store holds.
+                    let mut now = (0i64, 0i64);
+                    for x in b.iter().filter(|x| x.contract_id == c) {
+                        add(&mut now.0, x.hours_ms, "purchased_hours")?;
+                        add(&mut now.1, x.amount_cents, "purchased_amount")?;
+                    }
+                    for v in by.into_iter().flat_map(|m| m.values()) {
+                        add(&mut now.0, -v.0, "remaining_hours")?;
+                        add(&mut now.1, -v.1, "remaining_amount")?;
+                    }
+                    let diff = |ours: i64, t: Option<i64>| t.map(|t| ours - t);
+                    let (dh, da) = (diff(now.0, theirs.0), diff(now.1, theirs.1));
+                    let cell = |v: Option<i64>, f: fn(i64) -> String| {
+                        v.filter(|_| shown).map(f).unwrap_or_default()
+                    };
+                    r.extend([
+                        cell(theirs.0, exact::format_hours),
+                        cell(theirs.1, exact::format_money),
+                        cell(dh, exact::format_hours),
+                        cell(da, exact::format_money),
+                    ]);
+                }
+            } else if halo.is_some() {
+                r.extend(std::iter::repeat_n(String::new(), 4));
             }
             rows.push(r);
         }
@@ -295,6 +469,15 @@ pub fn prepay(
         ]);
         t.extend(std::iter::repeat_n(String::new(), 5));
     }
+    if halo.is_some() {
+        columns.extend([
+            Column::new("halo_remaining_hours", Kind::Hours),
+            Column::new("halo_remaining_amount", Kind::Money),
+            Column::new("difference_hours", Kind::Hours),
+            Column::new("difference_amount", Kind::Money),
+        ]);
+        t.extend(std::iter::repeat_n(String::new(), 4));
+    }
     let title = format!(
         "Prepaid blocks, {} ({}){}",
         period.label,
@@ -319,6 +502,26 @@ pub fn prepay(
     sheet.rows = rows;
     sheet.total = Some(t);
     sheet.notes = vec![format!("({})", exact::HOURS_NOTE)];
+    if let Some(h) = halo {
+        sheet.notes.push(format!(
+            "purchases from Halo's prepay records (synced {}); halo_remaining: Halo's own balance of the block (contract_prepaybalance, hours or money as the contract says) \
+             when synced, on each block's row of the period's last month; difference: our balance over every purchase and every draw the store holds (as Halo's is: \
+             now, not at the period's end) minus Halo's (draws the store lacks, and tenant settings such as pay-as-you-go when prepay runs out, make them differ); \
+             expiry dates are not applied",
+            h.synced_at
+        ));
+        for u in &h.unassigned {
+            sheet.warnings.push(u.clone());
+            sheet.notes.push(u.clone());
+        }
+    }
+    if incomplete.values().any(|g| *g) {
+        let w = "status `incomplete`: the block was bought before the time the store covers, so not every draw on it is known and its balance is not judged; \
+                 sync (or import) from its purchase date"
+            .to_string();
+        sheet.warnings.push(w.clone());
+        sheet.notes.push(w);
+    }
     sheet.chart = Chart::PrepayBurnDown;
     Ok(sheet)
 }
