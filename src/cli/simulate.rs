@@ -71,11 +71,21 @@ pub struct Args {
     /// Answer list requests for the day --misbehave-on with status 200 and: an HTML
     /// sign-in page, an empty body, a JSON error object, a page whose first record has a
     /// bare NaN amount, or a well-formed page with no actions.
-    #[arg(long, value_enum, requires = "misbehave_on")]
+    /// With --misbehave-records, every answer of that record endpoint instead.
+    #[arg(long, value_enum)]
     misbehave: Option<Misbehaviour>,
     /// The UTC day (YYYY-MM-DD) whose list requests misbehave.
     #[arg(long, value_name = "DATE", requires = "misbehave")]
     misbehave_on: Option<String>,
+    /// The record endpoint whose every answer misbehaves as --misbehave says (a NaN
+    /// lands in the first record's id; an empty page announces record_count 0).
+    #[arg(long, value_name = "contracts|prepay|invoices", requires = "misbehave")]
+    misbehave_records: Option<String>,
+    /// Serve the last month's chargeable work that was not invoiced as invoiced since,
+    /// on new invoices (numbers ending -L and the contract id): work an earlier export
+    /// may have billed already.
+    #[arg(long)]
+    invoice_unbilled: bool,
     /// The token endpoint misbehaves: `echo` answers 401 quoting the request body (the
     /// secret in it); `redirect=URL` answers 307 to URL.
     #[arg(long, value_name = "echo|redirect=URL")]
@@ -142,6 +152,23 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         let p = crate::period::Period::range(day, &next_day(day)?, chrono_tz::Tz::UTC)?;
         opts.misbehave = Some((how, p.from_ns, p.to_ns));
     }
+    match (args.misbehave, &args.misbehave_records) {
+        (Some(how), Some(e)) => {
+            if !["contracts", "prepay", "invoices"].contains(&e.as_str()) {
+                return Err(Error::Usage(format!(
+                    "--misbehave-records `{e}` is not contracts, prepay or invoices"
+                )));
+            }
+            opts.misbehave_records = Some((how, e.clone()));
+        }
+        (Some(_), None) if args.misbehave_on.is_none() => {
+            return Err(Error::Usage(
+                "--misbehave needs --misbehave-on DATE (list requests of that day) or --misbehave-records ENDPOINT".into(),
+            ));
+        }
+        _ => {}
+    }
+    opts.invoice_unbilled = args.invoice_unbilled;
     opts.token_fault = match args.token_fault.as_deref() {
         None => None,
         Some("echo") => Some(crate::simulate::TokenFault::Echo),

@@ -264,7 +264,7 @@ pub struct FileResult {
 /// Replaces unquoted `NaN`, `Infinity` and `-Infinity` with quoted strings, so that
 /// the record parses and the field is refused by name instead of the whole record
 /// failing with a syntax error.
-fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn quote_non_finite(text: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(text.len() + 8);
     let mut i = 0;
     let mut in_str = false;

@@ -142,6 +142,16 @@ pub fn parse(file: &str, bytes: &[u8], table: Table) -> RecordsResult {
             return out;
         }
     };
+    // A bare NaN or Infinity (which .NET writes) is quoted, so that the field is refused
+    // by name with its record instead of the whole document failing to parse.
+    let fixed;
+    let (text, bytes): (&str, &[u8]) = match super::quote_non_finite(text.as_bytes()) {
+        Some(f) => {
+            fixed = String::from_utf8(f).expect("quoting keeps UTF-8");
+            (fixed.as_str(), fixed.as_bytes())
+        }
+        None => (text, bytes),
+    };
     // One answer, or several one after another (a sync's pages of one endpoint).
     let documents: Vec<Result<BTreeMap<String, &RawValue>, serde_json::Error>> =
         serde_json::Deserializer::from_str(text)

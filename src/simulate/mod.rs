@@ -123,6 +123,9 @@ pub struct SimOptions {
     /// `Some((how, endpoint))`: every request to this record endpoint (`contracts`,
     /// `prepay` or `invoices`) gets this answer instead of its page.
     pub misbehave_records: Option<(Misbehaviour, String)>,
+    /// Serve the last month's chargeable actions that were not invoiced as invoiced
+    /// since, on new invoices ([`records`]: `INV-YYYYMM-L` and the contract id).
+    pub invoice_unbilled: bool,
 }
 
 /// A token endpoint that misbehaves (for the tests that keep the secret secret).
@@ -157,6 +160,7 @@ impl SimOptions {
             misbehave: None,
             token_fault: None,
             misbehave_records: None,
+            invoice_unbilled: false,
         }
     }
 }
@@ -235,14 +239,30 @@ pub enum SimError {
     },
 }
 
-fn build_actions(data: &Dataset, delete_every: Option<u64>) -> Vec<SimAction> {
+fn build_actions(
+    data: &Dataset,
+    delete_every: Option<u64>,
+    invoice_unbilled: bool,
+) -> Vec<SimAction> {
     let n = data.len();
+    let last_month = data.months().last().map(|&(y, m)| {
+        chrono::NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|d| d.and_utc().timestamp_nanos_opt())
+            .map(|ns| (y, m, ns))
+    });
     let mut out = Vec::with_capacity(n as usize + n as usize / 30);
     for g in 0..n {
         if delete_every.is_some_and(|k| k > 0 && g % k == k - 1) {
             continue;
         }
-        let a = data.action(g);
+        let mut a = data.action(g);
+        if invoice_unbilled
+            && let Some(Some((y, m, start))) = last_month
+            && a.datetime_ns >= start
+        {
+            a.full = records::invoiced_since(&a.full, y, m);
+        }
         // Every 40th action has an e-mail beside it, every 97th a billing action: a sync
         // that forgot `timeentriesonly` or `excludebilling` would take them.
         let extra = |kind: Kind, id: i64, json: String| SimAction {
@@ -798,7 +818,7 @@ impl Simulator {
     /// Builds the data set and starts serving on `127.0.0.1:port` (0: any free port).
     pub fn start(opts: SimOptions, port: u16) -> Result<Simulator, SimError> {
         let data = Dataset::new(&opts.data)?;
-        let actions = build_actions(&data, opts.delete_every);
+        let actions = build_actions(&data, opts.delete_every, opts.invoice_unbilled);
         let by_key = actions
             .iter()
             .enumerate()

@@ -478,10 +478,12 @@ impl Store {
         entries: &[FileEntry],
         t: crate::records::Table,
     ) -> Result<Vec<crate::records::Row>, StoreError> {
-        let Some(f) = entries
-            .iter()
-            .find(|f| crate::records::Table::of_path(&f.path) == Some(t))
-        else {
+        // The store's own files are `records/<table>/...`; a close's copies end in
+        // `-<table>.parquet`.
+        let suffix = format!("-{}.parquet", t.name());
+        let Some(f) = entries.iter().find(|f| {
+            crate::records::Table::of_path(&f.path) == Some(t) || f.path.ends_with(&suffix)
+        }) else {
             return Ok(Vec::new());
         };
         self.verify_file(f)?;

@@ -17,6 +17,7 @@ mod outputs;
 mod pack;
 mod page;
 mod query;
+mod records;
 mod register;
 mod report;
 mod report_files;
