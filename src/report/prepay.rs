@@ -330,8 +330,10 @@ pub fn prepay(
             let gap = match known.get(&f) {
                 Some(g) => *g,
                 None => {
-                    let g = !super::coverage::gaps(store, f.min(period.from_ns), period.to_ns)?
-                        .is_empty();
+                    // The history before the period (a gap in the period itself is the
+                    // coverage line's, as for every report).
+                    let g = f < period.from_ns
+                        && !super::coverage::gaps(store, f, period.from_ns)?.is_empty();
                     known.insert(f, g);
                     g
                 }

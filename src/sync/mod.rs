@@ -246,16 +246,17 @@ fn rate_detail(client: &Client, tot: &Totals, started: Instant) -> String {
     )
 }
 
-/// The record endpoints a sync fetches for `[from, to)`: (path, table, query, pending
-/// file name).
-fn record_requests(
-    opts: &SyncOptions,
-) -> Vec<(
+/// One record endpoint a sync asks: its path, the table its records go to, the query
+/// besides the paging, and its pending file's name.
+type RecordRequest = (
     &'static str,
     crate::records::Table,
     Vec<(&'static str, String)>,
     String,
-)> {
+);
+
+/// The record endpoints a sync fetches for `[from, to)`.
+fn record_requests(opts: &SyncOptions) -> Vec<RecordRequest> {
     use crate::records::Table;
     let day = |ns: i64| fetch::halo_time(ns).chars().take(10).collect::<String>();
     let (from, last) = (day(opts.from_ns), day(opts.to_ns.saturating_sub(1)));

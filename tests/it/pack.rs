@@ -264,6 +264,8 @@ fn leakage_lists_actions_that_may_leak_revenue_with_the_reason() {
 fn prepay_burns_down_per_month_and_balances_say_which_blocks_to_top_up() {
     let env = Env::new();
     let lines = [
+        // The store's history from New Year: the blocks' purchases are within it.
+        r#"{"id":9,"ticket_id":1,"datetime":"2026-01-01T00:00:00Z","action_contract_id":999}"#,
         r#"{"id":1,"ticket_id":9,"datetime":"2026-09-10T10:00:00Z","action_contract_id":101,"action_contract_ref":"C-101-BLK","actionprepayhours":4,"actionprepayamount":400}"#,
         r#"{"id":2,"ticket_id":9,"datetime":"2026-10-05T10:00:00Z","action_contract_id":101,"action_contract_ref":"C-101-BLK","actionprepayhours":6,"actionprepayamount":600}"#,
         r#"{"id":3,"ticket_id":9,"datetime":"2026-10-20T10:00:00Z","action_contract_id":101,"action_contract_ref":"C-101-BLK","actionprepayhours":5,"actionprepayamount":500}"#,

@@ -236,6 +236,14 @@ fn store() -> Env {
         r#"{"id":9,"ticket_id":10001,"datetime":"2026-09-03T10:00:00.123Z","last_updated":"2027-01-05T00:00:00Z","timetaken":1.5,"actionchargehours":1.5,"actionchargeamount":187.50,"action_contract_id":101}"#,
     );
     env.import(&[&late]).ok();
+    // Halo's invoices for the audit: one the actions name, with a time line and a fee.
+    let invoices = env.write(
+        "invoices.json",
+        r#"{"record_count":2,"invoices":[{"id":2610101,"invoicenumber":"INV-202610-0101","client_name":"Acme Dental","invoice_date":"2026-10-31T00:00:00","posted":true,
+"lines":[{"id":1,"ticket_id":10001,"net_amount":100.0},{"id":2,"ticket_id":-1,"net_amount":250.0}]},
+{"id":-2610,"invoicenumber":"","invoice_date":"2026-10-31T00:00:00","lines":[]}]}"#,
+    );
+    env.import(&[&invoices]).ok();
     env.write(
         "balances.csv",
         "contract_id,date,hours,amount\n101,2026-09-01,100,9000\n102,2026-10-15,20.5,1500.50\n",
@@ -276,6 +284,7 @@ fn every_report() -> Vec<Vec<&'static str>> {
         "prepay",
         "actions",
         "charge-rates",
+        "audit",
     ] {
         all.push([&["report", r][..], &p].concat());
         // A closed period, and a range over a closed and an open one.
@@ -315,6 +324,7 @@ fn every_report() -> Vec<Vec<&'static str>> {
             "report", "leakage", "--period", "2026-10", "--by", "contract",
         ],
         vec!["report", "actions", "--period", "2026-10", "--raw"],
+        vec!["report", "audit", "--period", "2026-10", "--findings-only"],
         vec![
             "report",
             "actions",
