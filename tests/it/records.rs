@@ -636,3 +636,58 @@ fn a_hostile_answer_on_any_record_endpoint_loses_no_stored_record() {
         }
     }
 }
+
+#[test]
+fn a_damaged_records_file_is_named_never_read_and_a_crashed_writers_records_file_is_removed() {
+    let env = Env::new();
+    let i = env.write(
+        "i.json",
+        r#"{"record_count":1,"invoices":[{"id":7,"invoicenumber":"INV-7","invoice_date":"2026-10-31T00:00:00","lines":[{"id":1,"ticket_id":5,"net_amount":10.0}]}]}"#,
+    );
+    let a = env.write(
+        "a.json",
+        r#"{"actions":[{"id":1,"ticket_id":5,"datetime":"2026-10-02T10:00:00","actionchargehours":1.0,"actionchargeamount":10.0,"invoice_id":7}]}"#,
+    );
+    env.import(&[&i, &a]).ok();
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.store().join("manifest.json")).unwrap()).unwrap();
+    let rel = m["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .find(|p| p.starts_with("records/invoices/"))
+        .unwrap();
+    let file = env.store().join(&rel);
+    // A crashed writer's file of a later generation: the next writer removes it.
+    let left = file.with_file_name("part-g999999.parquet");
+    std::fs::copy(&file, &left).unwrap();
+    let again = env.write(
+        "c.json",
+        r#"{"contracts":[{"id":101,"client_name":"Acme"}]}"#,
+    );
+    env.import(&[&again]).ok();
+    assert!(!left.exists(), "a crashed writer's records file is removed");
+    // One flipped byte: the audit names the file and computes nothing from it.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(&file, &bytes).unwrap();
+    let r = env
+        .run(["report", "audit", "--period", "2026-10"])
+        .expect_code(1);
+    assert!(
+        r.stderr.contains(&rel) && r.stderr.contains("differs"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "no figure: {}", r.stdout);
+    env.run(["report", "contracts", "--period", "2026-10"]).ok();
+    let v = env.run(["status", "--verify"]);
+    assert!(
+        v.stdout.contains(&rel) || v.stderr.contains(&rel),
+        "{}{}",
+        v.stdout,
+        v.stderr
+    );
+}
