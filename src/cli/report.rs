@@ -122,7 +122,8 @@ pub struct Args {
     #[arg(long)]
     unbilled: bool,
     /// For prepay: a CSV of purchases, top-ups and expiries (contract_id,date,hours,amount;
-    /// see reports/prepay-balances.example.csv).
+    /// see reports/prepay-balances.example.csv) [default: Halo's prepay records, when the
+    /// store holds them].
     #[arg(long, value_name = "FILE")]
     balances: Option<PathBuf>,
     /// For prepay with --balances: a block is `low` when its remaining hours are below

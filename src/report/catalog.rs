@@ -35,8 +35,9 @@ pub enum Builtin {
     /// Actions that may leak revenue, with the reason (--by contract: counts per
     /// contract and reason).
     Leakage,
-    /// Prepaid blocks per contract and month: drawn, running totals; with --balances,
-    /// purchased, remaining and a status (ok, low, overdrawn).
+    /// Prepaid blocks per contract and month: drawn, running totals; with --balances
+    /// (or Halo's prepay records, when synced), purchased, remaining and a status (ok,
+    /// low, overdrawn, incomplete), and beside Halo's records Halo's own balance.
     Prepay,
     /// Halo's invoices against the actions that name them: one row per invoice dated in
     /// the period (and per invoice its actions name that Halo never returned), with a
