@@ -377,6 +377,13 @@ fn the_demo_shows_the_contracts_table_and_a_month_end_summary_and_writes_every_r
         "{}",
         r.stdout
     );
+    assert!(
+        r.stdout.contains(
+            "invoice audit: 3 of 11 invoice(s) with a finding: 1 lines-differ, 1 missing, 1 voided"
+        ),
+        "the simulator's seeded discrepancies: {}",
+        r.stdout
+    );
     for name in [
         "contracts",
         "invoices",
@@ -384,12 +391,19 @@ fn the_demo_shows_the_contracts_table_and_a_month_end_summary_and_writes_every_r
         "agents",
         "leakage",
         "prepay",
+        "audit",
+        "xero",
     ] {
         let f = env.path(&format!("halo-billing-demo/{name}-2026-10.csv"));
         let text =
             std::fs::read_to_string(&f).unwrap_or_else(|_| panic!("{} missing", f.display()));
         assert!(text.lines().count() >= 1, "{name}");
     }
+    // The export ran with a mapping of [defaults] only: the customers are Halo's.
+    let mapping = std::fs::read_to_string(env.path("halo-billing-demo/mapping.toml")).unwrap();
+    assert!(!mapping.contains("\n[contracts."), "{mapping}");
+    let xero = std::fs::read_to_string(env.path("halo-billing-demo/xero-2026-10.csv")).unwrap();
+    assert!(xero.contains("\nAcme Dental,"), "{xero}");
 }
 
 #[test]
