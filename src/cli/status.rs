@@ -159,6 +159,26 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
         "deleted    {tomb} action(s) Halo stopped returning, kept as tombstones ({} file(s), excluded from reports)",
         m.tombstones.len()
     );
+    let rows_of = |t: crate::records::Table| {
+        m.records
+            .iter()
+            .find(|f| crate::records::Table::of_path(&f.path) == Some(t))
+            .map_or(0, |f| f.rows)
+    };
+    use crate::records::Table;
+    say!(
+        out,
+        "records    Halo's: {} contract(s), {} prepay record(s), {} invoice(s) with {} line(s){}",
+        rows_of(Table::Contracts),
+        rows_of(Table::Prepay),
+        rows_of(Table::Invoices),
+        rows_of(Table::InvoiceLines),
+        if m.records.is_empty() {
+            " (none synced or imported yet: `sync` fetches them)"
+        } else {
+            ""
+        }
+    );
     let windows: BTreeMap<String, String> = std::fs::read(store.sync_state_path())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

@@ -130,6 +130,15 @@ fn sync_stores_every_contract_inactive_too_the_prepay_and_the_periods_invoices_a
     .collect();
     assert_eq!(record_rows(&env), want);
     assert_eq!(want["contracts"], 7, "six contracts and the inactive one");
+    let st = env.run(["status"]).ok();
+    assert!(
+        st.stdout.contains(&format!(
+            "records    Halo's: 7 contract(s), {} prepay record(s), {} invoice(s) with {} line(s)",
+            want["prepay"], want["invoices"], want["invoice_lines"]
+        )),
+        "{}",
+        st.stdout
+    );
     assert!(
         r.stderr
             .contains("3 record page(s) (contracts, prepay, invoices)"),
