@@ -264,7 +264,12 @@ fn sales(
         .iter()
         .filter(|i| i.corrects.is_some())
         .count();
-    let mut warnings = Vec::new();
+    let mut warnings = match format {
+        ExportFormat::Xero => export::formula_texts(&built.invoices, "Xero"),
+        ExportFormat::Quickbooks => export::formula_texts(&built.invoices, "QuickBooks"),
+        // The ledger CSV is for people: its texts are made safe to open in a spreadsheet.
+        _ => Vec::new(),
+    };
     if !plan.invoiced_since.is_empty() {
         warnings.push(format!(
             "{} action(s) on earlier exports have since been invoiced in Halo as well: check that they were not billed twice, (ticket_id, id): {}",
@@ -367,7 +372,7 @@ fn datev(
         changed: plan.changed,
         left_out: None,
         lost,
-        warnings: Vec::new(),
+        warnings: export::formula_bookings(&bookings),
     })
 }
 

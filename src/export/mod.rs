@@ -258,6 +258,84 @@ pub fn one_line(s: &str) -> String {
         .join(" ")
 }
 
+/// Whether a spreadsheet would run `text`, as written to a file (one line), as a
+/// formula: it begins with `=`, `+`, `-` or `@` (a tab or carriage return, the other two
+/// triggers, never survive [`one_line`]).
+pub fn reads_as_formula(text: &str) -> bool {
+    one_line(text).starts_with(['=', '+', '-', '@', '\t', '\r'])
+}
+
+/// The warnings for texts an import file carries verbatim that a spreadsheet would run
+/// as a formula: one per field and contract (`target` names the file's system). Files
+/// for an accounting system are read by it, not by a spreadsheet, and an apostrophe put
+/// before such a text would reach the customer's invoice; whoever opens the file in a
+/// spreadsheet first is told instead.
+pub fn formula_texts(invoices: &[Invoice], target: &str) -> Vec<String> {
+    let mut seen: std::collections::BTreeSet<(String, String, String)> = Default::default();
+    for inv in invoices {
+        let contract = inv
+            .lines
+            .first()
+            .map(|l| mapping::key(l.contract))
+            .unwrap_or_else(|| "none".into());
+        for (field, value) in [
+            ("customer", &inv.customer),
+            ("e-mail", &inv.email),
+            ("invoice number", &inv.number),
+            ("reference", &inv.reference),
+        ] {
+            if reads_as_formula(value) {
+                seen.insert((field.into(), contract.clone(), one_line(value)));
+            }
+        }
+        for l in &inv.lines {
+            for (field, value) in [
+                ("line description", &l.description),
+                ("item", &l.item),
+                ("account code", &l.account_code),
+                ("tax type", &l.tax_type),
+            ] {
+                if reads_as_formula(value) {
+                    seen.insert((field.into(), mapping::key(l.contract), one_line(value)));
+                }
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(field, contract, value)| {
+            formula_warning(target, &field, &format!("contract {contract}"), &value)
+        })
+        .collect()
+}
+
+/// The warnings of [`formula_texts`] for DATEV bookings (by Halo's invoice number).
+pub fn formula_bookings(bookings: &[write::Booking]) -> Vec<String> {
+    let mut seen: std::collections::BTreeSet<(String, String, String)> = Default::default();
+    for b in bookings {
+        for (field, value) in [
+            ("Belegfeld 1 (invoice)", &b.invoice),
+            ("Buchungstext", &b.text),
+        ] {
+            if reads_as_formula(value) {
+                seen.insert((field.into(), b.invoice.clone(), one_line(value)));
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(field, invoice, value)| {
+            formula_warning("DATEV", &field, &format!("invoice {invoice}"), &value)
+        })
+        .collect()
+}
+
+fn formula_warning(target: &str, field: &str, whose: &str, value: &str) -> String {
+    format!(
+        "the {field} of {whose}, `{}`, begins like a spreadsheet formula: the {target} file carries it verbatim, as {target} reads it \
+         (an apostrophe would show on the invoice); opened in a spreadsheet first, it would run as a formula: import it, do not open it",
+        crate::report::safe::shown(value)
+    )
+}
+
 /// The period as it appears in invoice numbers: `2026-10` for a month, else
 /// `20261001-20261016` (first and last day).
 pub fn period_token(period: &Period) -> String {

@@ -127,8 +127,17 @@ pub struct OutFile {
     pub bytes: Vec<u8>,
 }
 
+/// A text cell of a file for people (the ledger CSV): one line, safe to open in a
+/// spreadsheet.
 fn text(s: &str) -> String {
     safe::cell(&super::one_line(s)).into_owned()
+}
+
+/// A text cell of a file an accounting system imports (Xero, QuickBooks): one line,
+/// verbatim. An apostrophe put before a formula-like text would reach the customer's
+/// invoice; the export warns of such texts instead ([`super::formula_texts`]).
+fn import_text(s: &str) -> String {
+    super::one_line(s)
 }
 
 fn e4(v: i64) -> String {
@@ -186,21 +195,21 @@ fn xero_files(
                 let date = |d| inv.date_format.show(d);
                 for l in &inv.lines {
                     let mut r = vec![String::new(); 27];
-                    r[0] = text(&inv.customer);
-                    r[1] = text(&inv.email);
-                    r[10] = text(&inv.number);
-                    r[11] = text(&inv.reference);
+                    r[0] = import_text(&inv.customer);
+                    r[1] = import_text(&inv.email);
+                    r[10] = import_text(&inv.number);
+                    r[11] = import_text(&inv.reference);
                     r[12] = date(inv.date);
                     if !credit {
                         r[13] = date(inv.due);
                     }
-                    r[14] = text(&l.item);
-                    r[15] = text(&l.description);
+                    r[14] = import_text(&l.item);
+                    r[15] = import_text(&l.description);
                     r[16] = e4(l.priced.quantity_e4);
                     r[17] = e4(l.priced.unit_e4);
-                    r[19] = text(&l.account_code);
-                    r[20] = text(&l.tax_type);
-                    r[25] = text(&inv.currency);
+                    r[19] = import_text(&l.account_code);
+                    r[20] = import_text(&l.tax_type);
+                    r[25] = import_text(&inv.currency);
                     rows.push(r);
                 }
             }
@@ -244,16 +253,20 @@ fn quickbooks_file(invoices: &[&Invoice], stem: &str, credit: bool) -> OutFile {
     for inv in invoices {
         let date = |d| inv.date_format.show(d);
         for l in &inv.lines {
-            let mut r = vec![text(&inv.number), text(&inv.customer), date(inv.date)];
+            let mut r = vec![
+                import_text(&inv.number),
+                import_text(&inv.customer),
+                date(inv.date),
+            ];
             if !credit {
                 r.push(date(inv.due));
                 r.push(format!("Net {}", inv.terms_days));
             }
             r.extend([
                 String::new(),
-                text(&inv.reference),
-                text(&l.item),
-                text(&l.description),
+                import_text(&inv.reference),
+                import_text(&l.item),
+                import_text(&l.description),
                 e4(l.priced.quantity_e4),
                 e4(l.priced.unit_e4),
                 exact::format_money(l.work.amount_cents),
@@ -262,19 +275,19 @@ fn quickbooks_file(invoices: &[&Invoice], stem: &str, credit: bool) -> OutFile {
                 QuickbooksTax::Us => {
                     r.push(if l.taxable { "Y" } else { "N" }.into());
                     r.push(if l.taxable {
-                        text(&l.tax_type)
+                        import_text(&l.tax_type)
                     } else {
                         String::new()
                     });
                     r.push(date(inv.date));
                 }
                 QuickbooksTax::Vat => {
-                    r.push(text(&l.tax_type));
+                    r.push(import_text(&l.tax_type));
                     // The tax is QuickBooks' to compute from the code.
                     r.push(String::new());
                 }
             }
-            r.push(text(&inv.currency));
+            r.push(import_text(&inv.currency));
             rows.push(r);
         }
     }
@@ -498,7 +511,8 @@ fn cp1252(s: &str, lost: &mut Vec<char>) -> Vec<u8> {
 
 /// A DATEV text field: quoted, one line, at most `max` characters, `"` doubled.
 fn datev_text(s: &str, max: usize) -> String {
-    let one: String = safe::cell(&super::one_line(s)).chars().take(max).collect();
+    // Verbatim, as DATEV imports it (the export warns of formula-like texts).
+    let one: String = super::one_line(s).chars().take(max).collect();
     format!("\"{}\"", one.replace('"', "\"\""))
 }
 

@@ -302,10 +302,31 @@ fn a_line_no_hours_based_price_reaches_is_quantity_one_with_the_hours_in_its_tex
         ),
         dec("123.45")
     );
-    // The customer's formula is neutralised; dates follow the mapping's format.
-    assert_eq!(cell(&rows, big, "*ContactName"), "'=Evil Corp");
+    // Xero reads the customer verbatim (an apostrophe would reach the invoice); the
+    // export warns, naming the field and the contract. Dates follow the mapping's format.
+    assert_eq!(cell(&rows, big, "*ContactName"), "=Evil Corp");
+    assert!(
+        r.stderr.contains(
+            "warning: the customer of contract 7, `=Evil Corp`, begins like a spreadsheet formula: the Xero file carries it verbatim"
+        ),
+        "{}",
+        r.stderr
+    );
     assert_eq!(cell(&rows, big, "*InvoiceDate"), "10/31/2026");
     assert_eq!(cell(&rows, big, "*DueDate"), "11/14/2026");
+    // The ledger CSV is for people: it keeps the spreadsheet safety, and warns of nothing.
+    env.run([
+        "exports",
+        "withdraw",
+        "1",
+        "--reason",
+        "the ledger of the same work",
+    ])
+    .ok();
+    let r = export_over_gaps(&env, "csv", "m.toml", "l.csv").ok();
+    assert!(!r.stderr.contains("spreadsheet formula"), "{}", r.stderr);
+    let ledger = std::fs::read_to_string(env.path("l.csv")).unwrap();
+    assert!(ledger.contains(",'=Evil Corp,"), "{ledger}");
 }
 
 #[test]
@@ -469,4 +490,80 @@ customer = "Alone"
         e.stderr
     );
     assert!(!env.path("y.csv").exists());
+}
+
+#[test]
+fn import_files_carry_formula_like_references_verbatim_and_the_export_warns_of_each() {
+    // The generator's contracts 103 (`=HYPERLINK("http://x")`) and 104 (`-Legacy block`).
+    let env = Env::new();
+    env.generated("3000", "5");
+    let m = filled_mapping(&env, "2026-10");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let m = env.write(
+        "m.toml",
+        &format!("{text}\n[datev]\nconsultant = 1001\nclient = 1\n"),
+    );
+    let m = m.to_str().unwrap();
+    for (format, out, file) in [
+        ("xero", "x.csv", "x.csv"),
+        ("quickbooks", "q.csv", "q.csv"),
+        ("datev", "datev", "datev"),
+    ] {
+        if format == "quickbooks" {
+            withdraw(&env, 1); // the same work, billed again for the other system
+        }
+        let r = export_with(&env, format, m, out, &["--allow-gaps"]);
+        assert!(r.code == 0 || r.code == 6, "{format}: {}", r.stderr);
+        let path = env.path(file);
+        let text = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| {
+                    let b = std::fs::read(e.unwrap().path()).unwrap();
+                    b.iter().map(|&c| c as char).collect::<String>()
+                })
+                .collect::<String>()
+        } else {
+            std::fs::read_to_string(&path).unwrap()
+        };
+        assert!(
+            !text.contains("'=HYPERLINK") && !text.contains("'-Legacy"),
+            "{format}: {text}"
+        );
+        assert!(
+            text.contains("=HYPERLINK(") || text.contains("-Legacy block"),
+            "{format}: the references reach the file: {text}"
+        );
+        if format != "datev" {
+            // (DATEV's texts begin with Halo's invoice number; its check is below.)
+            assert!(
+                r.stderr.contains("begins like a spreadsheet formula"),
+                "{format}: {}",
+                r.stderr
+            );
+            for c in ["103", "104"] {
+                assert!(
+                    r.stderr.contains(&format!("of contract {c}, `")),
+                    "{format}: contract {c} named: {}",
+                    r.stderr
+                );
+            }
+        }
+    }
+    // A DATEV field that begins like a formula is written verbatim and warned of.
+    let bad = env.write(
+        "bad.ndjson",
+        r#"{"id":1,"ticket_id":99,"datetime":"2026-10-05T10:00:00Z","action_contract_id":101,"actionchargehours":1,"actionchargeamount":10,"actioninvoicenumber":"=1+1","invoice_id":5}"#,
+    );
+    env.import(&[&bad]).ok();
+    let r = export_with(&env, "datev", m, "datev2", &["--allow-gaps"]);
+    assert!(r.code == 0 || r.code == 6, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("the Belegfeld 1 (invoice) of invoice =1+1, `=1+1`, begins like a spreadsheet formula: the DATEV file"),
+        "{}",
+        r.stderr
+    );
+    // Reports' CSVs keep the spreadsheet safety.
+    let rows = env.report_csv("contracts", &["--period", "2026-10"]);
+    assert!(rows.iter().any(|r| r[1] == "'-Legacy block"), "{rows:?}");
 }
