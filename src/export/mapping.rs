@@ -16,6 +16,8 @@ pub enum Lines {
     PerChargeType,
     /// One line per contract.
     PerContract,
+    /// One line per ticket and charge rate, the ticket's number in the description.
+    PerTicket,
 }
 
 /// Who gets one invoice.
@@ -263,7 +265,7 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
          # currency = \"GBP\"              # only for foreign-currency invoices\n\
          invoice_number = \"HB-{{period}}-{{contract_id}}\"\n\
          invoice_date = \"period-end\"     # the last day of the period\n\
-         lines = \"per_charge_type\"       # or \"per_contract\"\n\
+         lines = \"per_charge_type\"       # or \"per_ticket\", \"per_contract\"\n\
          invoice_per = \"contract\"        # or \"customer\": one invoice per customer\n\
          revenue_account = \"8400\"        # DATEV Konto\n\
          debtor_account = \"10000\"        # DATEV Gegenkonto\n\

@@ -71,6 +71,113 @@ pub struct ContractWork {
     pub reference: String,
     /// Per charge rate (`None`: no rate).
     pub by_rate: BTreeMap<Option<i64>, Work>,
+    /// Per charge rate: the hourly rate its actions' amounts and hours agree on.
+    pub fits: BTreeMap<Option<i64>, RateFit>,
+    /// Per charge rate and ticket: the work, and the rate it agrees on.
+    pub by_ticket: BTreeMap<(Option<i64>, i64), (Work, RateFit)>,
+}
+
+impl ContractWork {
+    /// Adds one action's new work (`hours_ms`, `amount_cents`) on `rate`, of `ticket`.
+    pub fn add(
+        &mut self,
+        rate: Option<i64>,
+        ticket: i64,
+        hours_ms: i64,
+        amount_cents: i64,
+    ) -> Result<(), ReportError> {
+        self.by_rate
+            .entry(rate)
+            .or_default()
+            .add(hours_ms, amount_cents)?;
+        self.fits
+            .entry(rate)
+            .or_default()
+            .take(hours_ms, amount_cents);
+        let t = self.by_ticket.entry((rate, ticket)).or_default();
+        t.0.add(hours_ms, amount_cents)?;
+        t.1.take(hours_ms, amount_cents);
+        Ok(())
+    }
+}
+
+/// The hourly rates (whole cents an hour) that Halo's pricing of every action of a line
+/// agrees with: an action of `h` hours and amount `a` admits the rates `r` with
+/// round(h x r) = a, rounding half away from zero as the import does; a line's rate is
+/// one all its actions admit. Work with a negative amount, or an amount without hours,
+/// admits none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateFit {
+    /// Some action was taken.
+    seen: bool,
+    /// No rate fits every action.
+    mixed: bool,
+    /// The rates every action admits, inclusive, in cents an hour.
+    lo: i64,
+    hi: i64,
+}
+
+impl RateFit {
+    /// Takes one action's hours and amount.
+    pub fn take(&mut self, hours_ms: i64, amount_cents: i64) {
+        if self.mixed || (hours_ms == 0 && amount_cents == 0) {
+            return;
+        }
+        if hours_ms <= 0 || amount_cents < 0 {
+            self.mixed = true;
+            return;
+        }
+        // a - 1/2 <= h x r / 3,600,000 < a + 1/2, in whole numbers.
+        let (h, a) = (i128::from(hours_ms), i128::from(amount_cents));
+        let lo = ((2 * a - 1) * 1_800_000).div_euclid(h)
+            + i128::from(((2 * a - 1) * 1_800_000).rem_euclid(h) != 0);
+        let lo = lo.max(0);
+        let hi_excl = (2 * a + 1) * 1_800_000;
+        let hi = hi_excl.div_euclid(h) - i128::from(hi_excl.rem_euclid(h) == 0);
+        let (lo, hi) = (lo as i64, hi.min(i128::from(i64::MAX)) as i64);
+        if lo > hi {
+            // No whole-cent rate gives this amount for these hours.
+            self.mixed = true;
+            return;
+        }
+        self.merge(&RateFit {
+            seen: true,
+            mixed: false,
+            lo,
+            hi,
+        });
+    }
+
+    /// What both fits admit.
+    pub fn merge(&mut self, o: &RateFit) {
+        if !o.seen || self.mixed {
+            return;
+        }
+        if o.mixed {
+            self.mixed = true;
+            return;
+        }
+        if !self.seen {
+            *self = *o;
+            return;
+        }
+        self.lo = self.lo.max(o.lo);
+        self.hi = self.hi.min(o.hi);
+        if self.lo > self.hi {
+            self.mixed = true;
+        }
+    }
+
+    /// The rate of `w`'s work, in cents an hour: of the rates every action admits, the
+    /// nearest to its amount over its hours; `None` when none fits them all.
+    pub fn rate(&self, w: &Work) -> Option<i64> {
+        if !self.seen || self.mixed || w.hours_ms <= 0 || self.lo > self.hi {
+            return None;
+        }
+        let mean = (i128::from(w.amount_cents) * 3_600_000 + i128::from(w.hours_ms) / 2)
+            .div_euclid(i128::from(w.hours_ms)) as i64;
+        Some(mean.clamp(self.lo, self.hi))
+    }
 }
 
 /// Revenue of one issued invoice in one posting month, per contract.
@@ -651,8 +758,27 @@ pub fn invoices(
         for &m in members {
             let d = &drafts[m];
             let work = &sales.unbilled[&d.contract];
-            let cells: Vec<(Option<i64>, Work)> =
-                work.by_rate.iter().map(|(r, w)| (*r, w.clone())).collect();
+            let cells: Vec<LineWork> = if d.entry.lines == Some(Lines::PerTicket) {
+                work.by_ticket
+                    .iter()
+                    .map(|((r, t), (w, fit))| LineWork {
+                        rate: *r,
+                        ticket: Some(*t),
+                        work: w.clone(),
+                        fit: *fit,
+                    })
+                    .collect()
+            } else {
+                work.by_rate
+                    .iter()
+                    .map(|(r, w)| LineWork {
+                        rate: *r,
+                        ticket: None,
+                        work: w.clone(),
+                        fit: work.fits.get(r).copied().unwrap_or_default(),
+                    })
+                    .collect()
+            };
             push_lines(
                 &mut inv,
                 LineSource {
@@ -726,7 +852,13 @@ pub fn invoices(
                         w.hours_ms = -w.hours_ms;
                         w.amount_cents = -w.amount_cents;
                     }
-                    (r, w)
+                    // A correction is priced as money (quantity 1): no rate.
+                    LineWork {
+                        rate: r,
+                        ticket: None,
+                        work: w,
+                        fit: RateFit::default(),
+                    }
                 })
                 .collect();
             push_lines(
@@ -847,11 +979,44 @@ struct LineSource<'a> {
     note: Option<&'a str>,
 }
 
-/// Adds one contract's lines (per charge rate, or one per contract) to `inv`.
+/// One line's worth of work: its charge rate, its ticket (per-ticket lines), the work,
+/// and the hourly rate its actions' pricing agrees on.
+struct LineWork {
+    rate: Option<i64>,
+    ticket: Option<i64>,
+    work: Work,
+    fit: RateFit,
+}
+
+/// The line's quantity and unit price: the hours at the rate the actions agree on, when
+/// there is one and the product rounds to a whole cent under every rule; the rest of the
+/// amount (a few cents, either way) then goes on a rounding line. Else [`price`]: a
+/// unit price (4 decimals) that reproduces the amount exactly.
+fn price_at_rate(w: &Work, fit: &RateFit) -> (Priced, i64) {
+    if let Some(rate) = fit.rate(w) {
+        let q = exact::round_to(w.hours_ms, 3_600_000, 10_000);
+        if q > 0
+            && let Some(at_rate) = line_amount(q, rate * 100)
+        {
+            return (
+                Priced {
+                    quantity_e4: q,
+                    unit_e4: rate * 100,
+                    fallback: false,
+                },
+                w.amount_cents - at_rate,
+            );
+        }
+    }
+    (price(w.amount_cents, w.hours_ms), 0)
+}
+
+/// Adds one contract's lines (per charge rate, per ticket and rate, or one per contract)
+/// to `inv`.
 fn push_lines(
     inv: &mut Invoice,
     src: LineSource<'_>,
-    cells: Vec<(Option<i64>, Work)>,
+    cells: Vec<LineWork>,
     problems: &mut Problems,
 ) {
     let e = src.entry;
@@ -892,29 +1057,46 @@ fn push_lines(
         src.reference.to_string()
     };
     let per_contract = e.lines == Some(Lines::PerContract);
-    let cells: Vec<(Option<i64>, Work)> = if per_contract {
+    let cells: Vec<LineWork> = if per_contract {
         let mut t = Work::default();
-        for (_, w) in &cells {
-            t.actions += w.actions;
-            t.hours_ms += w.hours_ms;
-            t.amount_cents += w.amount_cents;
+        let mut fit = RateFit::default();
+        for c in &cells {
+            t.actions += c.work.actions;
+            t.hours_ms += c.work.hours_ms;
+            t.amount_cents += c.work.amount_cents;
+            fit.merge(&c.fit);
         }
-        vec![(None, t)]
+        vec![LineWork {
+            rate: None,
+            ticket: None,
+            work: t,
+            fit,
+        }]
     } else {
         cells
     };
-    for (rate, w) in cells {
+    for LineWork {
+        rate,
+        ticket,
+        work: mut w,
+        fit,
+    } in cells
+    {
         // A correction is a difference of money: quantity 1 at the amount, with the
         // difference in hours in its description (a rate per hour of a difference would
         // read as nonsense on the customer's document).
-        let priced = match src.note {
-            Some(_) => Priced {
-                quantity_e4: 10_000,
-                unit_e4: w.amount_cents * 100,
-                fallback: true,
-            },
-            None => price(w.amount_cents, w.hours_ms),
+        let (priced, rounding) = match src.note {
+            Some(_) => (
+                Priced {
+                    quantity_e4: 10_000,
+                    unit_e4: w.amount_cents * 100,
+                    fallback: true,
+                },
+                0,
+            ),
+            None => price_at_rate(&w, &fit),
         };
+        w.amount_cents -= rounding;
         let what = match (per_contract, rate) {
             (true, _) => "time".to_string(),
             (false, Some(r)) => src
@@ -930,29 +1112,105 @@ fn push_lines(
             None => what,
         };
         let hours = exact::format_hours(w.hours_ms);
+        let label = match ticket {
+            Some(t) => format!("{label}, ticket {t}"),
+            None => label.clone(),
+        };
         let description = if priced.fallback {
             format!("{label}: {what}, {hours} h, {}", src.period.label)
         } else {
             format!("{label}: {what}, {}", src.period.label)
         };
-        inv.lines.push(Line {
+        let line = |description: String, work: Work, priced: Priced| Line {
             contract: src.contract,
             contract_ref: src.reference.to_string(),
             charge_rate: rate,
             description: one_line(&description),
-            work: w,
+            work,
             priced,
             account_code: account_code.clone(),
             tax_type: tax_type.clone(),
             item: item.clone(),
             taxable: e.taxable.unwrap_or(false),
-        });
+        };
+        let at = exact::format_money(priced.unit_e4 / 100);
+        inv.lines.push(line(description, w, priced));
+        if rounding != 0 {
+            // What the hours at the rate do not reach (or pass), to the cent: the
+            // invoice totals exactly what the actions billed.
+            inv.lines.push(line(
+                format!(
+                    "{label}: rounding of {what} ({hours} h at {at} an hour), {}",
+                    src.period.label
+                ),
+                Work {
+                    actions: 0,
+                    hours_ms: 0,
+                    amount_cents: rounding,
+                },
+                Priced {
+                    quantity_e4: 10_000,
+                    unit_e4: rounding * 100,
+                    fallback: false,
+                },
+            ));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// round(h x r), half away from zero, for positive work: how Halo's amounts arrive
+    /// once imported.
+    fn halo_amount(hours_ms: i64, rate_cents: i64) -> i64 {
+        let p = i128::from(hours_ms) * i128::from(rate_cents);
+        ((2 * p + 3_600_000).div_euclid(7_200_000)) as i64
+    }
+
+    #[test]
+    fn the_rate_found_prices_every_action_as_halo_did_and_mixed_rates_find_none() {
+        let minutes = [5i64, 10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 7, 13];
+        for rate in (1..60_000).step_by(613) {
+            for start in 0..minutes.len() {
+                let mut fit = RateFit::default();
+                let mut w = Work::default();
+                for m in minutes.iter().cycle().skip(start).take(4) {
+                    let h = m * 60_000;
+                    let a = halo_amount(h, rate);
+                    fit.take(h, a);
+                    w.add(h, a).unwrap();
+                }
+                let r = fit.rate(&w).expect("one rate priced them all");
+                for m in minutes.iter().cycle().skip(start).take(4) {
+                    let h = m * 60_000;
+                    assert_eq!(halo_amount(h, r), halo_amount(h, rate), "rate {rate}: {r}");
+                }
+            }
+        }
+        let mut fit = RateFit::default();
+        let mut w = Work::default();
+        for (h, a) in [(3_600_000, 10_000), (3_600_000, 15_000)] {
+            fit.take(h, a);
+            w.add(h, a).unwrap();
+        }
+        assert_eq!(
+            fit.rate(&w),
+            None,
+            "100.00 and 150.00 an hour are not one rate"
+        );
+        let mut fit = RateFit::default();
+        fit.take(0, 500);
+        assert_eq!(
+            fit.rate(&Work {
+                actions: 1,
+                hours_ms: 0,
+                amount_cents: 500
+            }),
+            None
+        );
+    }
 
     #[test]
     fn every_priced_line_rounds_to_its_amount_or_falls_back_to_quantity_one() {

@@ -416,10 +416,7 @@ fn weigh_sales(
                 plan.unbilled
                     .entry(cell.0)
                     .or_default()
-                    .by_rate
-                    .entry(cell.1)
-                    .or_default()
-                    .add(dh, da)?;
+                    .add(cell.1, who.key.0, dh, da)?;
             }
         }
         plan.contributions.push(Contribution {

@@ -567,3 +567,127 @@ fn import_files_carry_formula_like_references_verbatim_and_the_export_warns_of_e
     let rows = env.report_csv("contracts", &["--period", "2026-10"]);
     assert!(rows.iter().any(|r| r[1] == "'-Legacy block"), "{rows:?}");
 }
+
+/// Contract 7: charge rate 1 priced by Halo at 179.99 an hour on three actions of two
+/// tickets (1 h, 20 min, 45 min: 179.99 + 60.00 + 134.99 = 374.98 for 2.0833 h, which at
+/// 179.99 make 374.97); charge rate 2 at two different rates (no one rate fits).
+const RATES: &str = r#"{"id":1,"ticket_id":1,"datetime":"2026-10-05T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":1,"actionchargehours":1.0,"actionchargeamount":179.99}
+{"id":2,"ticket_id":1,"datetime":"2026-10-06T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":1,"actionchargehours":0.3333333333333333,"actionchargeamount":60.0}
+{"id":1,"ticket_id":2,"datetime":"2026-10-07T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":1,"actionchargehours":0.75,"actionchargeamount":134.99}
+{"id":2,"ticket_id":2,"datetime":"2026-10-08T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":2,"actionchargehours":1.0,"actionchargeamount":100.0}
+{"id":3,"ticket_id":2,"datetime":"2026-10-09T10:00:00Z","action_contract_id":7,"action_contract_ref":"C-7","chargerate":2,"actionchargehours":1.0,"actionchargeamount":150.0}
+"#;
+
+#[test]
+fn a_line_at_one_rate_shows_that_rate_with_a_rounding_line_and_per_ticket_lines_name_their_ticket()
+{
+    let env = Env::new();
+    let p = env.write("a.ndjson", RATES);
+    env.import(&[&p]).ok();
+    let map = SMALL_MAP.replace("=Evil Corp", "Acme");
+    env.write("m.toml", &map);
+    for (format, number, qty, unit, amount) in [
+        ("xero", "*InvoiceNumber", "*Quantity", "*UnitAmount", None),
+        (
+            "quickbooks",
+            "InvoiceNo",
+            "ItemQuantity",
+            "ItemRate",
+            Some("ItemAmount"),
+        ),
+    ] {
+        let out = format!("{format}.csv");
+        export_over_gaps(&env, format, "m.toml", &out).ok();
+        let rows = read_csv(&env.path(&out));
+        let col = |n: &str| rows[0].iter().position(|h| h == n).unwrap();
+        let desc = if format == "xero" {
+            col("*Description")
+        } else {
+            col("ItemDescription")
+        };
+        let lines: Vec<&Vec<String>> = rows[1..].iter().collect();
+        assert_eq!(lines.len(), 3, "{format}: {rows:?}");
+        // Charge rate 1: the hours at Halo's rate, and the cent they do not reach.
+        assert_eq!(lines[0][col(qty)], "2.0833", "{format}");
+        assert_eq!(
+            lines[0][col(unit)],
+            "179.9900",
+            "{format}: the rate as Halo priced it"
+        );
+        assert!(
+            lines[1][desc].contains("rounding of charge rate 1 (2.0833 h at 179.99 an hour)"),
+            "{format}: {:?}",
+            lines[1]
+        );
+        assert_eq!(
+            (lines[1][col(qty)].as_str(), lines[1][col(unit)].as_str()),
+            ("1.0000", "0.0100"),
+            "{format}"
+        );
+        // Charge rate 2 has no one rate: a unit amount that gives its amount exactly.
+        assert_eq!(lines[2][col(qty)], "2.0000", "{format}");
+        assert_eq!(lines[2][col(unit)], "125.0000", "{format}");
+        // Recomputed as the target computes it, the invoice is exactly what was billed.
+        let total: Decimal = lines
+            .iter()
+            .map(|l| {
+                let a = system_amount(&l[col(qty)], &l[col(unit)]);
+                if let Some(am) = amount {
+                    assert_eq!(dec(&l[col(am)]), a, "{format}: {l:?}");
+                }
+                a
+            })
+            .sum();
+        assert_eq!(total, dec("624.98"), "{format}");
+        assert!(
+            lines
+                .iter()
+                .all(|l| l[col(number)] == lines[0][col(number)])
+        );
+        withdraw(&env, if format == "xero" { 1 } else { 2 });
+    }
+    // One line per ticket and rate, the ticket named.
+    env.write("t.toml", &format!("{map}\nlines = \"per_ticket\"\n"));
+    let r = export_over_gaps(&env, "xero", "t.toml", "t.csv").ok();
+    let rows = read_csv(&env.path("t.csv"));
+    let col = |n: &str| rows[0].iter().position(|h| h == n).unwrap();
+    let described: Vec<(&str, &str, &str)> = rows[1..]
+        .iter()
+        .map(|l| {
+            (
+                l[col("*Description")].as_str(),
+                l[col("*Quantity")].as_str(),
+                l[col("*UnitAmount")].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        vec![
+            (
+                "C-7, ticket 1: charge rate 1, 2026-10",
+                "1.3333",
+                "179.9900"
+            ),
+            (
+                "C-7, ticket 1: rounding of charge rate 1 (1.3333 h at 179.99 an hour), 2026-10",
+                "1.0000",
+                "0.0100"
+            ),
+            (
+                "C-7, ticket 2: charge rate 1, 2026-10",
+                "0.7500",
+                "179.9900"
+            ),
+            (
+                "C-7, ticket 2: charge rate 2, 2026-10",
+                "2.0000",
+                "125.0000"
+            ),
+        ],
+        "{}",
+        r.stderr
+    );
+    let total: Decimal = described.iter().map(|(_, q, u)| system_amount(q, u)).sum();
+    assert_eq!(total, dec("624.98"));
+}
