@@ -501,8 +501,9 @@ fn pack(
             "{line}; nothing was written (--strict)"
         )));
     }
+    // The coverage is said under the title and in each section, not glued to it.
     let title = format!(
-        "Month-end pack, {} ({}); {line}",
+        "Month-end pack, {} ({})",
         req.period.label,
         req.period.timezone.name()
     );
