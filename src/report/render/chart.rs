@@ -103,9 +103,10 @@ pub fn money_text(s: &str) -> String {
     }
 }
 
-/// An axis tick (a chart coordinate, not a figure of the report) as money.
+/// An axis tick (a chart coordinate, not a figure of the report) as money: thousands
+/// separators and two decimals.
 fn money_tick(v: f64) -> String {
-    money_text(&format!("{v:.0}"))
+    money_text(&format!("{v:.2}"))
 }
 
 /// Draws a legend of `items` in a strip of its own above the plot (never over it).
