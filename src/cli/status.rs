@@ -20,10 +20,17 @@ use std::collections::BTreeMap;
 /// STORE/recovered/ (nothing is deleted), and the months they held stop counting as
 /// covered until they are synced or imported again.
 ///
+/// --files prints the data files of the committed state (absolute paths, one a line), and
+/// --view duckdb|spark a ready statement that makes an `actions` view over exactly those
+/// files: an outside engine reading them sees one committed state, never a file a
+/// crashed or running writer left beside them (a glob over the folders would count
+/// those too).
+///
 /// Examples:
 ///   halo-billing status
 ///   halo-billing status --verify
 ///   halo-billing status --rebuild-manifest
+///   duckdb -c "$(halo-billing status --view duckdb); SELECT count(*) FROM actions"
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -36,6 +43,128 @@ pub struct Args {
     /// Make the manifest again from the store's sound data files (see above).
     #[arg(long)]
     rebuild_manifest: bool,
+    /// Print the committed data files (absolute paths), one a line, and nothing else.
+    #[arg(long, conflicts_with_all = ["verify", "rebuild_manifest", "view"])]
+    files: bool,
+    /// Print the store's columns (actions and Halo's records) as a Markdown table: type,
+    /// unit, what Halo's no-values become, and which report columns they feed.
+    #[arg(long, conflicts_with_all = ["verify", "rebuild_manifest", "files", "view"])]
+    schema: bool,
+    /// Print a statement making an `actions` view over the committed files, for DuckDB
+    /// (SQL) or Spark (PySpark), and nothing else.
+    #[arg(long, value_enum, conflicts_with_all = ["verify", "rebuild_manifest"])]
+    view: Option<View>,
+}
+
+/// Which engine `--view` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum View {
+    /// `CREATE OR REPLACE VIEW actions AS SELECT * FROM read_parquet([...], hive_partitioning = true)`.
+    Duckdb,
+    /// `spark.read.parquet(...)` with the partition base path, registered as `actions`.
+    Spark,
+}
+
+/// The committed data files of the store at `root`, absolute.
+fn committed_files(root: &std::path::Path) -> Result<Vec<String>, Error> {
+    let store = Store::open(root)?;
+    Ok(store
+        .manifest()
+        .files
+        .iter()
+        .map(|f| root.join(&f.path).display().to_string())
+        .collect())
+}
+
+/// Type, unit and null meaning of a field kind of the field table.
+fn kind_doc(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "Int" => ("INT64", "whole number; null when Halo sent none"),
+        "RefId" => (
+            "INT64",
+            "id; null when Halo sent -1, 0 (no link; any id below 1) or none",
+        ),
+        "Text" => (
+            "STRING",
+            "text as Halo sent it (a bare number as its text); null when absent",
+        ),
+        "Key" => (
+            "STRING",
+            "text as Halo sent it; null when absent or blank (a blank invoice number: not invoiced)",
+        ),
+        "Flag" => ("BOOLEAN", "null when absent"),
+        "Date" => (
+            "TIMESTAMP (ns, UTC)",
+            "an instant in UTC; null for Halo's no-date values (1900-01-01, 1899-12-30, 0001-01-01)",
+        ),
+        "Hours" | "SignedHours" => (
+            "INT64",
+            "milliseconds: divide by 3,600,000 for hours; 0 when absent",
+        ),
+        "Days" => ("INT64", "milliseconds (Halo sends days); 0 when absent"),
+        "Money" => ("INT64", "cents: divide by 100; 0 when absent"),
+        "Miles" => ("INT64", "ten-thousandths: divide by 10,000; 0 when absent"),
+        "Hash" => ("INT64", "not a Halo field"),
+        _ => ("", ""),
+    }
+}
+
+/// The store's columns as Markdown (`status --schema`).
+fn schema_text() -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut t = String::from(
+        "# The store's columns\n\nActions (`STORE/actions/year=Y/month=M/*.parquet`, hive partitions `year`, `month` of the UTC month; \
+         read the committed files: `halo-billing status --files`). Every figure is an exact integer in its unit, rounded once on import \
+         (half away from zero).\n\n| column | type | unit, nulls | Halo field |\n|---|---|---|---|\n",
+    );
+    for (name, kind, doc) in crate::frame::column_docs() {
+        let (ty, unit) = kind_doc(kind);
+        t.push_str(&format!(
+            "| `{name}` | {ty} | {} | {} |\n",
+            cell(unit),
+            cell(doc)
+        ));
+    }
+    t.push_str(
+        "\nWhich store column feeds each report column (contracts, invoices, adjustments, actions; unbilled, agents, leakage, prepay use the same):\n\n\
+         | report column | store column |\n|---|---|\n\
+         | `contract_id`, `contract_ref` | `action_contract_id`, `action_contract_ref` |\n\
+         | `invoice_number`, `invoice_id` | `actioninvoicenumber`, `invoice_id` |\n\
+         | `time_taken_hours` | `timetaken_ms` |\n| `non_bill_hours` | `nonbilltime_ms` |\n| `travel_hours` | `traveltime_ms` |\n\
+         | `mileage` | `mileage_e4` |\n| `chargeable_hours`, `chargeable_amount` | `actionchargehours_ms`, `actionchargeamount_cents` |\n\
+         | `non_chargeable_hours`, `non_chargeable_amount` | `actionnonchargehours_ms`, `actionnonchargeamount_cents` |\n\
+         | `prepay_hours`, `prepay_amount` | `actionprepayhours_ms`, `actionprepayamount_cents` |\n\
+         | a row's period | `datetime`, read in the report's time zone |\n",
+    );
+    t.push_str(
+        "\nHalo's records (`STORE/records/<table>/*.parquet`, one file each in the manifest's `records`): each field under Halo's name, \
+         `_cents` money, `_ms` hours, `_e4` quantities and unrounded taxes; links of -1 or 0 and Halo's no-date values are null.\n\n\
+         | table | key | columns |\n|---|---|---|\n",
+    );
+    for table in crate::records::Table::ALL {
+        t.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            table.name(),
+            table.key().join(", "),
+            table
+                .columns()
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    t
+}
+
+/// `s` as a single-quoted SQL string literal.
+fn sql_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// `s` as a single-quoted Python string literal.
+fn py_quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// One line of the status text.
@@ -52,6 +181,35 @@ macro_rules! say {
 pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     if args.rebuild_manifest {
         return rebuild(&args, progress);
+    }
+    if args.schema {
+        return super::write_output(None, |w| w.write_all(schema_text().as_bytes()));
+    }
+    if args.files || args.view.is_some() {
+        let root = args.store.existing()?;
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        let files = committed_files(&root)?;
+        let text = match args.view {
+            None => files.iter().map(|f| format!("{f}\n")).collect::<String>(),
+            Some(View::Duckdb) => format!(
+                "CREATE OR REPLACE VIEW actions AS SELECT * FROM read_parquet([{}], hive_partitioning = true)\n",
+                files
+                    .iter()
+                    .map(|f| sql_quoted(f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(View::Spark) => format!(
+                "spark.read.option(\"basePath\", {}).parquet({}).createOrReplaceTempView(\"actions\")\n",
+                py_quoted(&root.join("actions").display().to_string()),
+                files
+                    .iter()
+                    .map(|f| py_quoted(f))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return super::write_output(None, |w| w.write_all(text.as_bytes()));
     }
     let mut out = String::new();
     let result = describe(&args, &mut out);

@@ -257,6 +257,19 @@ macro_rules! define_frame {
             Ok(bufs.iter().map(|b| canon::hash(b)).collect())
         }
 
+        /// Every stored column of the actions: its name, its kind (the field table's) and
+        /// the field's description, in column order, then `content_hash`.
+        pub fn column_docs() -> Vec<(String, &'static str, &'static str)> {
+            vec![
+                $( (
+                    format!("{}{}", stringify!($field), <kinds::$kind as Kind>::SUFFIX),
+                    stringify!($kind),
+                    $doc,
+                ), )*
+                (col::CONTENT_HASH.to_string(), "Hash", "First 8 bytes of the SHA-256 of the action's canonical encoding (scheme in model/canon.rs): equal for identical copies."),
+            ]
+        }
+
         /// The frame schema: every field's column in table order, then `content_hash`.
         pub fn schema() -> Schema {
             Schema::from_iter([

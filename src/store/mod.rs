@@ -453,6 +453,17 @@ impl Store {
                 Ok(_) => {}
             }
         }
+        for (p, g) in self.unnamed_files() {
+            if g.is_some_and(|g| g > self.manifest.generation) {
+                problems.push(format!(
+                    "{}: left by a writer that never committed (generation {} after the manifest's {}): no report reads it and the next writer removes it, \
+                     but an outside engine reading the folder by a glob would count its rows; read the manifest's files instead (`halo-billing status --files`)",
+                    p.strip_prefix(&self.root).unwrap_or(&p).display(),
+                    g.unwrap_or_default(),
+                    self.manifest.generation
+                ));
+            }
+        }
         for p in self.stray_files() {
             problems.push(format!(
                 "{}: a data file the manifest does not name (a removed entry, or put there by hand): its month is not \
