@@ -20,6 +20,18 @@ pub enum Lines {
     PerTicket,
 }
 
+/// How a line of work is priced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitPrice {
+    /// The hourly rate the line's actions agree on, with a rounding line for the cents
+    /// the hours at the rate do not reach (the default).
+    Rate,
+    /// One line per rate whose unit amount (4 decimals) gives its amount exactly, no
+    /// rounding line (the behaviour before rates were shown).
+    Exact,
+}
+
 /// Who gets one invoice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,8 +103,10 @@ pub struct Entry {
     pub invoice_number: Option<String>,
     /// `period-end` (default), `period-start`, or a date `YYYY-MM-DD`.
     pub invoice_date: Option<String>,
-    /// Lines per charge type or per contract.
+    /// Lines per charge type, per ticket or per contract.
     pub lines: Option<Lines>,
+    /// A line's unit price: the rate (`rate`, default) or an exact unit amount (`exact`).
+    pub unit_price: Option<UnitPrice>,
     /// One invoice per contract (default) or per customer.
     pub invoice_per: Option<InvoicePer>,
     /// DATEV Konto (revenue).
@@ -236,6 +250,7 @@ impl Mapping {
             invoice_number,
             invoice_date,
             lines,
+            unit_price,
             invoice_per,
             revenue_account,
             debtor_account,
@@ -266,6 +281,7 @@ pub fn template(contracts: &[TemplateContract], period: &str) -> String {
          invoice_number = \"HB-{{period}}-{{contract_id}}\"\n\
          invoice_date = \"period-end\"     # the last day of the period\n\
          lines = \"per_charge_type\"       # or \"per_ticket\", \"per_contract\"\n\
+         # unit_price = \"rate\"           # or \"exact\": one line per rate, no rounding line\n\
          invoice_per = \"contract\"        # or \"customer\": one invoice per customer\n\
          revenue_account = \"8400\"        # DATEV Konto\n\
          debtor_account = \"10000\"        # DATEV Gegenkonto\n\

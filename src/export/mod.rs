@@ -15,7 +15,7 @@ use crate::exact;
 use crate::fold::base as pack;
 use crate::period::Period;
 use crate::report::ReportError;
-use mapping::{DateFormat, Entry, InvoicePer, Lines, Mapping};
+use mapping::{DateFormat, Entry, InvoicePer, Lines, Mapping, UnitPrice};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Marks a value the user still has to fill in (written by `--init-mapping`).
@@ -1094,6 +1094,9 @@ fn push_lines(
                 },
                 0,
             ),
+            None if e.unit_price == Some(UnitPrice::Exact) => {
+                (price(w.amount_cents, w.hours_ms), 0)
+            }
             None => price_at_rate(&w, &fit),
         };
         w.amount_cents -= rounding;

@@ -690,4 +690,20 @@ fn a_line_at_one_rate_shows_that_rate_with_a_rounding_line_and_per_ticket_lines_
     );
     let total: Decimal = described.iter().map(|(_, q, u)| system_amount(q, u)).sum();
     assert_eq!(total, dec("624.98"));
+    // `unit_price = "exact"`: one line per rate, an exact unit amount, no rounding line.
+    withdraw(&env, 3);
+    env.write("e.toml", &format!("{map}\nunit_price = \"exact\"\n"));
+    export_over_gaps(&env, "xero", "e.toml", "e.csv").ok();
+    let rows = read_csv(&env.path("e.csv"));
+    let col = |n: &str| rows[0].iter().position(|h| h == n).unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter()
+            .all(|r| !r[col("*Description")].contains("rounding"))
+    );
+    assert_eq!(
+        system_amount(&rows[1][col("*Quantity")], &rows[1][col("*UnitAmount")]),
+        dec("374.98")
+    );
+    assert_ne!(rows[1][col("*UnitAmount")], "179.9900");
 }
