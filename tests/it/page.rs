@@ -441,3 +441,32 @@ fn every_reports_html_fits_1400_px_prints_every_header_on_a4_landscape_and_has_o
         fits_and_prints(&page, &headers);
     }
 }
+
+#[test]
+fn a_reference_of_any_length_wraps_and_never_widens_the_page() {
+    let env = Env::new();
+    let long = "R".repeat(400);
+    let p = env.write(
+        "a.ndjson",
+        &format!(
+            "{{\"id\":1,\"ticket_id\":1,\"datetime\":\"2026-10-05T10:00:00Z\",\"action_contract_id\":7,\"action_contract_ref\":\"{long}\",\"actionchargehours\":1,\"actionchargeamount\":10,\"actioninvoicenumber\":\"{long}\"}}\n"
+        ),
+    );
+    env.import(&[&p]).ok();
+    for name in ["contracts", "invoices"] {
+        let out = format!("{name}.html");
+        env.run([
+            "report", name, "--period", "2026-10", "--format", "html", "--out", &out,
+        ])
+        .ok();
+        let page = env.path(&out);
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains(&long), "{name}: the text is whole");
+        let headers: Vec<String> = html
+            .split("data-col=\"")
+            .skip(1)
+            .map(|t| unescape(&t[t.find('>').unwrap() + 1..t.find('<').unwrap()]))
+            .collect();
+        fits_and_prints(&page, &headers);
+    }
+}

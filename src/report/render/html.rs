@@ -288,7 +288,8 @@ fn table(sheet: &Sheet, cols: &[usize], k: usize, out: &mut dyn Write) -> io::Re
     let class = |c: &Column| {
         if c.kind.is_number() {
             " class=\"n\""
-        } else if c.kind == Kind::Text && !c.key {
+        } else if c.kind == Kind::Text {
+            // Text wraps (a key too: a reference of any length never widens the page).
             " class=\"t\""
         } else {
             ""
