@@ -510,7 +510,9 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
         .refuse_inside(args.init_mapping.as_deref(), "--init-mapping", None)?;
     if let Some(path) = &args.init_mapping {
         let rows = crate::report::billed::action_rows(&store, &period)?;
-        let customers = store.records()?.customers();
+        let customers = store
+            .records(&[crate::records::Table::Contracts])?
+            .customers();
         return init_mapping(path, &rows, &period, &customers, progress);
     }
     let (format, mapping_path, out) = (
@@ -520,7 +522,11 @@ pub fn run(args: Args, progress: &Progress) -> Result<(), Error> {
     );
     let map = Mapping::read(&mapping_path)
         .map_err(Error::Usage)?
-        .with_halo_customers(store.records()?.customers());
+        .with_halo_customers(
+            store
+                .records(&[crate::records::Table::Contracts])?
+                .customers(),
+        );
     let mapping_name = mapping_path.display().to_string();
     if crate::fsutil::is_special(&out) {
         return Err(Error::Usage(format!(

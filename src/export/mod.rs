@@ -71,8 +71,6 @@ pub struct ContractWork {
     pub reference: String,
     /// Per charge rate (`None`: no rate).
     pub by_rate: BTreeMap<Option<i64>, Work>,
-    /// Per charge rate: the hourly rate its actions' amounts and hours agree on.
-    pub fits: BTreeMap<Option<i64>, RateFit>,
     /// Per charge rate and ticket: the work, and the rate it agrees on.
     pub by_ticket: BTreeMap<(Option<i64>, i64), (Work, RateFit)>,
 }
@@ -90,14 +88,20 @@ impl ContractWork {
             .entry(rate)
             .or_default()
             .add(hours_ms, amount_cents)?;
-        self.fits
-            .entry(rate)
-            .or_default()
-            .take(hours_ms, amount_cents);
         let t = self.by_ticket.entry((rate, ticket)).or_default();
         t.0.add(hours_ms, amount_cents)?;
         t.1.take(hours_ms, amount_cents);
         Ok(())
+    }
+
+    /// The hourly rate the actions of charge rate `rate` agree on: what all its tickets'
+    /// fits admit.
+    pub fn fit(&self, rate: Option<i64>) -> RateFit {
+        let mut fit = RateFit::default();
+        for (_, (_, f)) in self.by_ticket.range((rate, i64::MIN)..=(rate, i64::MAX)) {
+            fit.merge(f);
+        }
+        fit
     }
 }
 
@@ -775,7 +779,7 @@ pub fn invoices(
                         rate: *r,
                         ticket: None,
                         work: w.clone(),
-                        fit: work.fits.get(r).copied().unwrap_or_default(),
+                        fit: work.fit(*r),
                     })
                     .collect()
             };

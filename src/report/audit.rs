@@ -71,9 +71,10 @@ pub fn audit(store: &Store, period: &Period, findings_only: bool) -> Result<Shee
     let frozen = closes
         .iter()
         .find(|c| c.from_ns == period.from_ns && c.to_ns == period.to_ns && !c.records.is_empty());
+    let tables = [Table::Invoices, Table::InvoiceLines];
     let records: Stored = match frozen {
-        Some(c) => store.records_of_close(c)?,
-        None => store.records()?,
+        Some(c) => store.records_of_close(c, &tables)?,
+        None => store.records(&tables)?,
     };
     if !records.has(Table::Invoices) {
         return Err(ReportError::Input(format!(

@@ -137,7 +137,7 @@ pub struct FromHalo {
 /// the report shows draws only unless a balances file is given).
 pub fn from_halo(store: &Store, period: &Period) -> Result<Option<FromHalo>, ReportError> {
     use crate::records::Table;
-    let records = store.records()?;
+    let records = store.records(&[Table::Contracts, Table::Prepay])?;
     if !records.has(Table::Prepay) {
         return Ok(None);
     }

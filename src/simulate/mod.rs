@@ -364,6 +364,21 @@ fn respond(req: tiny_http::Request, status: u16, body: String) {
     );
 }
 
+/// Answers with status 200 and an HTML sign-in page (a proxy or an expired session).
+fn sign_in_page(req: tiny_http::Request) {
+    let html = "<!DOCTYPE html>\n<html><head><title>Sign in - HaloPSA</title></head>\
+                <body><form method=\"post\" action=\"/auth/login\">\
+                <input name=\"username\"><input name=\"password\" type=\"password\">\
+                </form></body></html>\n";
+    let _ = req.respond(
+        Response::from_string(html)
+            .with_status_code(200)
+            .with_header(
+                Header::from_bytes(&b"Content-Type"[..], &b"text/html"[..]).expect("valid header"),
+            ),
+    );
+}
+
 /// The `[startdate, enddate)` of a list request (open ends when absent).
 fn param_range(p: &HashMap<String, String>) -> (i64, i64) {
     let at = |k: &str, none: i64| p.get(k).and_then(|s| parse_param_date(s)).unwrap_or(none);
@@ -516,19 +531,7 @@ impl State {
             let page = self.list(&params);
             match self.misbehaviour(&params) {
                 None => page,
-                Some(Misbehaviour::Html) => {
-                    let html = "<!DOCTYPE html>\n<html><head><title>Sign in - HaloPSA</title></head>\
-                                <body><form method=\"post\" action=\"/auth/login\">\
-                                <input name=\"username\"><input name=\"password\" type=\"password\">\
-                                </form></body></html>\n";
-                    let _ = req.respond(
-                        Response::from_string(html).with_status_code(200).with_header(
-                            Header::from_bytes(&b"Content-Type"[..], &b"text/html"[..])
-                                .expect("valid header"),
-                        ),
-                    );
-                    return;
-                }
+                Some(Misbehaviour::Html) => return sign_in_page(req),
                 Some(Misbehaviour::Empty) => String::new(),
                 Some(Misbehaviour::ErrorJson) => r#"{"error":"An error has occurred.","ClassName":"System.UnauthorizedAccessException","message":"Attempted to perform an unauthorized operation."}"#.into(),
                 Some(Misbehaviour::Nan) => {
@@ -595,14 +598,7 @@ impl State {
     ) -> Option<(tiny_http::Request, String)> {
         let body = match how {
             Misbehaviour::Html => {
-                let _ = req.respond(
-                    Response::from_string("<!DOCTYPE html>\n<html><head><title>Sign in - HaloPSA</title></head><body></body></html>\n")
-                        .with_status_code(200)
-                        .with_header(
-                            Header::from_bytes(&b"Content-Type"[..], &b"text/html"[..])
-                                .expect("valid header"),
-                        ),
-                );
+                sign_in_page(req);
                 return None;
             }
             Misbehaviour::Empty => String::new(),
@@ -656,9 +652,29 @@ impl State {
                 .collect(),
         };
         let total = rows.len();
-        let (page_no, page_size, rows) = match self.opts.paging {
-            Paging::Ignore => (1, 100, &rows[..total.min(100)]),
-            Paging::Honour if yes("pageinate") => {
+        let (page_no, page_size, range) = self.page_of(p, total, total);
+        let rows = &rows[range];
+        format!(
+            r#"{{"page_no":{page_no},"page_size":{page_size},"record_count":{total},"{endpoint}":[{}]}}"#,
+            rows.join(",")
+        )
+    }
+
+    /// The page a list request gets of `total` matching rows: `(page_no, page_size,
+    /// rows)`. Halo's paging (`pageinate`, `page_size` capped at 100, `page_no`), or, when
+    /// paging is ignored, the first 100; unpaged, the first `unpaged` rows.
+    fn page_of(
+        &self,
+        p: &HashMap<String, String>,
+        total: usize,
+        unpaged: usize,
+    ) -> (usize, usize, std::ops::Range<usize>) {
+        let paged = p
+            .get("pageinate")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        match self.opts.paging {
+            Paging::Ignore => (1, 100, 0..total.min(100)),
+            Paging::Honour if paged => {
                 let size = p
                     .get("page_size")
                     .and_then(|s| s.parse().ok())
@@ -670,14 +686,10 @@ impl State {
                     .unwrap_or(1usize)
                     .max(1);
                 let from = ((page - 1) * size).min(total);
-                (page, size, &rows[from..(from + size).min(total)])
+                (page, size, from..(from + size).min(total))
             }
-            Paging::Honour => (1, total, &rows[..]),
-        };
-        format!(
-            r#"{{"page_no":{page_no},"page_size":{page_size},"record_count":{total},"{endpoint}":[{}]}}"#,
-            rows.join(",")
-        )
+            Paging::Honour => (1, total, 0..unpaged),
+        }
     }
 
     /// The misbehaviour for a list request, if its range overlaps the chosen one.
@@ -763,24 +775,8 @@ impl State {
             .collect();
         let total = matching.len();
         let count: Option<usize> = p.get("count").and_then(|c| c.parse().ok());
-        let (page_no, page_size, rows): (usize, usize, &[&SimAction]) = match self.opts.paging {
-            Paging::Ignore => (1, 100, &matching[..total.min(100)]),
-            Paging::Honour if yes("pageinate") => {
-                let size = p
-                    .get("page_size")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(50usize)
-                    .clamp(1, 100);
-                let page = p
-                    .get("page_no")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(1usize)
-                    .max(1);
-                let from = ((page - 1) * size).min(total);
-                (page, size, &matching[from..(from + size).min(total)])
-            }
-            Paging::Honour => (1, total, &matching[..count.unwrap_or(total).min(total)]),
-        };
+        let (page_no, page_size, range) = self.page_of(p, total, count.unwrap_or(total).min(total));
+        let rows: &[&SimAction] = &matching[range];
         let list = |full: bool| {
             let parts: Vec<&str> = rows
                 .iter()

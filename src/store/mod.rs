@@ -506,26 +506,38 @@ impl Store {
         })
     }
 
-    /// Every table of Halo's billing records the store holds.
-    pub fn records(&self) -> Result<crate::records::Stored, StoreError> {
-        let mut out = crate::records::Stored {
-            committed_at: self.manifest.committed_at.clone(),
-            ..Default::default()
-        };
-        for t in crate::records::Table::ALL {
-            out.tables.insert(t, self.record_rows(t)?);
-        }
-        Ok(out)
+    /// The tables `tables` of Halo's billing records the store holds (a table not asked
+    /// for is not read, and reads as empty).
+    pub fn records(
+        &self,
+        tables: &[crate::records::Table],
+    ) -> Result<crate::records::Stored, StoreError> {
+        let entries = &self.manifest.records;
+        self.records_in(entries, self.manifest.committed_at.clone(), tables)
     }
 
-    /// The records frozen with a close (as the store held them when it was made).
-    pub fn records_of_close(&self, c: &ClosedPeriod) -> Result<crate::records::Stored, StoreError> {
+    /// The tables `tables` of the records frozen with a close (as the store held them
+    /// when it was made).
+    pub fn records_of_close(
+        &self,
+        c: &ClosedPeriod,
+        tables: &[crate::records::Table],
+    ) -> Result<crate::records::Stored, StoreError> {
+        self.records_in(&c.records, Some(c.closed_at.clone()), tables)
+    }
+
+    fn records_in(
+        &self,
+        entries: &[FileEntry],
+        committed_at: Option<String>,
+        tables: &[crate::records::Table],
+    ) -> Result<crate::records::Stored, StoreError> {
         let mut out = crate::records::Stored {
-            committed_at: Some(c.closed_at.clone()),
+            committed_at,
             ..Default::default()
         };
-        for t in crate::records::Table::ALL {
-            out.tables.insert(t, self.record_rows_in(&c.records, t)?);
+        for &t in tables {
+            out.tables.insert(t, self.record_rows_in(entries, t)?);
         }
         Ok(out)
     }

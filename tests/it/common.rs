@@ -259,6 +259,23 @@ impl Sim {
         Sim { child, url }
     }
 
+    /// Runs the binary with `args` (a `sync` or a `jobs run`) against this simulator,
+    /// with client id `demo` and `secret`, no config file.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, env: &Env, secret: &str, args: &[S]) -> Run {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_halo-billing"))
+            .args(args)
+            .current_dir(env.dir.path())
+            .env("HALO_BILLING_STORE", env.store())
+            .env("HALO_URL", &self.url)
+            .env("HALO_CLIENT_ID", "demo")
+            .env("HALO_CLIENT_SECRET", secret)
+            .env("XDG_CONFIG_HOME", env.path("config"))
+            .env_remove("HALO_CONFIG")
+            .output()
+            .unwrap();
+        Run::from(o)
+    }
+
     /// The simulator's counters (`GET /_sim/stats`).
     pub fn stats(&self) -> serde_json::Value {
         let out = std::process::Command::new("python3")

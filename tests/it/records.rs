@@ -23,23 +23,9 @@ const DATA: [&str; 8] = [
 ];
 
 fn sync(env: &Env, sim: &Sim, args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
-        .arg("sync")
-        .args(args)
-        .current_dir(env.dir.path())
-        .env("HALO_BILLING_STORE", env.store())
-        .env("HALO_URL", &sim.url)
-        .env("HALO_CLIENT_ID", "demo")
-        .env("HALO_CLIENT_SECRET", "demo-secret")
-        .env("XDG_CONFIG_HOME", env.path("config"))
-        .env_remove("HALO_CONFIG")
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    }
+    let mut all = vec!["sync"];
+    all.extend(args);
+    sim.run(env, "demo-secret", &all)
 }
 
 /// `GET /api/<path>` of the simulator, every number kept as its JSON text (a string).

@@ -44,22 +44,7 @@ fn spawn_sync(env: &Env, sim: &Sim, args: Vec<String>, stderr: Stdio) -> std::pr
 }
 
 fn sync_env(env: &Env, sim: &Sim, secret: &str, args: &[String]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
-        .args(args)
-        .current_dir(env.dir.path())
-        .env("HALO_BILLING_STORE", env.store())
-        .env("HALO_URL", &sim.url)
-        .env("HALO_CLIENT_ID", "demo")
-        .env("HALO_CLIENT_SECRET", secret)
-        .env("XDG_CONFIG_HOME", env.path("config"))
-        .env_remove("HALO_CONFIG")
-        .output()
-        .unwrap();
-    Run {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    }
+    sim.run(env, secret, args)
 }
 
 /// The truth: the same data set written by `generate` and imported from files.
