@@ -275,6 +275,15 @@ pub(crate) fn describe_migration(root: &Path, m: &crate::store::Migration) -> St
             m.checksummed
         );
     }
+    if m.time_unit {
+        return format!(
+            "store `{}` upgraded once to schema version {}: {} file(s) ({} row(s); rows, hashes and closes unchanged) rewritten with their date-times as UTC microseconds (the nanoseconds past them kept beside), so that Spark and every engine read them as UTC instants",
+            root.display(),
+            crate::store::SCHEMA_VERSION,
+            m.files,
+            m.rows
+        );
+    }
     if !m.rehashed {
         return format!(
             "store `{}` upgraded once: {} file(s) ({} action(s), rows unchanged) rewritten with the report summaries in their footers, so reports of whole months read those instead of every row",

@@ -124,10 +124,6 @@ pub fn scan_parts(
     columns: &[&str],
 ) -> Result<LazyFrame, ReportError> {
     let bad = |source| ReportError::column("actions", source);
-    let dtype = crate::frame::schema()
-        .get(col::DATETIME)
-        .expect("the schema has datetime")
-        .clone();
     let names: Vec<Expr> = columns.iter().map(|n| polars::prelude::col(*n)).collect();
     let mut scans = Vec::new();
     let (whole_parts, cut): (Vec<&Part>, Vec<&Part>) = parts.iter().partition(|p| whole(p));
@@ -136,12 +132,9 @@ pub fn scan_parts(
         scans.push(store.scan_files(&files)?.select(names.clone()));
     }
     for p in cut {
-        let at = |ns: i64| lit(ns).cast(dtype.clone());
-        let dt = || polars::prelude::col(col::DATETIME);
         scans.push(
             store
-                .scan(&p.file)?
-                .filter(dt().gt_eq(at(p.from_ns)).and(dt().lt(at(p.to_ns))))
+                .scan_range(&p.file, p.from_ns, p.to_ns)?
                 .select(names.clone()),
         );
     }

@@ -10,8 +10,12 @@ pub const FILE_NAME: &str = "manifest.json";
 pub const FORMAT: &str = "halo-billing-store";
 /// The schema version this build reads and writes. A store of another version is refused
 /// with a message saying so; it is never read with the wrong column meanings.
-/// Version 2 added the `content_hash` column.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Version 2 added the `content_hash` column. Version 3 stores date-times as UTC
+/// microseconds with the nanoseconds past them beside (see `store/timeunit.rs`); a store
+/// of version 2 is read as it is and migrated by its next writer.
+pub const SCHEMA_VERSION: u32 = 3;
+/// The oldest schema version this build reads (and migrates when it writes).
+pub const OLDEST_SCHEMA_VERSION: u32 = 2;
 
 /// One Parquet file of the store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -202,9 +206,9 @@ impl Manifest {
                  backup, or rebuild it from the store's files: `halo-billing status --rebuild-manifest`"
             )));
         }
-        if m.schema_version != SCHEMA_VERSION {
+        if !(OLDEST_SCHEMA_VERSION..=SCHEMA_VERSION).contains(&m.schema_version) {
             return Err(bad(format!(
-                "store schema version {} is not the version {SCHEMA_VERSION} this halo-billing reads; \
+                "store schema version {} is not a version ({OLDEST_SCHEMA_VERSION} to {SCHEMA_VERSION}) this halo-billing reads; \
                  use the halo-billing release that wrote it, or import the source data into a new store",
                 m.schema_version
             )));

@@ -9,7 +9,7 @@
 //! the SHA-256 of its file, which every later read verifies.
 
 use super::closed::{digest, key_hashes};
-use super::manifest::{Manifest, SUMMARIES};
+use super::manifest::{Manifest, SCHEMA_VERSION, SUMMARIES};
 use super::write::{write_parquet, write_partition};
 use super::{FileEntry, Store, StoreError, read_parquet, sha256_hex};
 use crate::frame::{self, col};
@@ -28,6 +28,8 @@ pub struct Migration {
     pub files: usize,
     /// Rows whose hash was recomputed.
     pub rows: u64,
+    /// Date-times rewritten from nanoseconds into UTC microseconds (schema version 3).
+    pub time_unit: bool,
     /// Closed periods checked and sealed with their file's SHA-256.
     pub closes_sealed: usize,
     /// Files given the checksum every read verifies (files unchanged; the manifest
@@ -68,11 +70,35 @@ impl Store {
     pub fn migrate(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
         match self.migrate_hashes(progress)? {
             Some(m) => Ok(Some(m)),
-            None => match self.migrate_summaries(progress)? {
+            None => match self.migrate_time_unit(progress)? {
                 Some(m) => Ok(Some(m)),
-                None => self.migrate_checksums(progress),
+                None => match self.migrate_summaries(progress)? {
+                    Some(m) => Ok(Some(m)),
+                    None => self.migrate_checksums(progress),
+                },
             },
         }
+    }
+
+    /// Rewrites, once, every file of a store of schema version 2 (date-times in
+    /// nanoseconds, not marked UTC, which Spark refuses) with its date-times as UTC
+    /// microseconds and the nanoseconds past them ([`super::timeunit`]): rows, hashes
+    /// and closes unchanged.
+    pub fn migrate_time_unit(&self, progress: &Progress) -> Result<Option<Migration>, StoreError> {
+        if self.manifest.schema_version >= SCHEMA_VERSION {
+            return Ok(None);
+        }
+        let mut done = Migration {
+            time_unit: true,
+            ..Default::default()
+        };
+        self.rewrite_all(
+            false,
+            "storing date-times as UTC microseconds, for Spark (once)",
+            &mut done,
+            progress,
+        )?;
+        Ok(Some(done))
     }
 
     /// Records, once, the XXH3-128 of every file written before the manifest recorded
@@ -169,13 +195,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         let generation = self.manifest.generation + 1;
         let tag = if rehash { 'm' } else { 's' };
-        let old_tombstones: &[FileEntry] = if rehash {
+        // Files of an older schema version are all rewritten in the current one.
+        let old_schema = self.manifest.schema_version < SCHEMA_VERSION;
+        let old_tombstones: &[FileEntry] = if rehash || old_schema {
             &self.manifest.tombstones
         } else {
             &[]
         };
+        let old_records: &[FileEntry] = if old_schema {
+            &self.manifest.records
+        } else {
+            &[]
+        };
         let bar = progress.bar(
-            (self.manifest.files.len() + old_tombstones.len()) as u64,
+            (self.manifest.files.len() + old_tombstones.len() + old_records.len()) as u64,
             what,
         );
         let mut files = Vec::new();
@@ -188,14 +221,31 @@ impl Store {
             bar.inc(1);
         }
         // Tombstones not rewritten stay as they are.
-        let mut tombstones = if rehash {
-            Vec::new()
-        } else {
+        let mut tombstones = if old_tombstones.is_empty() {
             self.manifest.tombstones.clone()
+        } else {
+            Vec::new()
         };
         for (k, f) in old_tombstones.iter().enumerate() {
             let rel = format!("tombstones/part-g{generation:06}-{tag}{k:04}.parquet");
             tombstones.push(self.rewrite(f, rel, rehash, false, done)?);
+            bar.inc(1);
+        }
+        // Records are rewritten only for the schema version (their hashes are not
+        // content hashes).
+        let mut records = if old_records.is_empty() {
+            self.manifest.records.clone()
+        } else {
+            Vec::new()
+        };
+        for f in old_records {
+            let table =
+                crate::records::Table::of_path(&f.path).ok_or_else(|| StoreError::Manifest {
+                    path: self.root.join(&f.path),
+                    reason: "names a records file outside `records/<table>/`".into(),
+                })?;
+            let rel = format!("records/{}/part-g{generation:06}.parquet", table.name());
+            records.push(self.rewrite(f, rel, false, false, done)?);
             bar.inc(1);
         }
         bar.finish();
@@ -206,6 +256,8 @@ impl Store {
             ),
             files,
             tombstones,
+            records,
+            schema_version: SCHEMA_VERSION,
             hash_scheme: HASH_SCHEME.into(),
             summaries: SUMMARIES,
             retired: self
@@ -213,6 +265,7 @@ impl Store {
                 .files
                 .iter()
                 .chain(old_tombstones)
+                .chain(old_records)
                 .map(|old| old.path.clone())
                 .collect(),
             ..self.manifest.clone()

@@ -39,6 +39,7 @@ mod migrate;
 mod rebuild;
 pub mod register;
 mod settings;
+pub mod timeunit;
 mod verify;
 mod write;
 
@@ -643,14 +644,19 @@ impl Store {
         columns: &[&str],
         slice: (usize, usize),
     ) -> Result<DataFrame, StoreError> {
-        let mut df = reader
-            .with_columns(Some(columns.iter().map(|s| s.to_string()).collect()))
+        let bad = |source| StoreError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut reader = reader;
+        let has = reader.schema().map_err(bad)?;
+        let wanted = timeunit::stored_columns(columns, |c| has.contains(c));
+        let df = reader
+            .with_columns(Some(wanted))
             .with_slice(Some(slice))
             .finish()
-            .map_err(|source| StoreError::Parquet {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(bad)?;
+        let mut df = timeunit::from_stored(df).map_err(bad)?;
         self.check_schema(path, &df, columns)?;
         df.rechunk_mut();
         Ok(df)
@@ -681,12 +687,45 @@ impl Store {
 
     /// A lazy scan of `file` (for polars to push projections and predicates into). The
     /// file is opened first, so that one gone is the same I/O error as for other reads.
-    pub fn scan(&self, file: &FileEntry) -> Result<LazyFrame, StoreError> {
-        self.scan_files(std::slice::from_ref(file))
+    /// Only the rows whose `datetime` lies in `[from_ns, to_ns)`, filtered on the stored
+    /// columns so that row groups outside the range are skipped.
+    pub fn scan_range(
+        &self,
+        file: &FileEntry,
+        from_ns: i64,
+        to_ns: i64,
+    ) -> Result<LazyFrame, StoreError> {
+        let raw = self.scan_stored(std::slice::from_ref(file))?;
+        let c = frame::col::DATETIME;
+        if self.manifest.schema_version >= 3 {
+            Ok(self.joined(raw.filter(timeunit::stored_range(c, from_ns, to_ns))))
+        } else {
+            let dtype = DataType::Datetime(TimeUnit::Nanoseconds, None);
+            let at = |ns: i64| lit(ns).cast(dtype.clone());
+            Ok(raw.filter(col(c).gt_eq(at(from_ns)).and(col(c).lt(at(to_ns)))))
+        }
     }
 
-    /// One lazy scan of `files` in turn (polars reads a few ahead, not all at once).
+    /// One lazy scan of `files` in turn (polars reads a few ahead, not all at once),
+    /// date-times in nanoseconds.
     pub fn scan_files(&self, files: &[FileEntry]) -> Result<LazyFrame, StoreError> {
+        let raw = self.scan_stored(files)?;
+        Ok(if self.manifest.schema_version >= 3 {
+            self.joined(raw)
+        } else {
+            raw
+        })
+    }
+
+    /// A scan of files of schema version 3 with each date-time joined back into
+    /// nanoseconds (polars drops what a query does not select).
+    fn joined(&self, raw: LazyFrame) -> LazyFrame {
+        let (exprs, subs) = timeunit::joined_exprs(&frame::schema());
+        raw.with_columns(exprs).drop(by_name(subs, true, false))
+    }
+
+    /// The files' columns as stored.
+    fn scan_stored(&self, files: &[FileEntry]) -> Result<LazyFrame, StoreError> {
         let mut paths = Vec::with_capacity(files.len());
         for f in files {
             self.verify_file(f)?;
@@ -799,12 +838,21 @@ pub fn read_parquet_all(path: &Path) -> Result<DataFrame, StoreError> {
 }
 
 /// Reads a Parquet file, optionally only some columns.
+/// Date-times read in nanoseconds whichever schema version wrote the file
+/// ([`timeunit::from_stored`]).
 pub(crate) fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<DataFrame, StoreError> {
-    ParquetReader::new(open(path)?)
-        .with_columns(columns.map(|c| c.iter().map(|s| s.to_string()).collect()))
-        .finish()
-        .map_err(|source| StoreError::Parquet {
-            path: path.to_path_buf(),
-            source,
-        })
+    let bad = |source| StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader = ParquetReader::new(open(path)?);
+    let wanted = match columns {
+        None => None,
+        Some(c) => {
+            let has = reader.schema().map_err(bad)?;
+            Some(timeunit::stored_columns(c, |n| has.contains(n)))
+        }
+    };
+    let df = reader.with_columns(wanted).finish().map_err(bad)?;
+    timeunit::from_stored(df).map_err(bad)
 }

@@ -244,7 +244,20 @@ impl Store {
         done.uncovered = lost;
         files.sort_by(|a, b| (a.month(), &a.path).cmp(&(b.month(), &b.path)));
         done.rows = files.iter().map(|f| f.rows).sum();
+        // Files kept from a store of schema version 2 make the rebuilt store one of
+        // version 2, migrated below.
+        let mut nanoseconds = false;
+        for f in files.iter().chain(&tombstones) {
+            let path = root.join(&f.path);
+            nanoseconds |= super::timeunit::holds_nanoseconds(&path)
+                .map_err(|source| StoreError::Parquet { path, source })?;
+        }
         Manifest {
+            schema_version: if nanoseconds {
+                manifest::OLDEST_SCHEMA_VERSION
+            } else {
+                manifest::SCHEMA_VERSION
+            },
             generation,
             committed_at: Some(
                 chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -259,6 +272,11 @@ impl Store {
             ..Manifest::default()
         }
         .write(root)?;
+        if nanoseconds {
+            // One schema version for every file: the files written above (version 3)
+            // and those kept (version 2) become version 3 alike.
+            Store::open(root)?.migrate_time_unit(progress)?;
+        }
         Ok(done)
     }
 }

@@ -350,9 +350,15 @@ fn write_parquet_with(
     footer: Vec<(String, String)>,
 ) -> Result<Written, StoreError> {
     let mut buf: Vec<u8> = Vec::new();
+    // Date-times as schema version 3 stores them (UTC microseconds and the nanoseconds
+    // past them).
+    let mut stored = super::timeunit::to_stored(df).map_err(|source| StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    })?;
     encode(
         &mut buf,
-        df,
+        &mut stored,
         super::ROW_GROUP_ROWS,
         footer,
         Layout::Store,

@@ -2,7 +2,7 @@
 
 use crate::common;
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -870,4 +870,143 @@ fn status_schema_lists_every_stored_column_with_its_unit_and_the_records_tables(
     assert!(schema.contains("| `action_contract_id` | INT64 | id; null when Halo sent -1, 0"));
     assert!(schema.contains("| `invoice_lines` | ihid, id |"));
     assert!(schema.contains("`net_amount_cents`"));
+}
+
+/// The column `c` of every row of the store files `files`, as stored (no conversion).
+fn raw_column(files: &[PathBuf], c: &str) -> Vec<polars::prelude::Column> {
+    use polars::prelude::*;
+    files
+        .iter()
+        .map(|p| {
+            let df = ParquetReader::new(std::fs::File::open(p).unwrap())
+                .with_columns(Some(vec![c.to_string()]))
+                .finish()
+                .unwrap();
+            df.column(c).unwrap().clone()
+        })
+        .collect()
+}
+
+/// The store files the manifest of `store` names (actions, tombstones, records).
+fn listed_files(store: &Path) -> Vec<PathBuf> {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("manifest.json")).unwrap())
+            .unwrap();
+    ["files", "tombstones", "records"]
+        .iter()
+        .flat_map(|k| m[*k].as_array().cloned().unwrap_or_default())
+        .map(|f| store.join(f["path"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_store_of_schema_version_2_is_migrated_to_utc_microseconds_losing_no_nanosecond_and_keeping_hashes_and_closes()
+ {
+    use polars::prelude::*;
+    // Written by the release before schema version 3 (commit ffca17d): September and
+    // October synced from the simulator with Halo's records (date-times of up to 7
+    // fractional digits), October closed.
+    let env = Env::new();
+    copy_dir(&data("v2-store"), &env.store());
+    let store = env.store();
+    let actions_files = |s: &Path| -> Vec<PathBuf> {
+        listed_files(s)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains("/actions/"))
+            .collect()
+    };
+    let hashes = |files: &[PathBuf]| -> Vec<Option<i64>> {
+        raw_column(files, "content_hash")
+            .iter()
+            .flat_map(|c| c.i64().unwrap().iter().collect::<Vec<_>>())
+            .collect()
+    };
+    let old_files = actions_files(&store);
+    let old_hashes = hashes(&old_files);
+    for c in raw_column(&old_files, "datetime") {
+        assert_eq!(c.dtype(), &DataType::Datetime(TimeUnit::Nanoseconds, None));
+    }
+    let frozen = std::fs::read(store.join("closed/2026-10@UTC-c0001.parquet")).unwrap();
+    // What the store reads as before the migration (a reader never migrates).
+    let reads = || {
+        [
+            vec!["report", "actions", "--period", "2026-09"],
+            vec!["report", "actions", "--period", "2026-10"],
+            vec!["report", "contracts", "--period", "2026-09"],
+            vec!["report", "audit", "--period", "2026-10"],
+            vec!["report", "prepay", "--period", "2026-10"],
+            vec!["report", "adjustments", "--period", "2026-10"],
+            vec![
+                "query",
+                "SELECT MIN(datetime) AS a, MAX(last_updated) AS b FROM actions",
+                "--period",
+                "2026-09",
+            ],
+        ]
+        .iter()
+        .map(|a| env.run(a).ok().stdout)
+        .collect::<Vec<_>>()
+    };
+    let before = reads();
+    assert!(
+        before[0].contains(".729455100Z"),
+        "the fixture carries Halo's 7th fractional digit: {}",
+        &before[0][..before[0].len().min(600)]
+    );
+    assert_eq!(actions_files(&store), old_files, "reading migrated nothing");
+    // The next writer migrates, once.
+    let empty = env.write("empty.json", r#"{"record_count":0,"actions":[]}"#);
+    let r = env.import(&[&empty]).ok();
+    assert!(
+        r.stderr
+            .contains("upgraded once to schema version 3: 6 file(s)"),
+        "{}",
+        r.stderr
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(store.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["schema_version"], 3);
+    // Every stored date-time is now UTC microseconds, the nanoseconds past them beside.
+    let new_files = listed_files(&store);
+    assert_eq!(new_files.len(), 6, "2 months, 4 record tables");
+    for p in &new_files {
+        let df = ParquetReader::new(std::fs::File::open(p).unwrap())
+            .finish()
+            .unwrap();
+        let dates: Vec<_> = df
+            .columns()
+            .iter()
+            .filter(|c| matches!(c.dtype(), DataType::Datetime(..)))
+            .collect();
+        assert!(!dates.is_empty(), "{}", p.display());
+        for c in dates {
+            assert_eq!(
+                c.dtype(),
+                &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+                "{} {}",
+                p.display(),
+                c.name()
+            );
+            let sub = df.column(&format!("{}_sub_us", c.name())).unwrap();
+            assert_eq!(sub.dtype(), &DataType::Int16);
+        }
+    }
+    let subs: Vec<i16> = raw_column(&actions_files(&store), "datetime_sub_us")
+        .iter()
+        .flat_map(|c| c.i16().unwrap().into_no_null_iter().collect::<Vec<_>>())
+        .collect();
+    assert!(subs.contains(&100) && subs.iter().all(|s| (0..1000).contains(s) && s % 100 == 0));
+    // Content hashes, the close's frozen copy and every report unchanged.
+    assert_eq!(hashes(&actions_files(&store)), old_hashes);
+    assert_eq!(
+        std::fs::read(store.join("closed/2026-10@UTC-c0001.parquet")).unwrap(),
+        frozen
+    );
+    assert_eq!(reads(), before);
+    let st = env.run(["status", "--verify"]).ok().stdout;
+    assert!(st.contains("all 1 frozen copies of closes match"), "{st}");
+    // A second write migrates nothing.
+    let r = env.import(&[&empty]).ok();
+    assert!(!r.stderr.contains("upgraded"), "{}", r.stderr);
 }
