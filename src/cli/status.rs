@@ -94,8 +94,8 @@ fn kind_doc(kind: &str) -> (&'static str, &'static str) {
         ),
         "Flag" => ("BOOLEAN", "null when absent"),
         "Date" => (
-            "TIMESTAMP (ns, UTC)",
-            "an instant in UTC; null for Halo's no-date values (1900-01-01, 1899-12-30, 0001-01-01)",
+            "TIMESTAMP(MICROS, isAdjustedToUTC=true)",
+            "an instant in UTC, whole microseconds (floored; the nanoseconds past them in the next column); null for Halo's no-date values (1900-01-01, 1899-12-30, 0001-01-01)",
         ),
         "Hours" | "SignedHours" => (
             "INT64",
@@ -124,6 +124,12 @@ fn schema_text() -> String {
             cell(unit),
             cell(doc)
         ));
+        if kind == "Date" {
+            t.push_str(&format!(
+                "| `{}` | INT16 | nanoseconds past `{name}`'s microsecond, 0 to 999 (Halo's 7th fractional digit as hundreds); null when `{name}` is | not a Halo field: `{name}` exact to the nanosecond is `{name}` + this |\n",
+                crate::store::timeunit::sub_us_name(&name),
+            ));
+        }
     }
     t.push_str(
         "\nWhich store column feeds each report column (contracts, invoices, adjustments, actions; unbilled, agents, leakage, prepay use the same):\n\n\

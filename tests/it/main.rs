@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod close;
 mod damage;
+mod engines;
 mod export;
 mod footers;
 mod import;
