@@ -323,6 +323,22 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
         "deleted    {tomb} action(s) Halo stopped returning, kept as tombstones ({} file(s), excluded from reports)",
         m.tombstones.len()
     );
+    let kept: Vec<&crate::store::Retired> = m
+        .retired
+        .iter()
+        .filter(|r| root.join(&r.path).exists())
+        .collect();
+    if !kept.is_empty() {
+        let last = kept.iter().filter_map(|r| r.since.as_deref()).max();
+        say!(
+            out,
+            "replaced   {} file(s) earlier commits replaced, kept for outside readers that listed them (last replaced {}; removed by the first writer {} minutes after, see {})",
+            kept.len(),
+            last.unwrap_or("before grace periods"),
+            crate::store::keep_replaced()?.num_minutes(),
+            crate::store::KEEP_REPLACED_VAR
+        );
+    }
     let rows_of = |t: crate::records::Table| {
         m.records
             .iter()

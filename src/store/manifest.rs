@@ -62,6 +62,62 @@ impl FileEntry {
     }
 }
 
+/// A file a commit replaced, kept until its grace period ends.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(from = "RetiredText")]
+pub struct Retired {
+    /// Path relative to the store folder.
+    pub path: String,
+    /// When it was replaced (UTC, RFC 3339); none in manifests written before grace
+    /// periods, whose files are removed at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+}
+
+/// A retired file as manifests have written it: a bare path before grace periods.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RetiredText {
+    Path(String),
+    Entry {
+        path: String,
+        #[serde(default)]
+        since: Option<String>,
+    },
+}
+
+impl From<RetiredText> for Retired {
+    fn from(t: RetiredText) -> Retired {
+        match t {
+            RetiredText::Path(path) => Retired { path, since: None },
+            RetiredText::Entry { path, since } => Retired { path, since },
+        }
+    }
+}
+
+impl Retired {
+    /// `path`, replaced now.
+    pub fn now(path: String, now: chrono::DateTime<chrono::Utc>) -> Retired {
+        Retired {
+            path,
+            since: Some(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        }
+    }
+
+    /// Whether its grace period of `keep` has ended at `now` (a time that does not
+    /// read counts as ended).
+    pub fn expired(&self, now: chrono::DateTime<chrono::Utc>, keep: chrono::Duration) -> bool {
+        match self
+            .since
+            .as_deref()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        {
+            Some(t) => t.with_timezone(&chrono::Utc) + keep <= now,
+            None => true,
+        }
+    }
+}
+
 /// The committed state of a store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -88,11 +144,12 @@ pub struct Manifest {
     /// ([`super::migrate`]).
     #[serde(default)]
     pub summaries: u32,
-    /// Files the commit that wrote this manifest replaced and removes after it: a crash
-    /// before they were removed leaves them for the next writer, which removes them (and
-    /// files of a later generation, never committed), and nothing else.
+    /// Files commits replaced, kept for a grace period ([`super::keep_replaced`]) so
+    /// that an outside engine that listed the files before a commit still reads them;
+    /// every writer removes those whose grace period has ended (and files of a later
+    /// generation, never committed), and nothing else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retired: Vec<String>,
+    pub retired: Vec<Retired>,
     /// Halo's billing records beside the actions: one file per table
     /// (`records/<table>/part-gNNNNNN.parquet`, see [`crate::records::Table`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -190,14 +247,9 @@ impl Manifest {
                     })
                     .map(|f| f.path.as_str()),
             )
-            .chain(
-                m.retired
-                    .iter()
-                    .filter(|r| {
-                        !inside(r, "actions") && !inside(r, "tombstones") && !inside(r, "records")
-                    })
-                    .map(String::as_str),
-            )
+            .chain(m.retired.iter().map(|r| r.path.as_str()).filter(|r| {
+                !inside(r, "actions") && !inside(r, "tombstones") && !inside(r, "records")
+            }))
             .next();
         if let Some(p) = outside {
             return Err(bad(format!(

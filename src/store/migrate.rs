@@ -260,20 +260,27 @@ impl Store {
             schema_version: SCHEMA_VERSION,
             hash_scheme: HASH_SCHEME.into(),
             summaries: SUMMARIES,
-            retired: self
-                .manifest
-                .files
-                .iter()
-                .chain(old_tombstones)
-                .chain(old_records)
-                .map(|old| old.path.clone())
-                .collect(),
+            retired: {
+                let now = chrono::Utc::now();
+                self.manifest
+                    .retired
+                    .iter()
+                    .filter(|r| self.root.join(&r.path).exists())
+                    .cloned()
+                    .chain(
+                        self.manifest
+                            .files
+                            .iter()
+                            .chain(old_tombstones)
+                            .chain(old_records)
+                            .map(|old| super::Retired::now(old.path.clone(), now)),
+                    )
+                    .collect()
+            },
             ..self.manifest.clone()
         };
         manifest.write(&self.root)?;
-        for old in &manifest.retired {
-            let _ = std::fs::remove_file(self.root.join(old));
-        }
+        self.remove_expired(&manifest.retired)?;
         Ok(())
     }
 

@@ -46,7 +46,7 @@ mod write;
 pub use closed::{ClosedPeriod, digest, key_hashes};
 pub use coverage::{gaps as coverage_gaps, minus as coverage_minus};
 pub use lock::{Holder, StoreLock};
-pub use manifest::{FileEntry, Manifest, SCHEMA_VERSION, SUMMARIES};
+pub use manifest::{FileEntry, Manifest, Retired, SCHEMA_VERSION, SUMMARIES};
 pub use migrate::Migration;
 pub use rebuild::Rebuilt;
 pub use settings::Settings;
@@ -115,6 +115,9 @@ pub enum StoreError {
     /// A total does not fit in 64 bits.
     #[error("{0}")]
     Overflow(String),
+    /// A setting from the environment that does not read.
+    #[error("{0}")]
+    Setting(String),
     /// The group totals a partition file carries in its footer cannot be used.
     #[error(
         "store file `{path}`: the totals in its footer {reason}; the file may be damaged (check it with `halo-billing status --verify`)"
@@ -377,13 +380,24 @@ impl Store {
                 removed += usize::from(std::fs::remove_file(&p).is_ok());
             }
         }
-        for rel in &self.manifest.retired {
-            removed += usize::from(std::fs::remove_file(self.root.join(rel)).is_ok());
-        }
+        removed += self.remove_expired(&self.manifest.retired)?;
         for (path, generation) in self.unnamed_files() {
             if generation.is_some_and(|g| g > self.manifest.generation) {
                 removed += usize::from(std::fs::remove_file(&path).is_ok());
             }
+        }
+        Ok(removed)
+    }
+
+    /// Removes the files of `retired` whose grace period ([`keep_replaced`]) has ended
+    /// (or that carry no time: retired by a build before grace periods); returns how
+    /// many it removed.
+    pub(crate) fn remove_expired(&self, retired: &[Retired]) -> Result<usize, StoreError> {
+        let keep = keep_replaced()?;
+        let now = chrono::Utc::now();
+        let mut removed = 0;
+        for r in retired.iter().filter(|r| r.expired(now, keep)) {
+            removed += usize::from(std::fs::remove_file(self.root.join(&r.path)).is_ok());
         }
         Ok(removed)
     }
@@ -398,7 +412,12 @@ impl Store {
             .chain(&self.manifest.tombstones)
             .chain(&self.manifest.records)
             .map(|f| self.root.join(&f.path))
-            .chain(self.manifest.retired.iter().map(|r| self.root.join(r)))
+            .chain(
+                self.manifest
+                    .retired
+                    .iter()
+                    .map(|r| self.root.join(&r.path)),
+            )
             .collect();
         data_folder_files(&self.root)
             .into_iter()
@@ -821,6 +840,28 @@ impl Store {
         self.finish_read(&path, reader, columns, rows)
             .map(Some)
             .map(Some)
+    }
+}
+
+/// The environment variable that sets how long files a commit replaced are kept.
+pub const KEEP_REPLACED_VAR: &str = "HALO_BILLING_KEEP_REPLACED";
+
+/// How long a file a commit replaced stays on disk (named in the manifest as retired) so
+/// that an outside engine that listed the files before the commit can still read them:
+/// `HALO_BILLING_KEEP_REPLACED` minutes, 60 when unset, 0 to remove them at once.
+pub fn keep_replaced() -> Result<chrono::Duration, StoreError> {
+    match std::env::var(KEEP_REPLACED_VAR) {
+        Err(_) => Ok(chrono::Duration::minutes(60)),
+        Ok(v) => v
+            .trim()
+            .parse::<u32>()
+            .map(|m| chrono::Duration::minutes(m.into()))
+            .map_err(|_| {
+                StoreError::Setting(format!(
+                    "{KEEP_REPLACED_VAR}=`{v}` is not a whole number of minutes (how long files a commit replaced are kept \
+                     for outside readers; 0 removes them at once, unset keeps them 60 minutes)"
+                ))
+            }),
     }
 }
 

@@ -6,7 +6,8 @@
 //!   other file when it reads whole, has the store's columns, and holds only rows of
 //!   the month its folder names (`year=0/month=0`: rows without a date), unless a
 //!   readable old manifest says it was written by a commit that never finished (a later
-//!   generation than its own).
+//!   generation than its own). Files the old manifest lists as retired (replaced, kept
+//!   for outside readers for a grace period) stay retired.
 //! - An action found in several sound files (a crashed commit's new files beside the
 //!   old ones) keeps the copy of the newest generation; a file whose every row lost is
 //!   set aside, one with some losers is written again without them.
@@ -121,7 +122,15 @@ impl Store {
         let mut sound: Vec<(Found, DataFrame)> = Vec::new();
         // Leftovers of an unfinished commit: set aside, but their months lost nothing.
         let mut leftovers: Vec<String> = Vec::new();
+        // Files commits replaced and keep for a grace period are not the store's state:
+        // left where they are, still retired.
+        let retired: Vec<manifest::Retired> =
+            old.iter().flat_map(|m| m.retired.iter().cloned()).collect();
         for f in found {
+            if retired.iter().any(|r| r.path == f.rel) {
+                bar.inc(1);
+                continue;
+            }
             let path = root.join(&f.rel);
             let checked = match (named.get(&f.rel), &old) {
                 (Some(e), _) => store.verify_file(e).map_err(|e| e.to_string()),
@@ -269,6 +278,7 @@ impl Store {
                 .map(|m| m.hash_scheme.clone())
                 .unwrap_or_else(|| crate::model::canon::HASH_SCHEME.into()),
             summaries: old.as_ref().map_or(manifest::SUMMARIES, |m| m.summaries),
+            retired,
             ..Manifest::default()
         }
         .write(root)?;

@@ -1088,23 +1088,34 @@ impl Writer {
                 ranges: w.ranges,
             });
         }
-        // The files this commit replaces: named in the new manifest as retired, so that
-        // a crash before they are removed leaves the next writer to remove them.
-        let retired: Vec<String> = self
+        // The files this commit replaces: named in the new manifest as retired, kept for
+        // outside readers until their grace period ends (a crash before they are removed
+        // leaves the next writer to remove them), beside those earlier commits retired
+        // that are still there.
+        let now = chrono::Utc::now();
+        let mut retired: Vec<super::Retired> = self
             .store
             .manifest
-            .files
+            .retired
             .iter()
-            .filter(|old| !files.iter().any(|f| f.path == old.path))
-            .chain(
-                self.store
-                    .manifest
-                    .records
-                    .iter()
-                    .filter(|old| !records.iter().any(|f| f.path == old.path)),
-            )
-            .map(|old| old.path.clone())
+            .filter(|r| root.join(&r.path).exists())
+            .cloned()
             .collect();
+        retired.extend(
+            self.store
+                .manifest
+                .files
+                .iter()
+                .filter(|old| !files.iter().any(|f| f.path == old.path))
+                .chain(
+                    self.store
+                        .manifest
+                        .records
+                        .iter()
+                        .filter(|old| !records.iter().any(|f| f.path == old.path)),
+                )
+                .map(|old| super::Retired::now(old.path.clone(), now)),
+        );
         let manifest = Manifest {
             tombstones,
             records,
@@ -1118,9 +1129,7 @@ impl Writer {
         };
         stats.stored_after = manifest.rows();
         manifest.write(root)?;
-        for old in &manifest.retired {
-            let _ = fs::remove_file(root.join(old));
-        }
+        self.store.remove_expired(&manifest.retired)?;
         Ok(())
     }
 }

@@ -304,7 +304,7 @@ fn a_report_whose_files_a_commit_removed_reads_the_new_manifest_and_succeeds() {
         .ok()
         .stdout;
     // A report reads the manifest, then pauses; meanwhile a commit replaces October's
-    // files (and removes the old ones).
+    // files and, with no grace period, removes the old ones at once.
     let reader = Command::new(env!("CARGO_BIN_EXE_halo-billing"))
         .args(["report", "contracts", "--period", "2026-10"])
         .env("HALO_BILLING_STORE", env.store())
@@ -314,7 +314,9 @@ fn a_report_whose_files_a_commit_removed_reads_the_new_manifest_and_succeeds() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    env.import(&[&v2]).ok();
+    let v2_arg = v2.display().to_string();
+    env.run_with_env(&["import", &v2_arg], &[("HALO_BILLING_KEEP_REPLACED", "0")])
+        .ok();
     let out = reader.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -1009,4 +1011,57 @@ fn a_store_of_schema_version_2_is_migrated_to_utc_microseconds_losing_no_nanosec
     // A second write migrates nothing.
     let r = env.import(&[&empty]).ok();
     assert!(!r.stderr.contains("upgraded"), "{}", r.stderr);
+}
+
+#[test]
+fn files_a_commit_replaced_stay_readable_for_the_grace_period_then_the_next_writer_removes_them() {
+    let env = Env::new();
+    let v1 = env.write("v1.ndjson", &october_lines(300, "10.00"));
+    let v2 = env.write("v2.ndjson", &october_lines(300, "12.50"));
+    let v3 = env.write("v3.ndjson", &october_lines(300, "15.00"));
+    env.import(&[&v1]).ok();
+    // An outside engine lists the committed files; then a commit replaces them.
+    let listed = env.run(["status", "--files"]).ok().stdout;
+    let before: Vec<PathBuf> = listed.lines().map(PathBuf::from).collect();
+    env.import(&[&v2]).ok();
+    // Still there, read whole (the listing is one committed state), and not counted as
+    // stray or leftover; the committed files are the new ones.
+    for p in &before {
+        use polars::prelude::{ParquetReader, SerReader};
+        let df = ParquetReader::new(std::fs::File::open(p).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(df.height(), 300);
+    }
+    let now = env.run(["status", "--files"]).ok().stdout;
+    assert!(
+        before.iter().all(|p| !now.contains(p.to_str().unwrap())),
+        "{now}"
+    );
+    env.run(["status", "--verify"]).ok();
+    let st = env.run(["status"]).ok().stdout;
+    assert!(
+        st.contains("replaced   1 file(s) earlier commits replaced, kept for outside readers"),
+        "{st}"
+    );
+    // A writer within the grace period keeps them; the first after it removes them.
+    env.import(&[&v3]).ok();
+    assert!(before.iter().all(|p| p.exists()));
+    let v1_arg = v1.display().to_string();
+    env.run_with_env(&["import", &v1_arg], &[("HALO_BILLING_KEEP_REPLACED", "0")])
+        .ok();
+    assert!(before.iter().all(|p| !p.exists()));
+    // A value that does not read is an error naming it, and nothing is written.
+    let r = env
+        .run_with_env(
+            &["import", &v1_arg],
+            &[("HALO_BILLING_KEEP_REPLACED", "an hour")],
+        )
+        .expect_code(1);
+    assert!(
+        r.stderr
+            .contains("HALO_BILLING_KEEP_REPLACED=`an hour` is not a whole number of minutes"),
+        "{}",
+        r.stderr
+    );
 }
