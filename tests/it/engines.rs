@@ -1,16 +1,37 @@
 //! The store as an open table: DuckDB and Apache Spark (with its default settings) read
 //! the committed files and agree with halo-billing, row for row, on every SQL report
 //! (`benches/engines.sh`), and convert time zones as `--timezone` does. Needs the DuckDB
-//! CLI (`DUCKDB`, default `duckdb`), a Python with pyspark (`PYTHON`, default `python3`)
-//! and a Java runtime; `.ci/run` installs them when missing.
+//! CLI (`DUCKDB`), a Python with pyspark (`PYTHON`) and a Java runtime; `.ci/run`
+//! installs them when missing (the two from PyPI in a venv under
+//! `~/.cache/halo-billing-ci`, where this test finds them unless told otherwise).
 
 use crate::common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
 
+/// `var`, else `name` in the venv `.ci/run` makes (when it is there), else `name` on
+/// the PATH.
+fn tool(var: &str, name: &str) -> String {
+    if let Ok(v) = std::env::var(var) {
+        return v;
+    }
+    let venv = std::env::var("HALO_BILLING_CI_VENV").map_or_else(
+        |_| {
+            Path::new(&std::env::var("HOME").unwrap_or_default())
+                .join(".cache/halo-billing-ci/venv")
+        },
+        std::path::PathBuf::from,
+    );
+    let there = venv.join("bin").join(name);
+    if there.exists() {
+        return there.display().to_string();
+    }
+    name.to_string()
+}
+
 fn duckdb() -> String {
-    let bin = std::env::var("DUCKDB").unwrap_or_else(|_| "duckdb".into());
+    let bin = tool("DUCKDB", "duckdb");
     let found = Command::new(&bin)
         .arg("--version")
         .output()
@@ -23,7 +44,7 @@ fn duckdb() -> String {
 }
 
 fn python() -> String {
-    let bin = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let bin = tool("PYTHON", "python3");
     let found = Command::new(&bin)
         .args(["-c", "import pyspark"])
         .output()
