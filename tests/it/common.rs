@@ -142,6 +142,17 @@ impl Env {
     }
 }
 
+/// `bin`, after checking that it runs with `args`: a test that needs an outside tool
+/// fails saying it needs `what` when the tool is missing.
+pub fn runnable(bin: String, args: &[&str], what: &str) -> String {
+    let found = Command::new(&bin)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "no `{bin}`: this test needs {what}");
+    bin
+}
+
 /// A fixture under `tests/data/`.
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

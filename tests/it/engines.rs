@@ -31,30 +31,20 @@ fn tool(var: &str, name: &str) -> String {
 }
 
 fn duckdb() -> String {
-    let bin = tool("DUCKDB", "duckdb");
-    let found = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "no `{bin}`: this test needs the DuckDB CLI (pip install duckdb-cli; .ci/run does)"
-    );
-    bin
+    runnable(
+        tool("DUCKDB", "duckdb"),
+        &["--version"],
+        "the DuckDB CLI (pip install duckdb-cli; .ci/run does)",
+    )
 }
 
 fn python() -> String {
-    let bin = tool("PYTHON", "python3");
-    let found = Command::new(&bin)
-        .args(["-c", "import pyspark"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "no pyspark for `{bin}`: this test needs Spark (pip install pyspark, and Java: \
-         apt-get install default-jre-headless; .ci/run does)"
-    );
-    bin
+    runnable(
+        tool("PYTHON", "python3"),
+        &["-c", "import pyspark"],
+        "a Python with pyspark (pip install pyspark, and Java: apt-get install \
+         default-jre-headless; .ci/run does)",
+    )
 }
 
 /// Runs `benches/engines.sh` over `env`'s store for October 2026 (one run per engine),

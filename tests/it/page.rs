@@ -8,16 +8,11 @@ use common::*;
 use std::process::Command;
 
 fn chromium() -> String {
-    let bin = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let found = Command::new(&bin)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        found,
-        "no `{bin}`: this test needs a headless browser (apt-get install chromium; .ci/run does)"
-    );
-    bin
+    runnable(
+        std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into()),
+        &["--version"],
+        "a headless browser (apt-get install chromium; .ci/run does)",
+    )
 }
 
 /// Runs headless Chromium on `file` with `args`; returns (stdout, stderr).
