@@ -276,6 +276,14 @@ fn describe(args: &Args, out: &mut String) -> Result<(), Error> {
             m.generation,
             m.committed_at.as_deref().unwrap_or("-")
         );
+        if m.schema_version < crate::store::SCHEMA_VERSION {
+            say!(
+                out,
+                "dates      stored in nanoseconds (schema version {}), which Spark cannot read: the next import or sync rewrites the store once in version {} (UTC microseconds; nothing else changes)",
+                m.schema_version,
+                crate::store::SCHEMA_VERSION
+            );
+        }
         if !store.hashes_current() {
             say!(
                 out,

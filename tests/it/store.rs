@@ -951,6 +951,11 @@ fn a_store_of_schema_version_2_is_migrated_to_utc_microseconds_losing_no_nanosec
         .map(|a| env.run(a).ok().stdout)
         .collect::<Vec<_>>()
     };
+    let st = env.run(["status"]).ok().stdout;
+    assert!(
+        st.contains("dates      stored in nanoseconds (schema version 2), which Spark cannot read"),
+        "{st}"
+    );
     let before = reads();
     assert!(
         before[0].contains(".729455100Z"),
@@ -1010,6 +1015,7 @@ fn a_store_of_schema_version_2_is_migrated_to_utc_microseconds_losing_no_nanosec
     assert_eq!(reads(), before);
     let st = env.run(["status", "--verify"]).ok().stdout;
     assert!(st.contains("all 1 frozen copies of closes match"), "{st}");
+    assert!(!st.contains("dates      stored in nanoseconds"), "{st}");
     // A second write migrates nothing.
     let r = env.import(&[&empty]).ok();
     assert!(!r.stderr.contains("upgraded"), "{}", r.stderr);
