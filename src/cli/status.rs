@@ -24,7 +24,11 @@ use std::collections::BTreeMap;
 /// --view duckdb|spark a ready statement that makes an `actions` view over exactly those
 /// files: an outside engine reading them sees one committed state, never a file a
 /// crashed or running writer left beside them (a glob over the folders would count
-/// those too).
+/// those too). A commit keeps the files it replaced for HALO_BILLING_KEEP_REPLACED
+/// minutes (60 unless the writer's environment says otherwise; 0: removed at once), so
+/// a query over a list taken before it still reads its files whole. Date-times are UTC
+/// instants in microseconds (Spark reads them with its defaults), the nanoseconds past
+/// each in `<name>_sub_us` (--schema says every column).
 ///
 /// Examples:
 ///   halo-billing status
