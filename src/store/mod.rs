@@ -659,7 +659,7 @@ impl Store {
     fn finish_read(
         &self,
         path: &Path,
-        reader: ParquetReader<File>,
+        mut reader: ParquetReader<File>,
         columns: &[&str],
         slice: (usize, usize),
     ) -> Result<DataFrame, StoreError> {
@@ -667,7 +667,6 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let mut reader = reader;
         let has = reader.schema().map_err(bad)?;
         let wanted = timeunit::stored_columns(columns, |c| has.contains(c));
         let df = reader
@@ -704,10 +703,10 @@ impl Store {
         Ok(())
     }
 
-    /// A lazy scan of `file` (for polars to push projections and predicates into). The
-    /// file is opened first, so that one gone is the same I/O error as for other reads.
-    /// Only the rows whose `datetime` lies in `[from_ns, to_ns)`, filtered on the stored
-    /// columns so that row groups outside the range are skipped.
+    /// A lazy scan of `file`'s rows whose `datetime` lies in `[from_ns, to_ns)` (for
+    /// polars to push projections and predicates into), filtered on the stored columns
+    /// so that row groups outside the range are skipped. The file is opened first, so
+    /// that one gone is the same I/O error as for other reads.
     pub fn scan_range(
         &self,
         file: &FileEntry,
@@ -717,7 +716,9 @@ impl Store {
         let raw = self.scan_stored(std::slice::from_ref(file))?;
         let c = frame::col::DATETIME;
         if self.manifest.schema_version >= 3 {
-            Ok(self.joined(raw.filter(timeunit::stored_range(c, from_ns, to_ns))))
+            Ok(joined(
+                raw.filter(timeunit::stored_range(c, from_ns, to_ns)),
+            ))
         } else {
             let dtype = DataType::Datetime(TimeUnit::Nanoseconds, None);
             let at = |ns: i64| lit(ns).cast(dtype.clone());
@@ -730,17 +731,10 @@ impl Store {
     pub fn scan_files(&self, files: &[FileEntry]) -> Result<LazyFrame, StoreError> {
         let raw = self.scan_stored(files)?;
         Ok(if self.manifest.schema_version >= 3 {
-            self.joined(raw)
+            joined(raw)
         } else {
             raw
         })
-    }
-
-    /// A scan of files of schema version 3 with each date-time joined back into
-    /// nanoseconds (polars drops what a query does not select).
-    fn joined(&self, raw: LazyFrame) -> LazyFrame {
-        let (exprs, subs) = timeunit::joined_exprs(&frame::schema());
-        raw.with_columns(exprs).drop(by_name(subs, true, false))
     }
 
     /// The files' columns as stored.
@@ -863,6 +857,13 @@ pub fn keep_replaced() -> Result<chrono::Duration, StoreError> {
                 ))
             }),
     }
+}
+
+/// A scan of files of schema version 3 with each date-time joined back into nanoseconds
+/// (polars drops what a query does not select).
+fn joined(raw: LazyFrame) -> LazyFrame {
+    let (exprs, subs) = timeunit::joined_exprs(&frame::schema());
+    raw.with_columns(exprs).drop(by_name(subs, true, false))
 }
 
 fn open(path: &Path) -> Result<File, StoreError> {
