@@ -61,16 +61,7 @@ const BATCH_FILES: usize = 256;
 
 fn unreadable(label: String, e: std::io::Error) -> FileResult {
     FileResult {
-        rejects: vec![Reject {
-            file: label,
-            line: 0,
-            byte: 0,
-            location: "whole file".into(),
-            ticket_id: None,
-            id: None,
-            reason: format!("cannot read: {e}"),
-            text: String::new(),
-        }],
+        rejects: vec![Reject::whole_file(label, format!("cannot read: {e}"))],
         ..Default::default()
     }
 }

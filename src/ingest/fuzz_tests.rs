@@ -131,7 +131,7 @@ proptest! {
             let exact = got.actions.contains(&want[i]);
             let refused = got.rejects.iter().any(|x| {
                 let xr = x.byte..x.byte + x.text.len().max(1);
-                x.location == "whole file" || (xr.start < r.end && r.start < xr.end)
+                x.location == crate::ingest::reject::WHOLE_FILE || (xr.start < r.end && r.start < xr.end)
             });
             // The records next to the damage (within about one record's length of it); and
             // all of them when the damage is in the page's own head (`{"record_count":..,

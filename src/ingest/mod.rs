@@ -354,16 +354,10 @@ pub fn parse_document_into(file: &str, bytes: &[u8], sink: &mut impl Sink) -> Fi
     if bytes.iter().all(u8::is_ascii_whitespace) {
         // An empty file is not "no actions": a saved answer that lost its content.
         return FileResult {
-            rejects: vec![Reject {
-                file: file.to_string(),
-                line: 0,
-                byte: 0,
-                location: "whole file".into(),
-                ticket_id: None,
-                id: None,
-                reason: "the file is empty (no JSON at all)".into(),
-                text: String::new(),
-            }],
+            rejects: vec![Reject::whole_file(
+                file,
+                "the file is empty (no JSON at all)",
+            )],
             ..Default::default()
         };
     }

@@ -122,16 +122,7 @@ pub struct RecordsResult {
 /// Reads a document whose envelope is `table`'s (see [`envelope_of`]).
 pub fn parse(file: &str, bytes: &[u8], table: Table) -> RecordsResult {
     let mut out = RecordsResult::default();
-    let whole = |reason: String| Reject {
-        file: file.to_string(),
-        line: 0,
-        byte: 0,
-        location: "whole file".into(),
-        ticket_id: None,
-        id: None,
-        reason,
-        text: String::new(),
-    };
+    let whole = |reason: String| Reject::whole_file(file, reason);
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
         Err(e) => {

@@ -27,6 +27,25 @@ pub struct Reject {
     pub text: String,
 }
 
+/// The location of a reject that refuses a whole file.
+pub const WHOLE_FILE: &str = "whole file";
+
+impl Reject {
+    /// The whole of `file` refused, for `reason` (unreadable, empty, not UTF-8...).
+    pub fn whole_file(file: impl Into<String>, reason: impl Into<String>) -> Reject {
+        Reject {
+            file: file.into(),
+            line: 0,
+            byte: 0,
+            location: WHOLE_FILE.into(),
+            ticket_id: None,
+            id: None,
+            reason: reason.into(),
+            text: String::new(),
+        }
+    }
+}
+
 impl std::fmt::Display for Reject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.file, self.line, self.location)?;

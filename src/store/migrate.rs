@@ -260,23 +260,13 @@ impl Store {
             schema_version: SCHEMA_VERSION,
             hash_scheme: HASH_SCHEME.into(),
             summaries: SUMMARIES,
-            retired: {
-                let now = chrono::Utc::now();
+            retired: self.retiring(
                 self.manifest
-                    .retired
+                    .files
                     .iter()
-                    .filter(|r| self.root.join(&r.path).exists())
-                    .cloned()
-                    .chain(
-                        self.manifest
-                            .files
-                            .iter()
-                            .chain(old_tombstones)
-                            .chain(old_records)
-                            .map(|old| super::Retired::now(old.path.clone(), now)),
-                    )
-                    .collect()
-            },
+                    .chain(old_tombstones)
+                    .chain(old_records),
+            ),
             ..self.manifest.clone()
         };
         manifest.write(&self.root)?;

@@ -389,6 +389,22 @@ impl Store {
         Ok(removed)
     }
 
+    /// The retired list of a commit that replaces `replaced`: the files earlier commits
+    /// retired that are still on disk, and `replaced`, retired now.
+    pub(crate) fn retiring<'a>(
+        &self,
+        replaced: impl Iterator<Item = &'a FileEntry>,
+    ) -> Vec<Retired> {
+        let now = chrono::Utc::now();
+        self.manifest
+            .retired
+            .iter()
+            .filter(|r| self.root.join(&r.path).exists())
+            .cloned()
+            .chain(replaced.map(|f| Retired::now(f.path.clone(), now)))
+            .collect()
+    }
+
     /// Removes the files of `retired` whose grace period ([`keep_replaced`]) has ended
     /// (or that carry no time: retired by a build before grace periods); returns how
     /// many it removed.

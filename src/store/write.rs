@@ -1071,37 +1071,13 @@ impl Writer {
             a
         }) {
             let rel = format!("tombstones/part-g{:06}.parquet", self.generation);
-            let dir = root.join("tombstones");
-            fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-            let w = write_parquet(&root.join(&rel), &mut t)?;
-            fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
-            stats.bytes_written += w.bytes;
-            tombstones.push(FileEntry {
-                path: rel,
-                year: 0,
-                month: 0,
-                rows: t.height() as u64,
-                bytes: w.bytes,
-                sha256: w.sha256,
-                tickets: None,
-                xxh3: Some(w.xxh3),
-                ranges: w.ranges,
-            });
+            tombstones.push(self.write_unpartitioned(rel, &mut t, stats)?);
         }
         // The files this commit replaces: named in the new manifest as retired, kept for
         // outside readers until their grace period ends (a crash before they are removed
         // leaves the next writer to remove them), beside those earlier commits retired
         // that are still there.
-        let now = chrono::Utc::now();
-        let mut retired: Vec<super::Retired> = self
-            .store
-            .manifest
-            .retired
-            .iter()
-            .filter(|r| root.join(&r.path).exists())
-            .cloned()
-            .collect();
-        retired.extend(
+        let retired = self.store.retiring(
             self.store
                 .manifest
                 .files
@@ -1113,8 +1089,7 @@ impl Writer {
                         .records
                         .iter()
                         .filter(|old| !records.iter().any(|f| f.path == old.path)),
-                )
-                .map(|old| super::Retired::now(old.path.clone(), now)),
+                ),
         );
         let manifest = Manifest {
             tombstones,
@@ -1135,6 +1110,33 @@ impl Writer {
 }
 
 impl Writer {
+    /// Writes `df` as the store file `rel` (outside the month partitions: tombstones,
+    /// Halo's records), its folder created and flushed; returns its manifest entry.
+    fn write_unpartitioned(
+        &self,
+        rel: String,
+        df: &mut DataFrame,
+        stats: &mut CommitStats,
+    ) -> Result<FileEntry, StoreError> {
+        let path = self.store.root.join(&rel);
+        let dir = path.parent().expect("a store folder").to_path_buf();
+        fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        let w = write_parquet(&path, df)?;
+        fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
+        stats.bytes_written += w.bytes;
+        Ok(FileEntry {
+            path: rel,
+            year: 0,
+            month: 0,
+            rows: df.height() as u64,
+            bytes: w.bytes,
+            sha256: w.sha256,
+            tickets: None,
+            xxh3: Some(w.xxh3),
+            ranges: w.ranges,
+        })
+    }
+
     /// Step 3b: each table of Halo's billing records this run offered rows of, upserted
     /// into the stored table and written as a new file when anything changed; the other
     /// tables' files are kept. Returns the records' entries for the new manifest.
@@ -1171,27 +1173,11 @@ impl Writer {
                 continue;
             }
             let rel = format!("records/{}/part-g{:06}.parquet", t.name(), self.generation);
-            let path = root.join(&rel);
-            let dir = path.parent().expect("a records folder").to_path_buf();
-            fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
             let mut df = records::to_frame(t, &rows).map_err(|source| StoreError::Parquet {
-                path: path.clone(),
+                path: root.join(&rel),
                 source,
             })?;
-            let w = write_parquet(&path, &mut df)?;
-            fsutil::sync_dir(&dir).map_err(io("cannot flush", &dir))?;
-            stats.bytes_written += w.bytes;
-            out.push(FileEntry {
-                path: rel,
-                year: 0,
-                month: 0,
-                rows: rows.len() as u64,
-                bytes: w.bytes,
-                sha256: w.sha256,
-                tickets: None,
-                xxh3: Some(w.xxh3),
-                ranges: w.ranges,
-            });
+            out.push(self.write_unpartitioned(rel, &mut df, stats)?);
         }
         Ok(out)
     }

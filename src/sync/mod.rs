@@ -161,6 +161,21 @@ fn plan(
     p
 }
 
+/// The interruption (Ctrl-C, SIGTERM) asked for since the run began, if any: what the
+/// progress bar says, and the error (what was fetched stays pending for the next run).
+fn interruption() -> Option<(String, Error)> {
+    crate::interrupt::requested().map(|(signal, code)| {
+        (
+            format!("stopped by {signal}"),
+            Error::Interrupted {
+                signal,
+                code,
+                detail: String::new(),
+            },
+        )
+    })
+}
+
 /// Fetches `todo` with `workers` threads into pending files; stops at the first failure.
 fn fetch_windows(
     client: &Client,
@@ -200,13 +215,9 @@ fn fetch_windows(
             });
         }
     });
-    if let Some((signal, code)) = crate::interrupt::requested() {
-        bar.fail(&format!("stopped by {signal}"));
-        return Err(Error::Interrupted {
-            signal,
-            code,
-            detail: String::new(),
-        });
+    if let Some((why, e)) = interruption() {
+        bar.fail(&why);
+        return Err(e);
     }
     match first_error.into_inner().expect("error slot") {
         Some(e) => {
@@ -301,13 +312,9 @@ fn fetch_all_records(
     let mut files = Vec::new();
     let (mut pages, mut records) = (0, 0);
     for (path, table, query, name) in list {
-        if let Some((signal, code)) = crate::interrupt::requested() {
-            bar.fail(&format!("stopped by {signal}"));
-            return Err(Error::Interrupted {
-                signal,
-                code,
-                detail: String::new(),
-            });
+        if let Some((why, e)) = interruption() {
+            bar.fail(&why);
+            return Err(e);
         }
         let file = store.sync_pending_dir().join(name);
         if opts.refresh || !file.exists() {

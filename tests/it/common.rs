@@ -153,6 +153,20 @@ pub fn runnable(bin: String, args: &[&str], what: &str) -> String {
     bin
 }
 
+/// The data set the sync and records tests have the simulator serve (generate's
+/// options): 3,000 actions over September to November 2026, seed 9: six contracts (two
+/// of them prepaid blocks, 101 and 105), one inactive contract besides.
+pub const SYNC_DATA: [&str; 8] = [
+    "--actions",
+    "3000",
+    "--seed",
+    "9",
+    "--from",
+    "2026-09",
+    "--to",
+    "2026-11",
+];
+
 /// A fixture under `tests/data/`.
 pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

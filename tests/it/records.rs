@@ -9,19 +9,6 @@ use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-/// 3,000 actions over September to November 2026: six contracts (two of them prepaid
-/// blocks, 101 and 105), one inactive contract besides.
-const DATA: [&str; 8] = [
-    "--actions",
-    "3000",
-    "--seed",
-    "9",
-    "--from",
-    "2026-09",
-    "--to",
-    "2026-11",
-];
-
 fn sync(env: &Env, sim: &Sim, args: &[&str]) -> Run {
     let mut all = vec!["sync"];
     all.extend(args);
@@ -82,7 +69,7 @@ fn record_rows(env: &Env) -> BTreeMap<String, u64> {
 #[test]
 fn sync_stores_every_contract_inactive_too_the_prepay_and_the_periods_invoices_and_says_what_they_cost()
  {
-    let sim = Sim::start_with(&DATA, &[]);
+    let sim = Sim::start_with(&SYNC_DATA, &[]);
     let env = Env::new();
     let r = sync(&env, &sim, &["--period", "2026-10"]).ok();
     assert_eq!(
@@ -231,7 +218,7 @@ fn defaults_only(env: &Env) -> std::path::PathBuf {
 
 #[test]
 fn an_export_whose_mapping_names_no_customer_bills_each_contract_to_halos_client_name() {
-    let sim = Sim::start_with(&DATA, &[]);
+    let sim = Sim::start_with(&SYNC_DATA, &[]);
     let env = Env::new();
     sync(&env, &sim, &["--period", "2026-10"]).ok();
     let m = defaults_only(&env);
@@ -317,7 +304,7 @@ fn ms(s: &str) -> i64 {
 
 #[test]
 fn prepay_balances_equal_a_hand_computation_from_the_simulators_purchases_and_draws() {
-    let sim = Sim::start_with(&DATA, &[]);
+    let sim = Sim::start_with(&SYNC_DATA, &[]);
     let env = Env::new();
     sync(&env, &sim, &["--from", "2026-09-01", "--to", "2026-12-01"]).ok();
     let prepay = halo_get(&sim, "ClientPrepay");
@@ -425,7 +412,7 @@ fn findings(rows: &[Vec<String>]) -> BTreeMap<String, usize> {
 fn the_audit_finds_exactly_the_seeded_discrepancies_to_the_cent_and_nothing_else() {
     let env = Env::new();
     {
-        let sim = Sim::start_with(&DATA, &[]);
+        let sim = Sim::start_with(&SYNC_DATA, &[]);
         sync(&env, &sim, &["--period", "2026-11"]).ok();
     }
     let mapping = filled_mapping(&env, "2026-11");
@@ -456,7 +443,7 @@ fn the_audit_finds_exactly_the_seeded_discrepancies_to_the_cent_and_nothing_else
     );
     // Halo invoices the work we exported: billed twice.
     {
-        let sim = Sim::start_with(&DATA, &["--invoice-unbilled"]);
+        let sim = Sim::start_with(&SYNC_DATA, &["--invoice-unbilled"]);
         sync(&env, &sim, &["--period", "2026-11"]).ok();
     }
     let r = env.run(["report", "audit", "--period", "2026-11"]).ok();
@@ -531,13 +518,13 @@ fn the_audit_finds_exactly_the_seeded_discrepancies_to_the_cent_and_nothing_else
 fn a_closed_periods_audit_reads_the_invoices_as_they_were_at_the_close() {
     let env = Env::new();
     {
-        let sim = Sim::start_with(&DATA, &[]);
+        let sim = Sim::start_with(&SYNC_DATA, &[]);
         sync(&env, &sim, &["--period", "2026-11"]).ok();
     }
     let before = env.report_csv("audit", &["--period", "2026-11"]);
     env.run(["close", "--period", "2026-11"]).ok();
     {
-        let sim = Sim::start_with(&DATA, &["--invoice-unbilled"]);
+        let sim = Sim::start_with(&SYNC_DATA, &["--invoice-unbilled"]);
         sync(&env, &sim, &["--period", "2026-11"]).ok();
     }
     assert_eq!(
@@ -593,7 +580,7 @@ fn an_audit_with_no_invoices_says_so_in_one_line_and_one_without_halos_invoices_
 fn a_hostile_answer_on_any_record_endpoint_loses_no_stored_record() {
     let env = Env::new();
     {
-        let sim = Sim::start_with(&DATA, &[]);
+        let sim = Sim::start_with(&SYNC_DATA, &[]);
         sync(&env, &sim, &["--period", "2026-10"]).ok();
     }
     let stored = record_rows(&env);
@@ -606,7 +593,7 @@ fn a_hostile_answer_on_any_record_endpoint_loses_no_stored_record() {
             ("nan", 3),
         ] {
             let sim = Sim::start_with(
-                &DATA,
+                &SYNC_DATA,
                 &["--misbehave", how, "--misbehave-records", endpoint],
             );
             let r = sync(

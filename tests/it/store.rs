@@ -802,14 +802,7 @@ fn status_files_lists_the_committed_state_only_and_verify_names_a_crashed_writer
     let env = Env::new();
     env.generated("2000", "71");
     let listed = env.run(["status", "--files"]).ok().stdout;
-    let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env.store().join("manifest.json")).unwrap()).unwrap();
-    let named: Vec<String> = m["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
+    let named = manifest_paths(&env.store(), &["files"]);
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), named.len(), "{listed}");
     for (l, n) in lines.iter().zip(&named) {
@@ -891,15 +884,23 @@ fn raw_column(files: &[PathBuf], c: &str) -> Vec<polars::prelude::Column> {
         .collect()
 }
 
-/// The store files the manifest of `store` names (actions, tombstones, records).
-fn listed_files(store: &Path) -> Vec<PathBuf> {
+/// The paths (store-relative) the manifest of `store` names under `keys` (`files`,
+/// `tombstones`, `records`).
+fn manifest_paths(store: &Path, keys: &[&str]) -> Vec<String> {
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(store.join("manifest.json")).unwrap())
             .unwrap();
-    ["files", "tombstones", "records"]
-        .iter()
+    keys.iter()
         .flat_map(|k| m[*k].as_array().cloned().unwrap_or_default())
-        .map(|f| store.join(f["path"].as_str().unwrap()))
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The store files the manifest of `store` names (actions, tombstones, records).
+fn listed_files(store: &Path) -> Vec<PathBuf> {
+    manifest_paths(store, &["files", "tombstones", "records"])
+        .iter()
+        .map(|p| store.join(p))
         .collect()
 }
 

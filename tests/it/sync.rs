@@ -5,20 +5,9 @@ use crate::common;
 use common::*;
 use std::process::{Command, Stdio};
 
-const DATA: [&str; 8] = [
-    "--actions",
-    "3000",
-    "--seed",
-    "9",
-    "--from",
-    "2026-09",
-    "--to",
-    "2026-11",
-];
-
 impl Sim {
     fn start(extra: &[&str]) -> Sim {
-        Sim::start_with(&DATA, extra)
+        Sim::start_with(&SYNC_DATA, extra)
     }
 }
 
@@ -51,7 +40,7 @@ fn sync_env(env: &Env, sim: &Sim, secret: &str, args: &[String]) -> Run {
 fn truth() -> (Vec<Vec<String>>, Vec<Vec<String>>) {
     let env = Env::new();
     let mut args = vec!["generate", "--out", "gen"];
-    args.extend(DATA);
+    args.extend(SYNC_DATA);
     env.run(args).ok();
     env.import(&[&env.path("gen")]).ok();
     (

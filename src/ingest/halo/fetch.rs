@@ -314,7 +314,11 @@ pub fn fetch_records(
                     return Err(format!("the answer is not JSON with a `{name}` list"));
                 }
                 let r = records::parse(&label, b, table);
-                if let Some(w) = r.rejects.iter().find(|r| r.location == "whole file") {
+                if let Some(w) = r
+                    .rejects
+                    .iter()
+                    .find(|r| r.location == crate::ingest::reject::WHOLE_FILE)
+                {
                     return Err(w.reason.clone());
                 }
                 let head: String = b.iter().take(400).map(|&c| c as char).collect();
